@@ -1,0 +1,37 @@
+// Errors: one exception type carrying a category (mapped to the exit code by
+// main), and a message a person can act on.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace wp {
+
+// Exit codes are documented in README.md ("Exit codes"); keep them in sync.
+enum class Errc : int {
+  Failure = 1,      // I/O errors and anything else
+  Usage = 2,        // bad command line
+  BadArchive = 3,   // not a WIM, corrupt or truncated archive, hash mismatch
+  NotFound = 4,     // no such image, missing blob (delta without --ref), missing path
+  Unsupported = 5,  // valid input we cannot handle yet
+  Interrupted = 130,
+};
+
+class Error : public std::runtime_error {
+public:
+  Error(Errc code, std::string message) : std::runtime_error(std::move(message)), code_(code) {}
+  Errc code() const noexcept { return code_; }
+
+private:
+  Errc code_;
+};
+
+[[noreturn]] inline void fail(Errc code, std::string message) { throw Error(code, std::move(message)); }
+
+// "strerror(errno)" as a std::string.
+std::string errno_text(int err);
+
+// Throws Errc::Failure with "what: path: strerror(err)".
+[[noreturn]] void fail_errno(const std::string& what, const std::string& path, int err);
+
+}  // namespace wp

@@ -1,0 +1,41 @@
+#include "util/sha1.hpp"
+
+#include <openssl/evp.h>
+
+namespace wp {
+
+std::string Sha1::hex() const {
+  static const char digits[] = "0123456789abcdef";
+  std::string s;
+  for (uint8_t b : bytes) {
+    s.push_back(digits[b >> 4]);
+    s.push_back(digits[b & 15]);
+  }
+  return s;
+}
+
+Sha1Hasher::Sha1Hasher() : ctx_(EVP_MD_CTX_new()) {
+  if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha1(), nullptr) != 1) fail(Errc::Failure, "cannot initialise SHA-1");
+}
+
+Sha1Hasher::~Sha1Hasher() { EVP_MD_CTX_free(ctx_); }
+
+void Sha1Hasher::update(ByteSpan data) {
+  if (!data.empty()) EVP_DigestUpdate(ctx_, data.data(), data.size());
+}
+
+Sha1 Sha1Hasher::final() {
+  Sha1 h;
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx_, h.bytes.data(), &len);
+  EVP_DigestInit_ex(ctx_, EVP_sha1(), nullptr);
+  return h;
+}
+
+Sha1 sha1_of(ByteSpan data) {
+  Sha1Hasher h;
+  h.update(data);
+  return h.final();
+}
+
+}  // namespace wp
