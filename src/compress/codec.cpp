@@ -107,20 +107,24 @@ std::unique_ptr<Compressor> make_compressor(Codec c, int level, uint32_t max_chu
   switch (c) {
     case Codec::Zstd: return make_zstd_compressor(level, max_chunk_size);
     case Codec::Lzma: return make_lzma_compressor(level, max_chunk_size);
-    case Codec::None: fail(Errc::Failure, "internal error: no compressor for 'none'");
-    default: break;
+    case Codec::Xpress: return make_xpress_compressor(level, max_chunk_size);
+    case Codec::Lzx: return make_lzx_compressor(level, max_chunk_size);
+    case Codec::Lzms: return make_lzms_compressor(level, max_chunk_size);
+    case Codec::None: break;
   }
-  fail(Errc::Unsupported, std::string(codec_name(c)) + " compression is not supported yet (use --compress=zstd, lzma or none)");
+  fail(Errc::Failure, "internal error: no compressor for 'none'");
 }
 
 std::unique_ptr<Decompressor> make_decompressor(Codec c, uint32_t max_chunk_size) {
   switch (c) {
     case Codec::Zstd: return make_zstd_decompressor(max_chunk_size);
     case Codec::Lzma: return make_lzma_decompressor(max_chunk_size);
-    case Codec::None: fail(Errc::Failure, "internal error: no decompressor for 'none'");
-    default: break;
+    case Codec::Xpress: return make_xpress_decompressor(max_chunk_size);
+    case Codec::Lzx: return make_lzx_decompressor(max_chunk_size);
+    case Codec::Lzms: return make_lzms_decompressor(max_chunk_size);
+    case Codec::None: break;
   }
-  fail(Errc::Unsupported, std::string(codec_name(c)) + " decompression is not supported yet");
+  fail(Errc::Failure, "internal error: no decompressor for 'none'");
 }
 
 }  // namespace wp

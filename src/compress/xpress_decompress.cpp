@@ -1,0 +1,11 @@
+// XPRESS decompression: not implemented yet (issue 5). Refused plainly.
+#include "compress/codec_impl.hpp"
+#include "util/error.hpp"
+
+namespace wp {
+
+std::unique_ptr<Decompressor> make_xpress_decompressor(uint32_t) {
+  fail(Errc::Unsupported, "XPRESS decompression is not supported yet (use --compress=zstd, lzma or none)");
+}
+
+}  // namespace wp
