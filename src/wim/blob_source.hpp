@@ -1,0 +1,61 @@
+// Where the writer gets a blob's bytes from: a file on disk, memory, or a
+// range of another archive (architecture.md: "the writer takes blobs from
+// blob sources"). Implementations live with their producers (src/capture/
+// for files and memory); the writer only sees this interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "util/bytes.hpp"
+
+namespace wp::wim {
+
+// Reads one blob front to back.
+class BlobStream {
+public:
+  virtual ~BlobStream() = default;
+  // Fills as much of `out` as possible; returns the byte count, 0 at the end.
+  // Throws wp::Error (naming the source) on I/O errors.
+  virtual size_t read(std::span<uint8_t> out) = 0;
+};
+
+class BlobSource {
+public:
+  virtual ~BlobSource() = default;
+  virtual uint64_t size() const = 0;
+  virtual std::unique_ptr<BlobStream> open() const = 0;
+  virtual std::string describe() const = 0;  // a path, for messages
+};
+
+// A blob held in memory (reparse data, small generated content).
+class MemoryBlobSource final : public BlobSource {
+public:
+  explicit MemoryBlobSource(Bytes data, std::string what = "(memory)") : data_(std::move(data)), what_(std::move(what)) {}
+  uint64_t size() const override { return data_.size(); }
+  std::unique_ptr<BlobStream> open() const override;
+  std::string describe() const override { return what_; }
+  const Bytes& data() const { return data_; }
+
+private:
+  Bytes data_;
+  std::string what_;
+};
+
+// A regular file on disk, opened with O_NOFOLLOW when the writer gets to it.
+// A file that changed size since the scan is an error (the archive would lie).
+class FileBlobSource final : public BlobSource {
+public:
+  FileBlobSource(std::string path, uint64_t size) : path_(std::move(path)), size_(size) {}
+  uint64_t size() const override { return size_; }
+  std::unique_ptr<BlobStream> open() const override;
+  std::string describe() const override { return path_; }
+
+private:
+  std::string path_;
+  uint64_t size_;
+};
+
+}  // namespace wp::wim
