@@ -1,0 +1,42 @@
+// Reading resources: chunk tables (wim-format.md §4.2), solid resource
+// headers (§4.3), and a parallel decompression pipeline that streams the
+// uncompressed bytes of many resources, in order, to one consumer.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "util/file.hpp"
+#include "wim/blob_table.hpp"
+
+namespace wp::wim {
+
+// One piece of a resource: compressed (or raw) bytes at `file_offset`,
+// decoding to `usize` bytes at `uoffset` within the resource.
+struct ChunkRef {
+  uint64_t file_offset = 0;
+  uint64_t uoffset = 0;
+  uint32_t csize = 0;
+  uint32_t usize = 0;
+  bool raw = false;
+};
+
+// Reads the solid resource header (§4.3) and fills res.usize, codec,
+// chunk_size; validates per §15.
+void read_solid_header(const InputFile& f, Resource& res);
+
+// Computes (and validates) the chunk layout of a resource. Uncompressed
+// resources are cut into 1 MiB raw pieces.
+std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res);
+
+// Streams the uncompressed contents of `resources` (in the given order)
+// through decompression on all threads. `sink(i, uoffset, data)` is called
+// serially, in order, for consecutive pieces of resources[i].
+using ResourceSink = std::function<void(size_t index, uint64_t uoffset, ByteSpan data)>;
+void stream_resources(const InputFile& f, std::span<const Resource> resources, const ResourceSink& sink);
+
+// Reads a whole (small) resource into memory.
+Bytes read_resource(const InputFile& f, const Resource& res);
+
+}  // namespace wp::wim

@@ -1,0 +1,184 @@
+#include "wim/xml_info.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <sstream>
+#include <vector>
+
+#include "util/error.hpp"
+#include "util/utf.hpp"
+
+namespace wp::wim {
+
+XmlInfo::XmlInfo() : doc_(std::make_unique<pugi::xml_document>()) { doc_->append_child("WIM"); }
+
+XmlInfo XmlInfo::parse(ByteSpan data, const std::string& path) {
+  auto bad = [&](const std::string& what) { fail(Errc::BadArchive, "'" + path + "': invalid XML data: " + what); };
+  XmlInfo x;
+  x.doc_ = std::make_unique<pugi::xml_document>();
+  ByteSpan body = data;
+  if (body.size() >= 2 && body[0] == 0xFF && body[1] == 0xFE) body = body.subspan(2);
+  // Convert ourselves (pugixml would accept malformed surrogates silently).
+  std::string utf8 = utf16_to_utf8(utf16le_decode(body));
+  while (!utf8.empty() && utf8.back() == '\0') utf8.pop_back();
+  auto res = x.doc_->load_buffer(utf8.data(), utf8.size(), pugi::parse_default, pugi::encoding_utf8);
+  if (!res) bad(res.description());
+  pugi::xml_node wim = x.doc_->document_element();
+  if (std::strcmp(wim.name(), "WIM") != 0) bad("root element is not <WIM>");
+  if (wim.child("ESD").child("ENCRYPTED")) fail(Errc::Unsupported, "'" + path + "' is an encrypted ESD file");
+  std::vector<bool> seen;
+  size_t count = 0;
+  for (auto img : wim.children("IMAGE")) (void)img, count++;
+  seen.assign(count + 1, false);
+  for (auto img : wim.children("IMAGE")) {
+    const char* idx = img.attribute("INDEX").value();
+    char* end = nullptr;
+    unsigned long v = std::strtoul(idx, &end, 10);
+    if (!*idx || *end || v < 1 || v > count || seen[v]) bad("IMAGE INDEX attributes are not 1.." + std::to_string(count));
+    seen[v] = true;
+  }
+  return x;
+}
+
+size_t XmlInfo::image_count() const {
+  size_t n = 0;
+  for (auto img : doc_->document_element().children("IMAGE")) (void)img, n++;
+  return n;
+}
+
+pugi::xml_node XmlInfo::image(size_t index) const {
+  std::string want = std::to_string(index);
+  for (auto img : doc_->document_element().children("IMAGE"))
+    if (want == img.attribute("INDEX").value()) return img;
+  fail(Errc::NotFound, "image " + want + " does not exist");
+}
+
+std::string XmlInfo::get(size_t index, const char* element) const {
+  return image(index).child(element).text().as_string();
+}
+
+void XmlInfo::set(size_t index, const char* element, const std::string& value) {
+  pugi::xml_node img = image(index);
+  pugi::xml_node el = img.child(element);
+  if (value.empty()) {
+    if (el) img.remove_child(el);
+    return;
+  }
+  if (!el) el = img.append_child(element);
+  el.text().set(value.c_str());
+}
+
+size_t XmlInfo::find_by_name(const std::string& name) const {
+  for (auto img : doc_->document_element().children("IMAGE"))
+    if (name == img.child("NAME").text().as_string()) return std::strtoul(img.attribute("INDEX").value(), nullptr, 10);
+  return 0;
+}
+
+static void set_time(pugi::xml_node parent, const char* element, uint64_t ft) {
+  pugi::xml_node el = parent.child(element);
+  if (!el) el = parent.append_child(element);
+  while (el.first_child()) el.remove_child(el.first_child());
+  char hi[16], lo[16];
+  std::snprintf(hi, sizeof hi, "0x%08X", unsigned(ft >> 32));
+  std::snprintf(lo, sizeof lo, "0x%08X", unsigned(ft & 0xFFFFFFFF));
+  el.append_child("HIGHPART").text().set(hi);
+  el.append_child("LOWPART").text().set(lo);
+}
+
+static void set_number(pugi::xml_node parent, const char* element, uint64_t v) {
+  pugi::xml_node el = parent.child(element);
+  if (!el) el = parent.append_child(element);
+  el.text().set(std::to_string(v).c_str());
+}
+
+size_t XmlInfo::add_image(const std::string& name, uint64_t creation_time) {
+  size_t index = image_count() + 1;
+  pugi::xml_node wim = doc_->document_element();
+  // Images go before any top-level TOTALBYTES we may have read.
+  pugi::xml_node img;
+  if (pugi::xml_node tb = wim.child("TOTALBYTES"))
+    img = wim.insert_child_before("IMAGE", tb);
+  else
+    img = wim.append_child("IMAGE");
+  img.append_attribute("INDEX").set_value(std::to_string(index).c_str());
+  if (!name.empty()) img.append_child("NAME").text().set(name.c_str());
+  // §6.3 element order for a new image: NAME, DIRCOUNT, FILECOUNT, TOTALBYTES,
+  // HARDLINKBYTES, CREATIONTIME, LASTMODIFICATIONTIME, then the rest.
+  for (const char* e : {"DIRCOUNT", "FILECOUNT", "TOTALBYTES", "HARDLINKBYTES"}) set_number(img, e, 0);
+  set_time(img, "CREATIONTIME", creation_time);
+  set_time(img, "LASTMODIFICATIONTIME", creation_time);
+  return index;
+}
+
+void XmlInfo::remove_image(size_t index) {
+  pugi::xml_node img = image(index);
+  doc_->document_element().remove_child(img);
+  for (auto i : doc_->document_element().children("IMAGE")) {
+    size_t v = std::strtoul(i.attribute("INDEX").value(), nullptr, 10);
+    if (v > index) i.attribute("INDEX").set_value(std::to_string(v - 1).c_str());
+  }
+}
+
+void XmlInfo::set_stats(size_t index, const image::ImageStats& s, uint64_t mtime) {
+  pugi::xml_node img = image(index);
+  set_number(img, "DIRCOUNT", s.dir_count);
+  set_number(img, "FILECOUNT", s.file_count);
+  set_number(img, "TOTALBYTES", s.total_bytes);
+  set_number(img, "HARDLINKBYTES", s.hard_link_bytes);
+  set_time(img, "LASTMODIFICATIONTIME", mtime);
+}
+
+uint64_t XmlInfo::get_time(size_t index, const char* element) const {
+  pugi::xml_node el = image(index).child(element);
+  if (!el) return 0;
+  uint64_t hi = std::strtoull(el.child("HIGHPART").text().as_string(), nullptr, 16);
+  uint64_t lo = std::strtoull(el.child("LOWPART").text().as_string(), nullptr, 16);
+  return (hi << 32) | (lo & 0xFFFFFFFF);
+}
+
+namespace {
+struct StringWriter : pugi::xml_writer {
+  std::string out;
+  void write(const void* data, size_t size) override { out.append(static_cast<const char*>(data), size); }
+};
+}  // namespace
+
+std::string XmlInfo::to_utf8() const {
+  StringWriter w;
+  doc_->save(w, "", pugi::format_raw | pugi::format_no_declaration, pugi::encoding_utf8);
+  return w.out;
+}
+
+Bytes XmlInfo::encode(uint64_t total_bytes) const {
+  pugi::xml_document copy;
+  copy.reset(*doc_);
+  pugi::xml_node wim = copy.document_element();
+  while (pugi::xml_node tb = wim.child("TOTALBYTES")) wim.remove_child(tb);
+  wim.append_child("TOTALBYTES").text().set(std::to_string(total_bytes).c_str());
+  StringWriter w;
+  copy.save(w, "", pugi::format_raw | pugi::format_no_declaration, pugi::encoding_utf8);
+  auto u16 = utf8_to_utf16(w.out);
+  if (!u16) fail(Errc::Failure, "internal error: XML is not valid UTF-8");
+  Bytes out = {0xFF, 0xFE};
+  utf16le_encode(*u16, out);
+  return out;
+}
+
+uint64_t filetime_now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t(ts.tv_sec) + 11644473600ull) * 10000000ull + uint64_t(ts.tv_nsec) / 100;
+}
+
+std::string format_filetime(uint64_t ft) {
+  if (ft < 11644473600ull * 10000000ull) return "(unknown)";
+  time_t t = time_t(ft / 10000000ull - 11644473600ull);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S %Y UTC", &tm);
+  return buf;
+}
+
+}  // namespace wp::wim
