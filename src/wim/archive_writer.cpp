@@ -1,0 +1,726 @@
+#include "wim/archive_writer.hpp"
+
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for_each.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include <unistd.h>
+
+#include "util/error.hpp"
+#include "wim/integrity.hpp"
+#include "wim/metadata.hpp"
+
+namespace wp::wim {
+
+struct ArchiveWriter::Pending {
+  const BlobSource* source = nullptr;
+  uint64_t size = 0;
+  Sha1 hash;
+  bool hash_known = false;
+  std::string sort_key;  // solid mode: extension, then name
+};
+
+static uint32_t effective_chunk(Codec c, uint32_t requested, bool solid) {
+  if (c == Codec::None) return 0;
+  return requested ? requested : default_chunk_size(c, solid);
+}
+
+ArchiveWriter::ArchiveWriter(OutputFile& out, const WriterOptions& opts) : out_(out), opts_(opts) {
+  Codec c = opts_.compression.codec;
+  opts_.chunk_size = effective_chunk(c, opts_.chunk_size, false);
+  if (opts_.solid) opts_.solid_chunk_size = effective_chunk(opts_.solid_compression.codec, opts_.solid_chunk_size, true);
+  header_.guid = random_guid();
+  header_.chunk_size = opts_.chunk_size;
+  header_.flags = header_flags_for(c) | opts_.extra_header_flags;
+  // §2.2: an extension codec anywhere in the file puts its bit in the header,
+  // and the header codec is also the one for non-solid resources (metadata),
+  // so those then use the solid codec too.
+  if (opts_.solid) {
+    header_.version = kVersionSolid;
+    Codec sc = opts_.solid_compression.codec;
+    if (!is_standard(sc) && sc != c) {
+      opts_.compression = {sc, opts_.solid_compression.level};
+      opts_.chunk_size = default_chunk_size(sc, false);
+      header_.chunk_size = opts_.chunk_size;
+      header_.flags = header_flags_for(sc) | opts_.extra_header_flags;
+    }
+  }
+  if (c == Codec::Lzms) header_.version = kVersionSolid;
+  write_header_placeholder();
+}
+
+ArchiveWriter::ArchiveWriter(OutputFile& out, const WriterOptions& opts, const Archive& existing)
+    : out_(out), opts_(opts), appending_(true) {
+  header_ = existing.header();
+  opts_.compression.codec = header_.codec();
+  opts_.chunk_size = header_.chunk_size;
+  if (opts_.solid) {
+    opts_.solid_chunk_size = effective_chunk(opts_.solid_compression.codec, opts_.solid_chunk_size, true);
+    header_.version = kVersionSolid;
+  }
+  xml_ = XmlInfo::parse(existing.xml().encode(0), existing.path());
+  // Carry over every resource of the old archive.
+  std::vector<uint32_t> map(existing.resources().size(), UINT32_MAX);
+  for (size_t i = 0; i < existing.image_count(); i++) {
+    const auto& m = existing.metadata(i + 1);
+    const Resource& r = existing.resources()[m.resource];
+    OutResource o;
+    o.reshdr = {r.size_in_wim, uint8_t(r.flags | kResMetadata), r.offset, r.usize};
+    o.metadata = true;
+    o.hash = m.hash;
+    map[m.resource] = uint32_t(resources_.size());
+    metadata_.push_back(uint32_t(resources_.size()));
+    resources_.push_back(o);
+  }
+  for (const auto& [hash, loc] : existing.blobs()) {
+    const Resource& r = existing.resources()[loc.resource];
+    if (map[loc.resource] == UINT32_MAX) {
+      OutResource o;
+      if (r.solid) {
+        o.solid = true;
+        o.reshdr = {r.size_in_wim, kResSolid, r.offset, kSolidResourceMagic};
+        o.solid_usize = r.usize;
+      } else {
+        o.reshdr = {r.size_in_wim, uint8_t(r.flags & (kResCompressed)), r.offset, r.usize};
+        o.hash = hash;
+      }
+      map[loc.resource] = uint32_t(resources_.size());
+      resources_.push_back(o);
+    }
+    blobs_[hash] = OutBlob{map[loc.resource], loc.offset, loc.size, loc.refcnt};
+  }
+  // §14.2 step 2: only the flags field changes until the final header.
+  uint8_t f[4];
+  store_le32(f, header_.flags | kHdrWriteInProgress);
+  out_.pwrite_at(0x10, {f, 4});
+}
+
+ArchiveWriter::~ArchiveWriter() = default;
+
+void ArchiveWriter::write_header_placeholder() {
+  Header h = header_;
+  h.flags |= kHdrWriteInProgress;
+  uint8_t b[kHeaderSize];
+  encode_header(h, b);
+  out_.write({b, kHeaderSize});
+}
+
+void ArchiveWriter::exclude_blobs(const Archive& base) {
+  for (const auto& [hash, loc] : base.blobs()) {
+    if (excluded_.insert(hash).second) excluded_sizes_[loc.size]++;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The chunk pipeline: a serial reader (hashing as it reads), compressors on
+// every thread, and a serial in-order writer (architecture.md "How data
+// flows").
+
+namespace {
+
+struct Token {
+  size_t blob = 0;      // index into the pending list (non-solid)
+  uint64_t chunk = 0;   // chunk number within the blob / solid resource
+  bool last = false;    // last chunk of its blob (non-solid) or resource (solid)
+  Bytes in, out;
+  size_t csize = 0;     // 0 = store raw
+};
+
+class TokenPool {
+public:
+  Token* get() {
+    std::lock_guard lk(m_);
+    if (free_.empty()) return new Token;
+    Token* t = free_.back().release();
+    free_.pop_back();
+    return t;
+  }
+  void put(Token* t) {
+    std::lock_guard lk(m_);
+    free_.emplace_back(t);
+  }
+
+private:
+  std::mutex m_;
+  std::vector<std::unique_ptr<Token>> free_;
+};
+
+size_t tokens_for(uint64_t chunk) {
+  size_t threads = size_t(tbb::this_task_arena::max_concurrency());
+  // Bounded memory: at most ~256 MiB of chunk buffers in flight.
+  size_t by_mem = size_t((256ull << 20) / (2 * std::max<uint64_t>(chunk, 1)));
+  return std::max<size_t>(2, std::min(threads * 4, by_mem));
+}
+
+}  // namespace
+
+void ArchiveWriter::write_blobs(std::vector<Pending>& blobs, WriteStats* stats) {
+  if (blobs.empty()) return;
+  if (opts_.solid)
+    write_solid(blobs, stats);
+  else
+    write_nonsolid(blobs, stats);
+}
+
+void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stats) {
+  const Codec codec = opts_.compression.codec;
+  const uint64_t C = codec == Codec::None ? (1u << 20) : opts_.chunk_size;
+  const int level = opts_.compression.level;
+  uint64_t total = 0, done = 0;
+  for (auto& b : blobs) total += b.size;
+
+  tbb::enumerable_thread_specific<std::unique_ptr<Compressor>> comps;
+  TokenPool pool;
+
+  // Reader state.
+  size_t cur = 0;
+  uint64_t cur_chunk = 0, cur_read = 0;
+  std::unique_ptr<BlobStream> stream;
+  Sha1Hasher hasher;
+
+  // Writer state for the blob being written.
+  struct {
+    uint64_t start = 0;
+    uint64_t nchunks = 0;
+    std::vector<uint64_t> csizes;
+    bool buffered = false;
+    Bytes cbuf, rbuf;  // compressed output / raw data of a buffered blob
+    bool all_raw = true;
+  } w;
+  constexpr uint64_t kBufferLimit = 8u << 20;
+
+  auto finish_blob = [&](size_t idx) {
+    Pending& p = blobs[idx];
+    uint64_t n = w.nchunks;
+    uint64_t E = p.size > 0xFFFFFFFFull ? 8 : 4;
+    uint64_t table = codec == Codec::None ? 0 : (n - 1) * E;
+    uint64_t csum = 0;
+    for (uint64_t c : w.csizes) csum += c;
+    bool compressed = codec != Codec::None && table + csum < p.size;
+    ResHdr r;
+    r.offset = w.start;
+    r.usize = p.size;
+    if (w.buffered) {
+      if (compressed) {
+        ByteWriter t;
+        uint64_t off = 0;
+        for (uint64_t i = 0; i + 1 < n; i++) {
+          off += w.csizes[i];
+          E == 8 ? t.u64(off) : t.u32(uint32_t(off));
+        }
+        out_.write(t.bytes());
+        out_.write(w.cbuf);
+      } else {
+        out_.write(w.rbuf);
+      }
+    } else if (compressed) {
+      ByteWriter t;
+      uint64_t off = 0;
+      for (uint64_t i = 0; i + 1 < n; i++) {
+        off += w.csizes[i];
+        E == 8 ? t.u64(off) : t.u32(uint32_t(off));
+      }
+      out_.pwrite_at(w.start, t.bytes());
+    } else if (codec != Codec::None) {
+      // §3.1: never COMPRESSED with size_in_wim >= usize. Rewrite raw.
+      if (w.all_raw) {
+        // The chunks on disk are the raw bytes, just shifted by the table.
+        out_.flush();
+        Bytes buf(1 << 20);
+        for (uint64_t off = 0; off < p.size; off += buf.size()) {
+          size_t k = size_t(std::min<uint64_t>(buf.size(), p.size - off));
+          {
+            ssize_t got = ::pread(out_.fd(), buf.data(), k, off_t(w.start + table + off));
+            if (got != ssize_t(k)) fail_errno("cannot re-read", out_.path(), errno);
+          }
+          out_.pwrite_at(w.start + off, {buf.data(), k});
+        }
+      } else {
+        auto s = p.source->open();
+        Bytes buf(1 << 20);
+        Sha1Hasher h;
+        uint64_t off = 0;
+        while (off < p.size) {
+          size_t k = s->read({buf.data(), size_t(std::min<uint64_t>(buf.size(), p.size - off))});
+          if (k == 0) fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
+          h.update({buf.data(), k});
+          out_.pwrite_at(w.start + off, {buf.data(), k});
+          off += k;
+        }
+        if (h.final() != p.hash) fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
+      }
+      out_.truncate(w.start + p.size);
+    }
+    r.size_in_wim = compressed ? table + csum : p.size;
+    r.flags = compressed ? kResCompressed : 0;
+    OutResource o;
+    o.reshdr = r;
+    o.hash = p.hash;
+    uint32_t ri = uint32_t(resources_.size());
+    resources_.push_back(o);
+    blobs_[p.hash] = OutBlob{ri, 0, p.size, 0};
+    if (stats) stats->blobs_written++, stats->bytes_written += r.size_in_wim;
+  };
+
+  tbb::parallel_pipeline(
+      tokens_for(C),
+      tbb::make_filter<void, Token*>(
+          tbb::filter_mode::serial_in_order,
+          [&](tbb::flow_control& fc) -> Token* {
+            if (cur >= blobs.size()) {
+              fc.stop();
+              return nullptr;
+            }
+            Pending& p = blobs[cur];
+            if (!stream) {
+              stream = p.source->open();
+              cur_chunk = 0;
+              cur_read = 0;
+            }
+            Token* t = pool.get();
+            t->blob = cur;
+            t->chunk = cur_chunk++;
+            size_t want = size_t(std::min<uint64_t>(C, p.size - cur_read));
+            t->in.resize(want);
+            size_t got = 0;
+            while (got < want) {
+              size_t k = stream->read({t->in.data() + got, want - got});
+              if (k == 0) {
+                pool.put(t);
+                fail(Errc::Failure, "'" + p.source->describe() + "' shrank while it was being archived");
+              }
+              got += k;
+            }
+            hasher.update(t->in);
+            cur_read += want;
+            t->last = cur_read == p.size;
+            if (t->last) {
+              uint8_t extra;
+              if (stream->read({&extra, 1}) != 0) {
+                pool.put(t);
+                fail(Errc::Failure, "'" + p.source->describe() + "' grew while it was being archived");
+              }
+              Sha1 h = hasher.final();
+              if (p.hash_known && h != p.hash) {
+                pool.put(t);
+                fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
+              }
+              p.hash = h;
+              p.hash_known = true;
+              stream.reset();
+              cur++;
+            }
+            return t;
+          }) &
+          tbb::make_filter<Token*, Token*>(
+              tbb::filter_mode::parallel,
+              [&](Token* t) -> Token* {
+                t->csize = 0;
+                if (codec != Codec::None && t->in.size() > 1) {
+                  auto& c = comps.local();
+                  if (!c) c = make_compressor(codec, level, uint32_t(C));
+                  t->out.resize(t->in.size());
+                  t->csize = c->compress(t->in, t->out);
+                }
+                return t;
+              }) &
+          tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, [&](Token* t) {
+            Pending& p = blobs[t->blob];
+            if (t->chunk == 0) {
+              w.start = out_.offset();
+              w.nchunks = codec == Codec::None ? 1 : ceil_div(p.size, C);
+              w.csizes.clear();
+              w.all_raw = true;
+              w.buffered = codec != Codec::None && p.size <= kBufferLimit;
+              w.cbuf.clear();
+              w.rbuf.clear();
+              if (codec != Codec::None && !w.buffered) {
+                uint64_t E = p.size > 0xFFFFFFFFull ? 8 : 4;
+                Bytes zeros((w.nchunks - 1) * E, 0);
+                out_.write(zeros);
+              }
+            }
+            ByteSpan data = t->csize ? ByteSpan(t->out.data(), t->csize) : ByteSpan(t->in);
+            if (t->csize) w.all_raw = false;
+            w.csizes.push_back(data.size());
+            if (w.buffered) {
+              w.cbuf.insert(w.cbuf.end(), data.begin(), data.end());
+              w.rbuf.insert(w.rbuf.end(), t->in.begin(), t->in.end());
+            } else {
+              out_.write(data);
+            }
+            done += t->in.size();
+            if (stats) stats->bytes_read += t->in.size();
+            bool last = t->last;
+            size_t idx = t->blob;
+            pool.put(t);
+            if (last) finish_blob(idx);
+            if (progress_) progress_(done, total);
+          }));
+}
+
+static std::string extension_sort_key(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  size_t dot = name.rfind('.');
+  std::string ext = dot == std::string::npos || dot == 0 ? std::string() : name.substr(dot + 1);
+  for (auto& c : ext) c = char(std::tolower(uint8_t(c)));
+  return ext + '\0' + name;
+}
+
+void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) {
+  const Codec codec = opts_.solid_compression.codec;
+  const int level = opts_.solid_compression.level;
+  const uint64_t C = opts_.solid_chunk_size;
+  // Pack similar files together for ratio, as wimlib does: by extension, then name.
+  for (auto& b : blobs) b.sort_key = extension_sort_key(b.source->describe());
+  std::stable_sort(blobs.begin(), blobs.end(), [](const Pending& a, const Pending& b) { return a.sort_key < b.sort_key; });
+
+  // Several solid resources when the data is large: cut at blob boundaries
+  // once a resource holds at least this much.
+  const uint64_t kResourceTarget = std::max<uint64_t>(C * 16, 1ull << 30);
+  struct Group {
+    size_t first, last;  // [first, last)
+    uint64_t usize;
+  };
+  std::vector<Group> groups;
+  for (size_t i = 0; i < blobs.size();) {
+    Group g{i, i, 0};
+    while (g.last < blobs.size() && (g.usize == 0 || g.usize + blobs[g.last].size <= kResourceTarget)) g.usize += blobs[g.last++].size;
+    groups.push_back(g);
+    i = g.last;
+  }
+  uint64_t total = 0, done = 0;
+  for (auto& b : blobs) total += b.size;
+
+  tbb::enumerable_thread_specific<std::unique_ptr<Compressor>> comps;
+  TokenPool pool;
+  for (const Group& g : groups) {
+    uint64_t n = ceil_div(g.usize, C);
+    uint64_t start = out_.offset();
+    Bytes head(16 + 4 * n, 0);
+    out_.write(head);
+    std::vector<uint32_t> csizes;
+    csizes.reserve(n);
+    uint64_t data_bytes = 0;
+
+    size_t cur = g.first;
+    uint64_t cur_read = 0, chunk_no = 0, produced = 0;
+    std::unique_ptr<BlobStream> stream;
+    Sha1Hasher hasher;
+    std::vector<uint64_t> offsets(g.last - g.first);
+    uint64_t running = 0;
+    for (size_t i = g.first; i < g.last; i++) offsets[i - g.first] = running, running += blobs[i].size;
+
+    tbb::parallel_pipeline(
+        tokens_for(C),
+        tbb::make_filter<void, Token*>(
+            tbb::filter_mode::serial_in_order,
+            [&](tbb::flow_control& fc) -> Token* {
+              if (produced >= g.usize) {
+                fc.stop();
+                return nullptr;
+              }
+              Token* t = pool.get();
+              t->chunk = chunk_no++;
+              size_t want = size_t(std::min<uint64_t>(C, g.usize - produced));
+              t->in.resize(want);
+              size_t filled = 0;
+              while (filled < want) {
+                Pending& p = blobs[cur];
+                if (!stream) {
+                  stream = p.source->open();
+                  cur_read = 0;
+                }
+                size_t k = size_t(std::min<uint64_t>(want - filled, p.size - cur_read));
+                size_t got = 0;
+                while (got < k) {
+                  size_t r = stream->read({t->in.data() + filled + got, k - got});
+                  if (r == 0) {
+                    pool.put(t);
+                    fail(Errc::Failure, "'" + p.source->describe() + "' shrank while it was being archived");
+                  }
+                  got += r;
+                }
+                hasher.update({t->in.data() + filled, k});
+                filled += k;
+                cur_read += k;
+                if (cur_read == p.size) {
+                  uint8_t extra;
+                  if (stream->read({&extra, 1}) != 0) {
+                    pool.put(t);
+                    fail(Errc::Failure, "'" + p.source->describe() + "' grew while it was being archived");
+                  }
+                  Sha1 h = hasher.final();
+                  if (p.hash_known && h != p.hash) {
+                    pool.put(t);
+                    fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
+                  }
+                  p.hash = h;
+                  p.hash_known = true;
+                  stream.reset();
+                  cur++;
+                }
+              }
+              produced += want;
+              return t;
+            }) &
+            tbb::make_filter<Token*, Token*>(
+                tbb::filter_mode::parallel,
+                [&](Token* t) -> Token* {
+                  t->csize = 0;
+                  if (t->in.size() > 1) {
+                    auto& c = comps.local();
+                    if (!c) c = make_compressor(codec, level, uint32_t(C));
+                    t->out.resize(t->in.size());
+                    t->csize = c->compress(t->in, t->out);
+                  }
+                  return t;
+                }) &
+            tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, [&](Token* t) {
+              ByteSpan data = t->csize ? ByteSpan(t->out.data(), t->csize) : ByteSpan(t->in);
+              out_.write(data);
+              csizes.push_back(uint32_t(data.size()));
+              data_bytes += data.size();
+              done += t->in.size();
+              if (stats) stats->bytes_read += t->in.size();
+              pool.put(t);
+              if (progress_) progress_(done, total);
+            }));
+
+    // §4.3: 16-byte header, then the compressed size of every chunk.
+    ByteWriter h;
+    h.u64(g.usize);
+    h.u32(uint32_t(C));
+    h.u32(solid_format_for(codec));
+    for (uint32_t c : csizes) h.u32(c);
+    out_.pwrite_at(start, h.bytes());
+    OutResource o;
+    o.solid = true;
+    o.solid_usize = g.usize;
+    o.reshdr = {16 + 4 * n + data_bytes, kResSolid, start, kSolidResourceMagic};
+    uint32_t ri = uint32_t(resources_.size());
+    resources_.push_back(o);
+    for (size_t i = g.first; i < g.last; i++) {
+      const Pending& p = blobs[i];
+      if (blobs_.count(p.hash)) continue;  // same content twice in one resource
+      blobs_[p.hash] = OutBlob{ri, offsets[i - g.first], p.size, 0};
+    }
+    if (stats) stats->blobs_written += g.last - g.first, stats->bytes_written += o.reshdr.size_in_wim;
+  }
+}
+
+// Writes a small in-memory resource (metadata) with the header codec.
+ResHdr ArchiveWriter::write_one_buffer(ByteSpan data, bool metadata) {
+  ResHdr r;
+  r.offset = out_.offset();
+  r.usize = data.size();
+  Codec codec = opts_.compression.codec;
+  uint8_t meta = metadata ? kResMetadata : 0;
+  if (codec != Codec::None && data.size() > 1) {
+    uint64_t C = opts_.chunk_size;
+    uint64_t n = ceil_div(data.size(), C);
+    uint64_t E = data.size() > 0xFFFFFFFFull ? 8 : 4;
+    auto comp = make_compressor(codec, opts_.compression.level, uint32_t(C));
+    ByteWriter table, body;
+    Bytes buf(C);
+    for (uint64_t i = 0; i < n; i++) {
+      ByteSpan chunk = data.subspan(i * C, std::min<uint64_t>(C, data.size() - i * C));
+      size_t cs = chunk.size() > 1 ? comp->compress(chunk, buf) : 0;
+      body.raw(cs ? ByteSpan(buf.data(), cs) : chunk);
+      if (i + 1 < n) E == 8 ? table.u64(body.size()) : table.u32(uint32_t(body.size()));
+    }
+    if (table.size() + body.size() < data.size()) {
+      out_.write(table.bytes());
+      out_.write(body.bytes());
+      r.size_in_wim = table.size() + body.size();
+      r.flags = meta | kResCompressed;
+      return r;
+    }
+  }
+  out_.write(data);
+  r.size_in_wim = data.size();
+  r.flags = meta;
+  return r;
+}
+
+size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique_ptr<BlobSource>>& sources,
+                                const std::string& name, WriteStats* stats) {
+  // 1. Collect the streams that need content, grouped by source.
+  std::vector<std::vector<image::Stream*>> by_source(sources.size());
+  for (auto& inode : img.inodes()) {
+    if (inode.nlink == 0) continue;
+    for (auto& s : inode.streams)
+      if (s.source != image::kNoSource) {
+        if (s.source >= sources.size()) fail(Errc::Failure, "internal error: bad blob source index");
+        by_source[s.source].push_back(&s);
+      }
+  }
+  // 2. Sizes seen more than once (here, in the archive, or in a delta base)
+  // must be hashed before writing; a unique size is hashed while writing.
+  std::unordered_map<uint64_t, uint32_t> size_count = excluded_sizes_;
+  for (const auto& [h, b] : blobs_) size_count[b.size]++;
+  std::vector<Pending> candidates;
+  for (size_t i = 0; i < sources.size(); i++) {
+    if (by_source[i].empty() || sources[i]->size() == 0) continue;
+    Pending p;
+    p.source = sources[i].get();
+    p.size = sources[i]->size();
+    const Sha1& h = by_source[i].front()->hash;
+    if (!h.is_zero()) p.hash = h, p.hash_known = true;
+    size_count[p.size]++;
+    candidates.push_back(p);
+  }
+  std::vector<size_t> need_hash;
+  for (size_t i = 0; i < candidates.size(); i++)
+    if (!candidates[i].hash_known && size_count[candidates[i].size] > 1) need_hash.push_back(i);
+  tbb::parallel_for_each(need_hash.begin(), need_hash.end(), [&](size_t i) {
+    Pending& p = candidates[i];
+    auto s = p.source->open();
+    Bytes buf(1 << 20);
+    Sha1Hasher h;
+    uint64_t got = 0;
+    for (;;) {
+      size_t k = s->read(buf);
+      if (k == 0) break;
+      h.update({buf.data(), k});
+      got += k;
+    }
+    if (got != p.size) fail(Errc::Failure, "'" + p.source->describe() + "' changed size while it was being archived");
+    p.hash = h.final();
+    p.hash_known = true;
+  });
+  // 3. Drop blobs this archive (or a delta base) already has, and duplicates.
+  std::vector<Pending> to_write;
+  std::vector<size_t> cand_for_write;
+  std::unordered_set<Sha1, Sha1Hash> queued;
+  for (size_t i = 0; i < candidates.size(); i++) {
+    Pending& p = candidates[i];
+    if (p.hash_known && (blobs_.count(p.hash) || excluded_.count(p.hash) || !queued.insert(p.hash).second)) {
+      if (stats) stats->blobs_deduplicated++;
+      continue;
+    }
+    to_write.push_back(p);
+  }
+  // 4. Write; the pipeline fills in the hashes it computes.
+  write_blobs(to_write, stats);
+  std::unordered_map<const BlobSource*, Sha1> hash_of;
+  for (const auto& p : candidates)
+    if (p.hash_known) hash_of[p.source] = p.hash;
+  for (const auto& p : to_write) hash_of[p.source] = p.hash;
+  for (size_t i = 0; i < sources.size(); i++) {
+    if (by_source[i].empty()) continue;
+    auto it = hash_of.find(sources[i].get());
+    for (image::Stream* s : by_source[i]) {
+      if (it != hash_of.end()) s->hash = it->second;
+      s->size = sources[i]->size();
+    }
+  }
+  // 5. Reference counts (§5.1): one per dentry per stream.
+  img.for_each_dentry([&](const image::Dentry& d) {
+    for (const auto& s : d.inode->streams)
+      if (!s.hash.is_zero())
+        if (auto it = blobs_.find(s.hash); it != blobs_.end()) it->second.refcnt++;
+  });
+  // 6. Metadata resource, then the XML entry.
+  Bytes meta = encode_metadata(img);
+  Sha1 mh = sha1_of(meta);
+  OutResource o;
+  o.reshdr = write_one_buffer(meta, true);
+  o.metadata = true;
+  o.hash = mh;
+  metadata_.push_back(uint32_t(resources_.size()));
+  resources_.push_back(o);
+  uint64_t now = filetime_now();
+  size_t index = xml_.add_image(name, now);
+  xml_.set_stats(index, img.stats(), now);
+  header_.image_count = uint32_t(metadata_.size());
+  return index;
+}
+
+void ArchiveWriter::finish() {
+  // §5.4: metadata entries in image order, then non-solid blobs by offset,
+  // then one solid run: each resource entry followed by its blobs, with
+  // offsets in the run's single logical numbering space (§5.2).
+  ByteWriter table;
+  for (uint32_t ri : metadata_) {
+    const OutResource& r = resources_[ri];
+    BlobEntry e{r.reshdr, 1, 1, r.hash};
+    e.reshdr.flags |= kResMetadata;
+    encode_blob_entry(e, table);
+  }
+  std::vector<std::pair<uint64_t, Sha1>> nonsolid;
+  std::vector<std::vector<std::pair<uint64_t, Sha1>>> solid_blobs(resources_.size());
+  for (const auto& [hash, b] : blobs_) {
+    const OutResource& r = resources_[b.resource];
+    if (r.solid)
+      solid_blobs[b.resource].push_back({b.offset, hash});
+    else
+      nonsolid.push_back({r.reshdr.offset, hash});
+  }
+  std::sort(nonsolid.begin(), nonsolid.end());
+  for (const auto& [off, hash] : nonsolid) {
+    const OutBlob& b = blobs_[hash];
+    encode_blob_entry(BlobEntry{resources_[b.resource].reshdr, 1, b.refcnt, hash}, table);
+  }
+  std::vector<uint32_t> solid_res;
+  for (uint32_t i = 0; i < resources_.size(); i++)
+    if (resources_[i].solid) solid_res.push_back(i);
+  std::sort(solid_res.begin(), solid_res.end(),
+            [&](uint32_t a, uint32_t b) { return resources_[a].reshdr.offset < resources_[b].reshdr.offset; });
+  uint64_t logical = 0;
+  for (uint32_t ri : solid_res) {
+    const OutResource& r = resources_[ri];
+    encode_blob_entry(BlobEntry{r.reshdr, 1, 1, Sha1{}}, table);
+    auto& list = solid_blobs[ri];
+    std::sort(list.begin(), list.end());
+    for (const auto& [off, hash] : list) {
+      const OutBlob& b = blobs_[hash];
+      encode_blob_entry(BlobEntry{ResHdr{b.size, kResSolid, logical + off, 0}, 1, b.refcnt, hash}, table);
+    }
+    logical += r.solid_usize;
+  }
+
+  ResHdr bt;
+  if (table.size()) {
+    bt = {table.size(), kResMetadata, out_.offset(), table.size()};
+    out_.write(table.bytes());
+  }
+  uint64_t xml_off = out_.offset();
+  Bytes xml = xml_.encode(xml_off);
+  out_.write(xml);
+  header_.blob_table = bt;
+  header_.xml = {xml.size(), kResMetadata, xml_off, xml.size()};
+  header_.integrity = {};
+  if (opts_.integrity) {
+    out_.flush();
+    uint64_t end = bt.is_zero() ? xml_off : bt.offset + bt.size_in_wim;
+    Bytes it = build_integrity_table(out_.fd(), out_.path(), end);
+    header_.integrity = {it.size(), 0, out_.offset(), it.size()};
+    out_.write(it);
+  }
+  uint64_t end = out_.offset();
+  out_.flush();
+  if (appending_) out_.truncate(end);  // drop anything an earlier, longer layout left behind
+  header_.image_count = uint32_t(metadata_.size());
+  if (header_.boot_index > header_.image_count) header_.boot_index = 0;
+  header_.boot_metadata = {};
+  if (header_.boot_index) {
+    header_.boot_metadata = resources_[metadata_[header_.boot_index - 1]].reshdr;
+    header_.boot_metadata.flags |= kResMetadata;
+  }
+  header_.flags &= ~kHdrWriteInProgress;
+  // §14.1 step 5 / §14.2 step 5: the header is written last. Sync first so
+  // the new header never points at data that is not on disk yet.
+  out_.sync();
+  uint8_t hb[kHeaderSize];
+  encode_header(header_, hb);
+  out_.pwrite_at(0, {hb, kHeaderSize});
+}
+
+}  // namespace wp::wim

@@ -1,0 +1,102 @@
+// Writing archives (wim-format.md §14.1, §14.2): blobs through the parallel
+// chunk pipeline, metadata resources, blob table, XML, integrity table, and
+// the header last.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "compress/codec.hpp"
+#include "image/image.hpp"
+#include "util/file.hpp"
+#include "wim/archive.hpp"
+#include "wim/blob_source.hpp"
+#include "wim/header.hpp"
+#include "wim/xml_info.hpp"
+
+namespace wp::wim {
+
+struct WriterOptions {
+  CompressionSpec compression{Codec::Zstd, 0};  // non-solid resources and metadata
+  uint32_t chunk_size = 0;                      // 0 = the codec's default
+  bool solid = false;
+  CompressionSpec solid_compression{Codec::Lzma, 0};
+  uint32_t solid_chunk_size = 0;  // 0 = default (64 MiB)
+  bool integrity = false;
+  uint32_t extra_header_flags = 0;  // e.g. kHdrRpFix
+};
+
+// What a capture reports about the blobs it stored.
+struct WriteStats {
+  uint64_t blobs_written = 0, bytes_read = 0, bytes_written = 0, blobs_deduplicated = 0;
+};
+
+class ArchiveWriter {
+public:
+  // A new archive written from offset 0 of `out`.
+  ArchiveWriter(OutputFile& out, const WriterOptions& opts);
+  // Appending in place to `existing` (§14.2): `out` is the same file opened
+  // for writing, positioned at the append point.
+  ArchiveWriter(OutputFile& out, const WriterOptions& opts, const Archive& existing);
+  ~ArchiveWriter();
+
+  XmlInfo& xml() { return xml_; }
+  Header& header() { return header_; }
+
+  // Blobs that need not be stored because another archive has them
+  // (--delta-from).
+  void exclude_blobs(const Archive& base);
+
+  // Writes the image's new blobs (deduplicated against everything this
+  // archive already holds), fills in the stream hashes, writes the metadata
+  // resource and adds the XML entry. Returns the new image's index.
+  size_t add_image(image::Image& img, const std::vector<std::unique_ptr<BlobSource>>& sources, const std::string& name,
+                   WriteStats* stats = nullptr);
+
+  // Writes the blob table, XML and optional integrity table, then the final
+  // header. The caller then commits (rename) or, for appends, is done.
+  void finish();
+
+  // Progress callback: (bytes done, bytes total) of file data.
+  void set_progress(std::function<void(uint64_t, uint64_t)> cb) { progress_ = std::move(cb); }
+
+private:
+  struct OutResource {
+    ResHdr reshdr;  // for solid resources: size_in_wim, offset; usize = magic
+    bool solid = false;
+    bool metadata = false;
+    Sha1 hash;                   // non-solid: the blob / metadata hash
+    uint64_t solid_usize = 0;    // solid: uncompressed size
+  };
+  struct OutBlob {
+    uint32_t resource = 0;
+    uint64_t offset = 0;  // within the resource's uncompressed data (solid)
+    uint64_t size = 0;
+    uint32_t refcnt = 0;
+  };
+  struct Pending;
+
+  void write_header_placeholder();
+  void write_blobs(std::vector<Pending>& blobs, WriteStats* stats);
+  void write_nonsolid(std::vector<Pending>& blobs, WriteStats* stats);
+  void write_solid(std::vector<Pending>& blobs, WriteStats* stats);
+  ResHdr write_one_buffer(ByteSpan data, bool metadata);
+
+  OutputFile& out_;
+  WriterOptions opts_;
+  Header header_;
+  XmlInfo xml_;
+  bool appending_ = false;
+  std::vector<OutResource> resources_;
+  std::vector<uint32_t> metadata_;  // resource index per image
+  std::unordered_map<Sha1, OutBlob, Sha1Hash> blobs_;
+  std::unordered_set<Sha1, Sha1Hash> excluded_;
+  std::unordered_map<uint64_t, uint32_t> excluded_sizes_;
+  std::function<void(uint64_t, uint64_t)> progress_;
+};
+
+}  // namespace wp::wim
