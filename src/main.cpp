@@ -1,2 +1,54 @@
+// wimpack: the command line. Subcommands live in src/commands/; this file
+// maps errors to exit codes (documented in README.md).
+#include <CLI/CLI.hpp>
+#include <spdlog/cfg/env.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
-int main() { std::puts("wimpack"); }
+
+#include "commands/common.hpp"
+#include "util/error.hpp"
+#include "util/file.hpp"
+
+int main(int argc, char** argv) {
+  using namespace wp;
+  auto logger = spdlog::stderr_color_mt("wimpack");
+  logger->set_pattern("wimpack: %l: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug for diagnostics
+  install_cleanup_signal_handlers();
+
+  CLI::App app{"wimpack: capture, apply and inspect WIM (Windows Imaging) archives.\n"
+               "Command line compatible with wimlib-imagex; adds zstd and LZMA compression."};
+  app.set_version_flag("--version", std::string("wimpack ") + WIMPACK_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  cmd::register_capture(app);
+  cmd::register_apply(app);
+  cmd::register_info(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "wimpack: %s\nRun 'wimpack --help' or 'wimpack COMMAND --help' for usage.\n", e.what());
+    return int(Errc::Usage);
+  } catch (const Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "wimpack: error: %s\n", e.what());
+    return int(e.code());
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "wimpack: error: out of memory\n");
+    return int(Errc::Failure);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "wimpack: error: %s\n", e.what());
+    return int(Errc::Failure);
+  }
+  return 0;
+}

@@ -1,11 +1,388 @@
-// LZMS decompression: not implemented yet (issue 5). Refused plainly.
+// LZMS decompression (wim-codecs.md §6): a range decoder reading words
+// forwards from the start of the chunk for the decisions, a bit reader
+// reading words backwards from the end for the Huffman symbols and verbatim
+// bits, five adaptive Huffman codes rebuilt from running counts, and the x86
+// filter over the finished chunk.
+#include <algorithm>
+#include <cstring>
+
 #include "compress/codec_impl.hpp"
-#include "util/error.hpp"
+#include "compress/lzms_common.hpp"
+#include "util/endian.hpp"
 
 namespace wp {
+namespace {
 
-std::unique_ptr<Decompressor> make_lzms_decompressor(uint32_t) {
-  fail(Errc::Unsupported, "LZMS decompression is not supported yet (use --compress=zstd, lzma or none)");
+using namespace lzms;
+
+// §3.2: a decode table of 16-bit entries (symbol << 4 | length) with a
+// 2^RootBits root table followed by subtables. A root entry whose upper 12
+// bits are at least 2^RootBits points to a subtable starting there, and its
+// low 4 bits give the subtable's index width. Every LZMS code is complete
+// (all frequencies are nonzero), so every entry gets filled. Returns false
+// only if the lengths do not form a complete code that fits `capacity`.
+template <unsigned RootBits>
+bool build_decode_table(const uint8_t* lens, unsigned n, uint16_t* table, unsigned capacity) {
+  unsigned count[kMaxCodewordLen + 1] = {};
+  for (unsigned s = 0; s < n; s++) count[lens[s]]++;
+  unsigned offset[kMaxCodewordLen + 2];
+  offset[1] = 0;
+  for (unsigned l = 1; l <= kMaxCodewordLen; l++) offset[l + 1] = offset[l] + count[l];
+  uint16_t sorted[kMaxOffsetSyms];  // used symbols by (length, symbol): canonical order
+  for (unsigned s = 0; s < n; s++)
+    if (lens[s] != 0) sorted[offset[lens[s]]++] = uint16_t(s);
+
+  // Codewords up to RootBits long fill consecutive runs of the root table.
+  unsigned i = 0, pos = 0;
+  for (unsigned l = 1; l <= RootBits; l++) {
+    const unsigned stride = 1u << (RootBits - l);
+    for (unsigned c = count[l]; c > 0; c--) {
+      if (pos + stride > (1u << RootBits)) return false;
+      const uint16_t e = uint16_t((sorted[i++] << 4) | l);
+      for (unsigned k = 0; k < stride; k++) table[pos + k] = e;
+      pos += stride;
+    }
+  }
+  // Longer codewords go to subtables, one per RootBits-bit prefix.
+  unsigned code = pos, next_free = 1u << RootBits, cur_prefix = ~0u, sub_start = 0, sub_bits = 0;
+  for (unsigned l = RootBits + 1; l <= kMaxCodewordLen; l++) {
+    code <<= 1;
+    const unsigned extra = l - RootBits;
+    for (unsigned c = count[l]; c > 0; c--, code++) {
+      const unsigned prefix = code >> extra;
+      if (prefix >= (1u << RootBits)) return false;
+      if (prefix != cur_prefix) {
+        // Smallest width whose codewords sharing this prefix fill it exactly.
+        unsigned t = extra;
+        int left = 1 << t;
+        while (RootBits + t < kMaxCodewordLen) {
+          left -= int(count[RootBits + t]);
+          if (left <= 0) break;
+          t++;
+          left <<= 1;
+        }
+        if (next_free + (1u << t) > capacity) return false;
+        table[prefix] = uint16_t((next_free << 4) | t);
+        sub_start = next_free;
+        sub_bits = t;
+        next_free += 1u << t;
+        cur_prefix = prefix;
+      }
+      const unsigned stride = 1u << (sub_bits - extra);
+      const unsigned start = sub_start + ((code & ((1u << extra) - 1)) << (sub_bits - extra));
+      const uint16_t e = uint16_t((sorted[i++] << 4) | extra);
+      for (unsigned k = 0; k < stride; k++) table[start + k] = e;
+      count[l]--;  // the width computation above counts codewords still to place
+    }
+  }
+  // `code` is now the next 15-bit codeword: 2^15 exactly when the code is complete.
+  return code == (1u << kMaxCodewordLen);
+}
+
+// §6.5: one adaptive Huffman code. TableSize is the worst case of §3.2's
+// table for this alphabet and root width.
+template <unsigned MaxSyms, unsigned RootBits, unsigned TableSize, unsigned Interval>
+struct AdaptiveCode {
+  static constexpr unsigned kRootBits = RootBits;
+  // A code over n symbols has codewords of at most n - 1 bits.
+  static constexpr bool kHasSubtables = MaxSyms - 1 > RootBits;
+  static_assert(MaxSyms <= (1u << RootBits) && TableSize < 4096);
+
+  unsigned num_syms = 0;
+  unsigned countdown = Interval;
+  uint32_t freq[MaxSyms] = {};
+  uint16_t table[TableSize] = {};
+
+  bool build(HuffmanScratch& scratch) {
+    uint8_t lens[MaxSyms];
+    make_huffman_lengths(freq, num_syms, lens, scratch);
+    return build_decode_table<RootBits>(lens, num_syms, table, TableSize);
+  }
+  bool init(unsigned n, HuffmanScratch& scratch) {
+    num_syms = n;
+    std::fill(freq, freq + n, 1u);
+    countdown = Interval;
+    return build(scratch);
+  }
+  // Copies the chunk-start state of `from` (same alphabet size), cheaper
+  // than rebuilding it.
+  void copy_initial(const AdaptiveCode& from) {
+    num_syms = from.num_syms;
+    countdown = Interval;
+    std::fill(freq, freq + num_syms, 1u);
+    std::memcpy(table, from.table, sizeof(table));
+  }
+  // The countdown reached 0: rebuild, then age the counts (§6.5 step 2).
+  bool rebuild(HuffmanScratch& scratch) {
+    const bool ok = build(scratch);
+    for (unsigned s = 0; s < num_syms; s++) freq[s] = (freq[s] >> 1) + 1;
+    countdown = Interval;
+    return ok;
+  }
+};
+
+// Table sizes from §3.2 (zlib's `enough` for these alphabets, 15-bit limit).
+using LiteralCode = AdaptiveCode<kNumLiteralSyms, 10, 1302, kLiteralRebuild>;
+using LengthCode = AdaptiveCode<kNumLengthSyms, 9, 618, kLengthRebuild>;
+using OffsetCode = AdaptiveCode<kMaxOffsetSyms, 11, 2854, kLzOffsetRebuild>;
+using PowerCode = AdaptiveCode<kNumPowerSyms, 7, 128, kPowerRebuild>;
+static_assert(kLzOffsetRebuild == kDeltaOffsetRebuild);
+
+// A decision context (§6.4): 2^k probability entries and k bits of state.
+template <unsigned States>
+struct DecisionContext {
+  unsigned state = 0;
+  ProbEntry entries[States];
+  void reset() {
+    state = 0;
+    for (ProbEntry& e : entries) e = ProbEntry{};
+  }
+};
+
+class LzmsDecompressor final : public Decompressor {
+public:
+  LzmsDecompressor() {
+    // Chunk-start codes that do not depend on the chunk size.
+    ok_ = initial_literal_.init(kNumLiteralSyms, scratch_) && initial_length_.init(kNumLengthSyms, scratch_) &&
+          initial_power_.init(kNumPowerSyms, scratch_);
+  }
+
+  bool decompress(std::span<const uint8_t> in, std::span<uint8_t> out) override;
+
+private:
+  bool reset(size_t usize);
+
+  bool ok_ = false;
+  HuffmanScratch scratch_;
+  LiteralCode literal_, initial_literal_;
+  LengthCode length_, initial_length_;
+  PowerCode power_, initial_power_;
+  OffsetCode lz_offset_, delta_offset_, initial_offset_;
+  DecisionContext<kMainStates> main_;
+  DecisionContext<kMatchStates> match_;
+  DecisionContext<kLzStates> lz_;
+  DecisionContext<kLzRepStates> lz_rep0_, lz_rep1_;
+  DecisionContext<kDeltaStates> delta_;
+  DecisionContext<kDeltaRepStates> delta_rep0_, delta_rep1_;
+  X86Filter x86_;
+};
+
+std::unique_ptr<Decompressor> make_decoder() { return std::make_unique<LzmsDecompressor>(); }
+
+bool LzmsDecompressor::reset(size_t usize) {
+  literal_.copy_initial(initial_literal_);
+  length_.copy_initial(initial_length_);
+  power_.copy_initial(initial_power_);
+  const unsigned n_off = num_offset_syms(usize);
+  if (initial_offset_.num_syms != n_off && !initial_offset_.init(n_off, scratch_)) return false;
+  lz_offset_.copy_initial(initial_offset_);
+  delta_offset_.copy_initial(initial_offset_);
+  main_.reset();
+  match_.reset();
+  lz_.reset();
+  lz_rep0_.reset();
+  lz_rep1_.reset();
+  delta_.reset();
+  delta_rep0_.reset();
+  delta_rep1_.reset();
+  return true;
+}
+
+bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t> out) {
+  const size_t csize = in.size(), usize = out.size();
+  // §6.2, §2.3: a compressed chunk has an even size of at least 4 bytes and
+  // is smaller than its output (equal sizes mean a stored chunk). wimlib
+  // limits LZMS chunks to 2^30 bytes.
+  if (!ok_ || csize < 4 || (csize & 1) || csize >= usize || usize > (size_t(1) << 30)) return false;
+  if (!reset(usize)) return false;
+  bool codes_ok = true;
+
+  const uint8_t* const src = in.data();
+  uint8_t* const dst = out.data();
+
+  // §6.3 range decoder, reading words forwards.
+  const size_t nwords = csize / 2;
+  uint32_t range = 0xFFFFFFFF;
+  uint32_t code = (uint32_t(load_le16(src)) << 16) | load_le16(src + 2);
+  size_t next_word = 2;
+
+  auto decide = [&]<unsigned States>(DecisionContext<States>& ctx) -> uint32_t {
+    ProbEntry& e = ctx.entries[ctx.state];
+    if (range <= 0xFFFF) {
+      range <<= 16;
+      code = (code << 16) | (next_word < nwords ? load_le16(src + 2 * next_word) : 0u);
+      next_word++;
+    }
+    const uint32_t bound = (range >> 6) * e.prob();
+    uint32_t bit;
+    if (code < bound) {
+      range = bound;
+      bit = 0;
+    } else {
+      range -= bound;
+      code -= bound;
+      bit = 1;
+    }
+    e.update(bit);
+    ctx.state = ((ctx.state << 1) | bit) & (States - 1);
+    return bit;
+  };
+
+  // §6.2 bit reader, reading words backwards from the end. Bits are kept
+  // left-aligned in bitbuf; past the start of the chunk it reads zeros.
+  uint64_t bitbuf = 0;
+  unsigned bitcount = 0;
+  size_t bitpos = csize;  // the bytes below bitpos are still unread
+  // Afterwards at least 49 bits are buffered: enough for a codeword (15)
+  // and its extra bits (up to 30).
+  auto refill = [&] {
+    if (bitcount >= 45) return;
+    if (bitpos >= 8) {
+      const uint64_t v = load_le64(src + bitpos - 8);  // words bitpos-2, -4, ... from the top down
+      const unsigned take = ((64 - bitcount) >> 4) * 16;
+      bitbuf |= (v >> (64 - take)) << (64 - bitcount - take);
+      bitpos -= take / 8;
+      bitcount += take;
+    } else {
+      while (bitcount <= 48) {
+        uint64_t w = 0;
+        if (bitpos >= 2) {
+          bitpos -= 2;
+          w = load_le16(src + bitpos);
+        }
+        bitbuf |= w << (48 - bitcount);
+        bitcount += 16;
+      }
+    }
+  };
+  auto read_bits = [&](unsigned n) -> uint32_t {  // n = 0..30, buffered
+    const uint32_t v = uint32_t((bitbuf >> 1) >> (63 - n));
+    bitbuf <<= n;
+    bitcount -= n;
+    return v;
+  };
+  auto decode = [&]<class Code>(Code& c) -> unsigned {  // needs 15 buffered bits
+    constexpr unsigned R = Code::kRootBits;
+    uint32_t e = c.table[bitbuf >> (64 - R)];
+    if constexpr (Code::kHasSubtables) {
+      if (e >= (1u << (R + 4))) {  // subtable pointer
+        bitbuf <<= R;
+        bitcount -= R;
+        e = c.table[(e >> 4) + (bitbuf >> (64 - (e & 15)))];
+      }
+    }
+    bitbuf <<= (e & 15);
+    bitcount -= (e & 15);
+    const unsigned sym = e >> 4;
+    c.freq[sym]++;
+    if (--c.countdown == 0) codes_ok &= c.rebuild(scratch_);
+    return sym;
+  };
+
+  // §6.8 repeat queues, in the "insert at once, shift the index" form.
+  uint32_t lzq[4] = {1, 2, 3, 4};
+  uint32_t dq_power[4] = {0, 0, 0, 0}, dq_raw[4] = {1, 2, 3, 4};
+  enum Item { kLiteral, kLz, kDelta } prev = kLiteral;
+
+  size_t pos = 0;
+  while (pos < usize) {
+    refill();
+    if (!decide(main_)) {
+      dst[pos++] = uint8_t(decode(literal_));
+      prev = kLiteral;
+      continue;
+    }
+    if (!decide(match_)) {
+      // LZ match.
+      uint32_t dist;
+      if (!decide(lz_)) {
+        const unsigned slot = decode(lz_offset_);
+        dist = kOffsetSlots.base[slot] + read_bits(kOffsetSlots.extra[slot]);
+        lzq[3] = lzq[2];
+        lzq[2] = lzq[1];
+        lzq[1] = lzq[0];
+        lzq[0] = dist;
+      } else {
+        unsigned j = !decide(lz_rep0_) ? 0 : !decide(lz_rep1_) ? 1 : 2;
+        j += prev == kLz;
+        dist = lzq[j];
+        for (; j > 0; j--) lzq[j] = lzq[j - 1];
+        lzq[0] = dist;
+      }
+      prev = kLz;
+      refill();
+      const unsigned lslot = decode(length_);
+      const size_t len = kLengthSlots.base[lslot] + read_bits(kLengthSlots.extra[lslot]);
+      if (dist > pos || len > usize - pos) return false;
+      // §3.4: the source may overlap the destination.
+      uint8_t* d = dst + pos;
+      const uint8_t* s = d - dist;
+      pos += len;
+      if (dist >= 8 && usize - pos >= 8) {
+        // 8-byte steps; each load reads bytes already written. May write up
+        // to 7 bytes past the match, which later items overwrite.
+        uint8_t* const end = dst + pos;
+        do {
+          std::memcpy(d, s, 8);
+          d += 8;
+          s += 8;
+        } while (d < end);
+      } else if (dist == 1) {
+        std::memset(d, d[-1], len);
+      } else {
+        for (size_t k = 0; k < len; k++) d[k] = s[k];
+      }
+    } else {
+      // Delta match (§6.9).
+      uint32_t power, raw;
+      if (!decide(delta_)) {
+        power = decode(power_);
+        refill();
+        const unsigned slot = decode(delta_offset_);
+        raw = kOffsetSlots.base[slot] + read_bits(kOffsetSlots.extra[slot]);
+        for (unsigned k = 3; k > 0; k--) {
+          dq_power[k] = dq_power[k - 1];
+          dq_raw[k] = dq_raw[k - 1];
+        }
+        dq_power[0] = power;
+        dq_raw[0] = raw;
+      } else {
+        unsigned j = !decide(delta_rep0_) ? 0 : !decide(delta_rep1_) ? 1 : 2;
+        j += prev == kDelta;
+        power = dq_power[j];
+        raw = dq_raw[j];
+        for (; j > 0; j--) {
+          dq_power[j] = dq_power[j - 1];
+          dq_raw[j] = dq_raw[j - 1];
+        }
+        dq_power[0] = power;
+        dq_raw[0] = raw;
+      }
+      prev = kDelta;
+      refill();
+      const unsigned lslot = decode(length_);
+      const size_t len = kLengthSlots.base[lslot] + read_bits(kLengthSlots.extra[lslot]);
+      const uint64_t dist = uint64_t(raw) << power;
+      const size_t span = size_t(1) << power;
+      if (dist > UINT32_MAX || dist + span > pos || len > usize - pos) return false;
+      uint8_t* d = dst + pos;
+      for (size_t k = 0; k < len; k++) d[k] = uint8_t(d[k - dist] + d[k - span] - d[k - dist - span]);
+      pos += len;
+    }
+  }
+  if (!codes_ok) return false;  // cannot happen: every LZMS code is complete
+
+  // §6.10, decode direction.
+  x86_.apply(dst, usize, false);
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<Decompressor> make_lzms_decompressor(uint32_t /*max_chunk_size*/) {
+  // The state is a few tens of kilobytes whatever the chunk size: the
+  // decoder works in place on the output buffer.
+  return make_decoder();
 }
 
 }  // namespace wp

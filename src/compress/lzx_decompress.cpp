@@ -1,11 +1,382 @@
-// LZX decompression: not implemented yet (issue 5). Refused plainly.
+// LZX (WIM variant) decompression, wim-codecs.md §5.3-§5.12: a 64-bit bit
+// buffer refilled a word at a time, root-plus-subtable decode tables rebuilt
+// per block, and the E8 pass over the whole chunk at the end.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
 #include "compress/codec_impl.hpp"
+#include "compress/lzx_common.hpp"
+#include "util/endian.hpp"
 #include "util/error.hpp"
 
 namespace wp {
 
-std::unique_ptr<Decompressor> make_lzx_decompressor(uint32_t) {
-  fail(Errc::Unsupported, "LZX decompression is not supported yet (use --compress=zstd, lzma or none)");
+namespace {
+
+using namespace lzx;
+
+// Decode-table entry: bits 16..31 the symbol (or the subtable start), bit 15
+// "subtable pointer", bits 0..7 the number of bits to drop (or, for a
+// pointer, the subtable's index width).
+constexpr uint32_t kSubtableFlag = 0x8000;
+
+constexpr uint32_t kMainRoot = 11, kLenRoot = 9, kAlignedRoot = 7, kPretreeRoot = 6;
+// Worst-case sizes from §3.2 (zlib's `enough`), plus a little room.
+constexpr uint32_t kMainTableSize = 2726 + 16;
+constexpr uint32_t kLenTableSize = 878 + 16;
+constexpr uint32_t kAlignedTableSize = 128;
+constexpr uint32_t kPretreeTableSize = 582 + 16;
+
+// Builds a canonical-code decode table (§3.1, §3.2). Returns false unless the
+// lengths form a complete code or are all zero. An all-zero code decodes as
+// symbol 0 without consuming bits; a valid stream never uses it.
+bool build_decode_table(uint32_t* table, uint32_t capacity, uint32_t root, const uint8_t* lens,
+                        uint32_t nsyms, uint32_t maxlen) {
+  uint32_t count[17] = {};
+  for (uint32_t s = 0; s < nsyms; s++) count[lens[s]]++;
+  int32_t left = 1;
+  for (uint32_t l = 1; l <= maxlen; l++) {
+    left = (left << 1) - int32_t(count[l]);
+    if (left < 0) return false;  // over-subscribed
+  }
+  if (left != 0) {
+    if (count[0] != nsyms) return false;  // incomplete
+    for (uint32_t i = 0; i < (1u << root); i++) table[i] = 0;
+    return true;
+  }
+  uint32_t offs[18];
+  offs[1] = 0;
+  for (uint32_t l = 1; l <= maxlen; l++) offs[l + 1] = offs[l] + count[l];
+  uint16_t sorted[kMaxMainSymbols];
+  for (uint32_t s = 0; s < nsyms; s++)
+    if (lens[s]) sorted[offs[lens[s]]++] = uint16_t(s);
+
+  uint32_t code = 0, k = 0;
+  uint32_t l = 1;
+  // Codewords no longer than the root: each fills 2^(root-l) root entries.
+  for (; l <= std::min(root, maxlen); l++, code <<= 1) {
+    for (uint32_t c = count[l]; c > 0; c--, code++, k++) {
+      uint32_t first = code << (root - l), n = 1u << (root - l);
+      uint32_t e = (uint32_t(sorted[k]) << 16) | l;
+      for (uint32_t i = 0; i < n; i++) table[first + i] = e;
+    }
+  }
+  if (l > maxlen) return true;
+  // Longer codewords: subtables after the root, sized so that the codewords
+  // sharing a root prefix fill them exactly.
+  uint32_t remaining[17];
+  std::memcpy(remaining, count, sizeof(remaining));
+  uint32_t next_free = 1u << root;
+  uint32_t cur_prefix = ~0u, sub_start = 0, sub_bits = 0;
+  for (; l <= maxlen; l++, code <<= 1) {
+    for (; remaining[l] > 0; remaining[l]--, code++, k++) {
+      uint32_t prefix = code >> (l - root);
+      if (prefix != cur_prefix) {
+        cur_prefix = prefix;
+        sub_bits = l - root;
+        int32_t room = 1 << sub_bits;
+        while (sub_bits + root < maxlen) {
+          room -= int32_t(remaining[sub_bits + root]);
+          if (room <= 0) break;
+          sub_bits++;
+          room <<= 1;
+        }
+        sub_start = next_free;
+        next_free += 1u << sub_bits;
+        if (next_free > capacity) return false;
+        table[prefix] = (sub_start << 16) | kSubtableFlag | sub_bits;
+      }
+      uint32_t drop = l - root;
+      uint32_t low = code & ((1u << drop) - 1);
+      uint32_t first = sub_start + (low << (sub_bits - drop)), n = 1u << (sub_bits - drop);
+      uint32_t e = (uint32_t(sorted[k]) << 16) | drop;
+      for (uint32_t i = 0; i < n; i++) table[first + i] = e;
+    }
+  }
+  return true;
+}
+
+// MSB-first reader over 16-bit little-endian words (§1). Past the end of the
+// input it feeds zero words and counts them; consuming any of those bits makes
+// the chunk invalid (a valid stream never needs them).
+struct BitReader {
+  const uint8_t* begin;
+  const uint8_t* p;
+  const uint8_t* end;  // end of whole words
+  uint64_t buf = 0;    // valid bits at the top
+  uint32_t avail = 0;
+  uint32_t overrun = 0;  // zero words fed past the end
+
+  BitReader(const uint8_t* b, size_t n) : begin(b), p(b), end(b + (n & ~size_t(1))) {}
+
+  // Afterwards at least 49 bits are buffered.
+  inline void refill() {
+    if (end - p >= 8) [[likely]] {
+      while (avail <= 48) {
+        buf |= uint64_t(load_le16(p)) << (48 - avail);
+        p += 2;
+        avail += 16;
+      }
+      return;
+    }
+    while (avail <= 48) {
+      if (end - p >= 2) {
+        buf |= uint64_t(load_le16(p)) << (48 - avail);
+        p += 2;
+      } else {
+        overrun++;
+      }
+      avail += 16;
+    }
+  }
+  inline uint32_t peek(uint32_t n) const { return uint32_t(buf >> (64 - n)); }
+  inline void drop(uint32_t n) {
+    buf <<= n;
+    avail -= n;
+  }
+  // n in 0..17 (a single refill covers it).
+  inline uint32_t bits(uint32_t n) {
+    if (avail < n) refill();
+    if (n == 0) return 0;
+    uint32_t v = peek(n);
+    drop(n);
+    return v;
+  }
+  bool overran() const { return overrun * 16 > avail; }
+  // Bits consumed since `begin`, counting zero words fed past the end.
+  size_t consumed_bits() const { return size_t(p - begin) * 8 + size_t(overrun) * 16 - avail; }
+  void reset_at(const uint8_t* q) {
+    p = q;
+    buf = 0;
+    avail = 0;
+    overrun = 0;
+  }
+};
+
+inline uint32_t decode_sym(BitReader& br, const uint32_t* table, uint32_t root) {
+  uint32_t e = table[br.peek(root)];
+  if (e & kSubtableFlag) [[unlikely]] {
+    br.drop(root);
+    e = table[(e >> 16) + br.peek(e & 0xFF)];
+  }
+  br.drop(e & 0xFF);
+  return e >> 16;
+}
+
+class LzxDecompressor final : public Decompressor {
+public:
+  explicit LzxDecompressor(uint32_t max_chunk_size) : window_(window_for(max_chunk_size)) {
+    if (window_ == 0)
+      fail(Errc::Unsupported, "LZX chunk size " + std::to_string(max_chunk_size) +
+                                  " is beyond the 2 MiB the format allows (wim-codecs.md §2.2)");
+    nmain_ = 256 + 8 * slots_for(window_);
+  }
+
+  bool decompress(std::span<const uint8_t> in, std::span<uint8_t> out) override {
+    if (out.size() > window_) return false;
+    if (!decode(in, out)) return false;
+    if (may_have_e8_) e8_decode(out.data(), out.size());
+    return true;
+  }
+
+private:
+  bool read_lengths(BitReader& br, uint8_t* lens, uint32_t start, uint32_t stop);
+  bool decode(std::span<const uint8_t> in, std::span<uint8_t> out);
+  bool decode_items(BitReader& br, uint8_t* out, uint32_t pos, uint32_t end, bool aligned);
+
+  uint32_t window_;
+  uint32_t nmain_;
+  bool may_have_e8_ = false;
+  uint32_t r_[3] = {1, 1, 1};
+  uint8_t main_lens_[kMaxMainSymbols];
+  uint8_t len_lens_[kLenSymbols];
+  uint8_t aligned_lens_[kAlignedSymbols];
+  uint8_t pre_lens_[kPretreeSymbols];
+  alignas(64) uint32_t main_table_[kMainTableSize];
+  alignas(64) uint32_t len_table_[kLenTableSize];
+  alignas(64) uint32_t aligned_table_[kAlignedTableSize];
+  alignas(64) uint32_t pre_table_[kPretreeTableSize];
+};
+
+// §5.5: one part of the code lengths, as differences from the previous
+// block's lengths through a freshly sent pretree.
+bool LzxDecompressor::read_lengths(BitReader& br, uint8_t* lens, uint32_t start, uint32_t stop) {
+  br.refill();
+  for (uint32_t i = 0; i < kPretreeSymbols; i++) {
+    if (br.avail < 4) br.refill();
+    pre_lens_[i] = uint8_t(br.peek(4));
+    br.drop(4);
+  }
+  if (!build_decode_table(pre_table_, kPretreeTableSize, kPretreeRoot, pre_lens_, kPretreeSymbols,
+                          kPretreeMaxLen))
+    return false;
+  uint32_t i = start;
+  while (i < stop) {
+    br.refill();  // one item takes at most 15 + 5 bits, or 15 + 1 + 15 for symbol 19
+    uint32_t sym = decode_sym(br, pre_table_, kPretreeRoot);
+    if (sym <= 16) {
+      lens[i] = uint8_t((lens[i] + 17 - sym) % 17);
+      i++;
+    } else if (sym == 17 || sym == 18) {
+      uint32_t run = sym == 17 ? 4 + br.bits(4) : 20 + br.bits(5);
+      if (run > stop - i) return false;
+      std::memset(lens + i, 0, run);
+      i += run;
+    } else {
+      uint32_t run = 4 + br.bits(1);
+      uint32_t d = decode_sym(br, pre_table_, kPretreeRoot);
+      // wimlib takes d = 17 as "unchanged"; (prev + 17 - 17) % 17 gives just that.
+      if (d > 17 || run > stop - i) return false;
+      uint8_t v = uint8_t((lens[i] + 17 - d) % 17);
+      std::memset(lens + i, v, run);
+      i += run;
+    }
+  }
+  return !br.overran();
+}
+
+bool LzxDecompressor::decode(std::span<const uint8_t> in, std::span<uint8_t> out) {
+  const uint32_t usize = uint32_t(out.size());
+  std::memset(main_lens_, 0, nmain_);
+  std::memset(len_lens_, 0, kLenSymbols);
+  r_[0] = r_[1] = r_[2] = 1;
+  may_have_e8_ = false;
+  BitReader br(in.data(), in.size());
+  uint32_t pos = 0;
+  while (pos < usize) {
+    br.refill();
+    uint32_t type = br.bits(3);
+    uint32_t size;
+    if (br.bits(1))
+      size = 32768;
+    else if (window_ == 32768)
+      size = br.bits(16);
+    else {
+      size = br.bits(8) << 16;  // §5.4: wimlib's 24-bit field for W >= 64 KiB
+      size |= br.bits(16);
+    }
+    if (size == 0 || size > usize - pos) return false;
+
+    if (type == kUncompressed) {
+      // §5.8: realign to the next word boundary (1..16 padding bits).
+      size_t byte_pos = (br.consumed_bits() / 16 + 1) * 2;
+      if (byte_pos > in.size() || in.size() - byte_pos < 12 + size_t(size)) return false;
+      const uint8_t* q = in.data() + byte_pos;
+      for (int k = 0; k < 3; k++) {
+        r_[k] = load_le32(q + 4 * k);
+        if (r_[k] == 0) return false;
+      }
+      q += 12;
+      std::memcpy(out.data() + pos, q, size);
+      q += size;
+      pos += size;
+      if ((size & 1) && q < in.data() + in.size()) q++;
+      br.reset_at(q);
+      may_have_e8_ = true;
+      continue;
+    }
+    if (type != kVerbatim && type != kAligned) return false;
+    const bool aligned = type == kAligned;
+    if (aligned) {
+      for (uint32_t i = 0; i < kAlignedSymbols; i++) aligned_lens_[i] = uint8_t(br.bits(3));
+      if (!build_decode_table(aligned_table_, kAlignedTableSize, kAlignedRoot, aligned_lens_,
+                              kAlignedSymbols, kAlignedMaxLen))
+        return false;
+    }
+    if (!read_lengths(br, main_lens_, 0, 256) || !read_lengths(br, main_lens_, 256, nmain_) ||
+        !read_lengths(br, len_lens_, 0, kLenSymbols))
+      return false;
+    if (!build_decode_table(main_table_, kMainTableSize, kMainRoot, main_lens_, nmain_, kMainMaxLen) ||
+        !build_decode_table(len_table_, kLenTableSize, kLenRoot, len_lens_, kLenSymbols, kLenMaxLen))
+      return false;
+    if (main_lens_[0xE8]) may_have_e8_ = true;
+    if (!decode_items(br, out.data(), pos, pos + size, aligned)) return false;
+    pos += size;
+  }
+  return !br.overran();
+}
+
+// Copies a match of `len` bytes from `offset` back (§3.4). With `has_slack`,
+// up to 7 bytes past the match may be scribbled on.
+inline void copy_match(uint8_t* dst, uint32_t offset, uint32_t len, bool has_slack) {
+  const uint8_t* src = dst - offset;
+  if (has_slack && offset >= 8) {
+    uint8_t* const stop = dst + len;
+    do {
+      std::memcpy(dst, src, 8);
+      dst += 8;
+      src += 8;
+    } while (dst < stop);
+  } else if (offset == 1) {
+    std::memset(dst, *src, len);
+  } else {
+    for (uint32_t i = 0; i < len; i++) dst[i] = src[i];
+  }
+}
+
+bool LzxDecompressor::decode_items(BitReader& br, uint8_t* out, uint32_t pos, uint32_t end, bool aligned) {
+  uint8_t* dst = out + pos;
+  uint8_t* const block_end = out + end;
+  // Word-wise copies may write up to 7 bytes past the match; they are used
+  // only while the match ends at least 8 bytes before the block end (later
+  // bytes of this block overwrite the scribble).
+  uint32_t r0 = r_[0], r1 = r_[1], r2 = r_[2];
+  while (dst < block_end) {
+    br.refill();
+    uint32_t sym = decode_sym(br, main_table_, kMainRoot);
+    if (sym < 256) {
+      *dst++ = uint8_t(sym);
+      continue;
+    }
+    sym -= 256;
+    uint32_t len = sym & 7;
+    uint32_t slot = sym >> 3;
+    if (len == 7) len += decode_sym(br, len_table_, kLenRoot);
+    len += kMinMatch;
+    uint32_t offset;
+    if (slot < 3) {
+      // §5.7: R0 stays, R1 swaps with R0, R2 swaps with R0.
+      if (slot == 0) {
+        offset = r0;
+      } else if (slot == 1) {
+        offset = r1;
+        r1 = r0;
+        r0 = offset;
+      } else {
+        offset = r2;
+        r2 = r0;
+        r0 = offset;
+      }
+    } else {
+      br.refill();
+      uint32_t nbits = kSlots.footer[slot];
+      uint32_t footer;
+      if (aligned && nbits >= 3) {
+        footer = br.bits(nbits - 3) << 3;
+        footer |= decode_sym(br, aligned_table_, kAlignedRoot);
+      } else {
+        footer = br.bits(nbits);
+      }
+      offset = kSlots.base[slot] + footer - 2;
+      r2 = r1;
+      r1 = r0;
+      r0 = offset;
+    }
+    if (offset > uint32_t(dst - out) || len > uint32_t(block_end - dst)) return false;
+    copy_match(dst, offset, len, block_end - dst >= ptrdiff_t(len) + 8);
+    dst += len;
+  }
+  r_[0] = r0;
+  r_[1] = r1;
+  r_[2] = r2;
+  return !br.overran();
+}
+
+}  // namespace
+
+std::unique_ptr<Decompressor> make_lzx_decompressor(uint32_t max_chunk_size) {
+  return std::make_unique<LzxDecompressor>(max_chunk_size);
 }
 
 }  // namespace wp

@@ -1,0 +1,68 @@
+// Writing an image's tree into a target directory (architecture.md "apply",
+// "Safety rules").
+//
+// Safety: every file is created relative to a directory fd this writer opened
+// itself with O_DIRECTORY|O_NOFOLLOW, starting from TARGET; files are created
+// with O_CREAT|O_EXCL|O_NOFOLLOW; unsafe names (".", "..", "", containing '/'
+// or NUL) and duplicate sibling names are refused before anything is written;
+// symlinks are created only after every directory and regular file exists, so
+// nothing is ever resolved through a symlink that the archive created.
+//
+// Existing content in TARGET: directories of the same name are reused; any
+// other existing entry (file, symlink, FIFO...) whose name the image needs is
+// unlinked (never followed) and replaced, as wimlib does for files. An
+// existing directory where the image has a non-directory is an error.
+//
+// Protocol: prepare() once; then every blob it listed, each exactly once, in
+// any order, as begin_blob / blob_data* / end_blob; then finish().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "image/image.hpp"
+#include "util/bytes.hpp"
+#include "util/sha1.hpp"
+
+namespace wp::apply {
+
+struct ApplyOptions {
+  // Restore owner, group, mode, xattrs and special files from UNIX data
+  // (wim-format.md §8).
+  bool unix_data = false;
+  // Prefix fixed absolute symlinks with TARGET's absolute path (§9.3-9.4).
+  bool rpfix = false;
+};
+
+class TreeWriter {
+public:
+  TreeWriter(const image::Image& img, const std::string& target_dir, const ApplyOptions& opts);
+  ~TreeWriter();
+  TreeWriter(const TreeWriter&) = delete;
+  TreeWriter& operator=(const TreeWriter&) = delete;
+
+  // Creates TARGET if missing, every directory, every empty regular file and
+  // (with unix_data) every special file. Returns each distinct non-zero
+  // stream hash the tree needs with its expected size, sorted by hash.
+  std::vector<std::pair<Sha1, uint64_t>> prepare();
+
+  // One blob's data, in order. The writer checks the size, not the hash (the
+  // reader verifies SHA-1s).
+  void begin_blob(const Sha1& hash);
+  void blob_data(ByteSpan chunk);
+  void end_blob();
+
+  // Hard links, symlinks, then directories' metadata (deepest first).
+  void finish();
+
+  std::vector<std::string> warnings() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wp::apply

@@ -1,0 +1,116 @@
+#include "apply/extract_image.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "util/error.hpp"
+#include "wim/resource_reader.hpp"
+
+namespace wp::apply {
+
+namespace {
+
+struct Wanted {
+  uint64_t offset, size;
+  Sha1 hash;
+};
+
+}  // namespace
+
+ExtractResult extract_image(const wim::Archive& archive, size_t index, const std::string& target,
+                            const ApplyOptions& opts, const ProgressFn& progress) {
+  ExtractResult result;
+  image::Image img = archive.load_image(index);
+  TreeWriter tw(img, target, opts);
+  auto needed = tw.prepare();
+
+  // Locate every blob; group by archive (--ref) and resource.
+  std::map<const wim::Archive*, std::map<uint32_t, std::vector<Wanted>>> plan;
+  std::vector<Sha1> missing;
+  uint64_t total = 0;
+  for (const auto& [hash, size] : needed) {
+    const wim::BlobLocation* loc = archive.find_blob(hash);
+    if (!loc) {
+      missing.push_back(hash);
+      continue;
+    }
+    if (loc->size != size && size != 0)
+      fail(Errc::BadArchive, "'" + archive.path() + "': blob " + hash.hex() + " has inconsistent sizes");
+    plan[loc->archive][loc->resource].push_back({loc->offset, loc->size, hash});
+    total += loc->size;
+  }
+  if (!missing.empty())
+    fail(Errc::NotFound, "cannot apply image " + std::to_string(index) + " of '" + archive.path() + "': " +
+                             std::to_string(missing.size()) + " blob" + (missing.size() == 1 ? " is" : "s are") +
+                             " missing (first: " + missing[0].hex() +
+                             "); if this is a delta archive, pass its base with --ref=BASE.wim");
+
+  uint64_t done = 0;
+  for (auto& [a, by_res] : plan) {
+    // Resources in file order, so the archive is read front to back once.
+    std::vector<uint32_t> order;
+    for (auto& [ri, list] : by_res) {
+      order.push_back(ri);
+      std::sort(list.begin(), list.end(), [](const Wanted& x, const Wanted& y) { return x.offset < y.offset; });
+    }
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t x, uint32_t y) { return a->resources()[x].offset < a->resources()[y].offset; });
+    std::vector<wim::Resource> resources;
+    for (uint32_t ri : order) resources.push_back(a->resources()[ri]);
+
+    // Sink state: which blob of the current resource is being streamed.
+    size_t cur_res = SIZE_MAX, cur_blob = 0;
+    bool in_blob = false;
+    uint64_t blob_done = 0;
+    Sha1Hasher hasher;
+    auto sink = [&](size_t i, uint64_t uoff, ByteSpan data) {
+      const std::vector<Wanted>& list = by_res[order[i]];
+      if (i != cur_res) {
+        cur_res = i;
+        cur_blob = 0;
+        in_blob = false;
+      }
+      uint64_t end = uoff + data.size();
+      while (cur_blob < list.size()) {
+        const Wanted& w = list[cur_blob];
+        uint64_t b_begin = w.offset + blob_done, b_end = w.offset + w.size;
+        if (b_begin >= end) break;
+        if (b_begin < uoff) {
+          // Overlapping blobs in a solid resource were refused when the blob
+          // table was read; this only happens with duplicate locations.
+          fail(Errc::BadArchive, "'" + a->path() + "': overlapping blobs in a resource");
+        }
+        if (!in_blob) {
+          tw.begin_blob(w.hash);
+          in_blob = true;
+        }
+        uint64_t take_end = std::min(end, b_end);
+        ByteSpan piece = data.subspan(b_begin - uoff, take_end - b_begin);
+        hasher.update(piece);
+        tw.blob_data(piece);
+        blob_done += piece.size();
+        done += piece.size();
+        if (blob_done == w.size) {
+          if (hasher.final() != w.hash)
+            fail(Errc::BadArchive, "'" + a->path() + "': blob " + w.hash.hex() +
+                                       " is corrupt (its SHA-1 does not match; the archive is damaged)");
+          tw.end_blob();
+          result.blobs++;
+          in_blob = false;
+          blob_done = 0;
+          cur_blob++;
+        } else {
+          break;
+        }
+      }
+      if (progress) progress(done, total);
+    };
+    wim::stream_resources(a->file(), resources, sink);
+  }
+  result.bytes = done;
+  tw.finish();
+  result.warnings = tw.warnings();
+  return result;
+}
+
+}  // namespace wp::apply

@@ -1,0 +1,111 @@
+// wimpack apply WIMFILE [IMAGE] TARGET
+#include <glob.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "apply/extract_image.hpp"
+#include "commands/common.hpp"
+#include "util/error.hpp"
+#include "util/progress.hpp"
+#include "util/size.hpp"
+#include "wim/archive.hpp"
+
+namespace wp::cmd {
+namespace {
+
+struct ApplyArgs {
+  CommonOptions common;
+  std::vector<std::string> positional;
+  std::vector<std::string> refs;
+  bool unix_data = false, check = false, rpfix = false, norpfix = false;
+};
+
+// --ref=GLOB: a pattern that matches nothing is used literally (§13.2).
+std::vector<std::string> expand_ref(const std::string& pattern) {
+  glob_t g{};
+  std::vector<std::string> out;
+  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc; i++) out.push_back(g.gl_pathv[i]);
+  globfree(&g);
+  if (out.empty()) out.push_back(pattern);
+  return out;
+}
+
+std::string safe_dir_name(const std::string& name, size_t index) {
+  // "all": one subdirectory per image, named after it; names that are not a
+  // single safe path component fall back to the index.
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+      name.find('\0') != std::string::npos)
+    return std::to_string(index);
+  return name;
+}
+
+void run_apply(ApplyArgs& a) {
+  apply_thread_count(a.common.threads);
+  if (a.positional.size() < 2 || a.positional.size() > 3)
+    fail(Errc::Usage, "usage: wimpack apply WIMFILE [IMAGE] TARGET");
+  const std::string& wimfile = a.positional[0];
+  const std::string& target = a.positional.back();
+  auto archive = wim::Archive::open(wimfile, a.check);
+  print_warnings(archive->warnings());
+  for (const auto& pattern : a.refs)
+    for (const auto& path : expand_ref(pattern)) archive->add_ref(wim::Archive::open(path, false));
+
+  std::vector<size_t> images;
+  bool all = false;
+  if (a.positional.size() == 3) {
+    if (a.positional[1] == "all" || a.positional[1] == "*") {
+      all = true;
+      for (size_t i = 1; i <= archive->image_count(); i++) images.push_back(i);
+    } else {
+      images.push_back(archive->resolve_image(a.positional[1]));
+    }
+  } else {
+    if (archive->image_count() != 1)
+      fail(Errc::Usage, "'" + wimfile + "' contains " + std::to_string(archive->image_count()) +
+                            " images; say which one to apply (an index, a name, or all)");
+    images.push_back(1);
+  }
+  if (images.empty()) fail(Errc::NotFound, "'" + wimfile + "' contains no images");
+
+  apply::ApplyOptions ao;
+  ao.unix_data = a.unix_data;
+  // §9.4: full-image extraction fixes links by default iff the header has RP_FIX.
+  ao.rpfix = a.rpfix || (!a.norpfix && (archive->header().flags & wim::kHdrRpFix));
+  auto t0 = std::chrono::steady_clock::now();
+  uint64_t bytes = 0;
+  if (all) ::mkdir(target.c_str(), 0755);
+  for (size_t index : images) {
+    std::string dest = all ? target + "/" + safe_dir_name(archive->xml().get(index, "NAME"), index) : target;
+    Progress progress("Applying image " + std::to_string(index), !a.common.quiet);
+    auto r = apply::extract_image(*archive, index, dest, ao, [&](uint64_t d, uint64_t t) { progress.update(d, t); });
+    progress.finish();
+    print_warnings(r.warnings);
+    bytes += r.bytes;
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!a.common.quiet)
+    std::printf("Applied %zu image%s from %s to %s: %s of file data (%.2f s)\n", images.size(),
+                images.size() == 1 ? "" : "s", wimfile.c_str(), target.c_str(), format_size(bytes).c_str(), secs);
+}
+
+}  // namespace
+
+void register_apply(CLI::App& app) {
+  static ApplyArgs a;
+  CLI::App* c = app.add_subcommand("apply", "Apply (extract) an image of a WIM archive to a directory");
+  c->add_option("WIMFILE [IMAGE] TARGET", a.positional, "Archive, image (index, name or 'all'; optional for single-image archives), target directory")
+      ->required()
+      ->expected(2, 3);
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases), as a glob; repeatable");
+  c->add_flag("--unix-data", a.unix_data, "Restore UNIX owners, modes, special files and extended attributes");
+  c->add_flag("--check", a.check, "Verify the integrity table before applying");
+  c->add_flag("--rpfix", a.rpfix, "Fix up absolute symbolic links to point inside TARGET");
+  c->add_flag("--norpfix", a.norpfix, "Do not fix up absolute symbolic links");
+  add_common_options(c, a.common);
+  c->callback([] { run_apply(a); });
+}
+
+}  // namespace wp::cmd

@@ -1,0 +1,55 @@
+#include "commands/common.hpp"
+
+#include <tbb/global_control.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "util/cpu.hpp"
+#include "util/error.hpp"
+#include "util/size.hpp"
+
+namespace wp::cmd {
+
+void add_common_options(CLI::App* app, CommonOptions& o) {
+  app->add_option("--threads", o.threads, "Number of compression/decompression threads (default: all available CPUs)")
+      ->check(CLI::NonNegativeNumber);
+  app->add_flag("--quiet", o.quiet, "Print only errors and warnings; no progress");
+}
+
+void apply_thread_count(int threads) {
+  static std::unique_ptr<tbb::global_control> control;
+  int n = threads > 0 ? threads : available_cpus();
+  control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, size_t(n));
+}
+
+uint32_t parse_chunk_size(const std::string& text, Codec codec, const char* option) {
+  auto v = parse_size(text);
+  if (!v) fail(Errc::Usage, std::string("invalid ") + option + " '" + text + "' (examples: 32768, 32K, 1M, 64MiB)");
+  if (codec == Codec::None) fail(Errc::Usage, std::string(option) + " makes no sense with --compress=none");
+  if (!valid_chunk_size(codec, *v))
+    fail(Errc::Usage, std::string(option) + " " + text + " is not valid for " + codec_name(codec) +
+                          ": use a power of two from " + format_size(min_chunk_size(codec)) + " to " +
+                          format_size(max_chunk_size(codec)));
+  return uint32_t(*v);
+}
+
+void warn(const std::string& msg) { std::fprintf(stderr, "wimpack: warning: %s\n", msg.c_str()); }
+
+void info(bool quiet, const std::string& msg) {
+  if (!quiet) std::printf("%s\n", msg.c_str());
+}
+
+void print_warnings(const std::vector<std::string>& ws) {
+  // Many identical-looking warnings (one per file) help nobody: cap them.
+  size_t shown = 0;
+  for (const auto& w : ws) {
+    if (shown++ == 20) {
+      warn("... and " + std::to_string(ws.size() - 20) + " more warnings");
+      break;
+    }
+    warn(w);
+  }
+}
+
+}  // namespace wp::cmd

@@ -1,0 +1,36 @@
+// Pieces shared by the subcommands: global options, size/codec validation,
+// messages.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "compress/codec.hpp"
+
+namespace wp::cmd {
+
+struct CommonOptions {
+  int threads = 0;  // 0 = all available CPUs
+  bool quiet = false;
+};
+
+void add_common_options(CLI::App* app, CommonOptions& o);
+// Sets the process-wide thread count for the TBB pipelines.
+void apply_thread_count(int threads);
+
+// Parses "--chunk-size" style values for a codec; throws Errc::Usage with the
+// allowed range when the size is not valid for it.
+uint32_t parse_chunk_size(const std::string& text, Codec codec, const char* option);
+
+void warn(const std::string& msg);
+void info(bool quiet, const std::string& msg);
+void print_warnings(const std::vector<std::string>& ws);
+
+// Registration of each subcommand (one file each).
+void register_capture(CLI::App& app);  // capture and append
+void register_apply(CLI::App& app);
+void register_info(CLI::App& app);
+
+}  // namespace wp::cmd

@@ -1,0 +1,135 @@
+// LZMS decode speed: wimpack's decoder against libwim's wimlib_decompress on
+// the same chunks, single-threaded. The chunks are made by wimlib_compress
+// from a real file, once with 64 MiB (solid) and once with 128 KiB
+// (non-solid) chunks.
+//
+//   lzms_bench FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256]
+#include <wimlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "compress/codec.hpp"
+
+namespace {
+
+using Buf = std::vector<uint8_t>;
+using Clock = std::chrono::steady_clock;
+
+struct Chunk {
+  size_t offset, usize;  // position in the original data
+  Buf comp;              // empty: wimlib left it raw
+};
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::vector<Chunk> compress_all(const Buf& data, uint32_t chunk_size, unsigned level, double& secs) {
+  wimlib_compressor* c = nullptr;
+  if (wimlib_create_compressor(WIMLIB_COMPRESSION_TYPE_LZMS, chunk_size, level, &c) != 0) {
+    std::fprintf(stderr, "wimlib_create_compressor failed\n");
+    std::exit(1);
+  }
+  std::vector<Chunk> chunks;
+  Buf out(chunk_size);
+  auto t = Clock::now();
+  for (size_t off = 0; off < data.size(); off += chunk_size) {
+    size_t n = std::min<size_t>(chunk_size, data.size() - off);
+    size_t csize = wimlib_compress(data.data() + off, n, out.data(), n - 1, c);
+    chunks.push_back({off, n, Buf(out.begin(), out.begin() + long(csize))});
+  }
+  secs = seconds_since(t);
+  wimlib_free_compressor(c);
+  return chunks;
+}
+
+// Best time of `repeats` passes over all compressed chunks.
+template <class Fn>
+double best_time(int repeats, Fn&& pass) {
+  double best = 1e30;
+  for (int r = 0; r < repeats; r++) {
+    auto t = Clock::now();
+    pass();
+    best = std::min(best, seconds_since(t));
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256]\n", argv[0]);
+    return 2;
+  }
+  const unsigned level = argc > 2 ? unsigned(std::atoi(argv[2])) : 50;
+  const int repeats = argc > 3 ? std::atoi(argv[3]) : 5;
+  const size_t max_bytes = (argc > 4 ? size_t(std::atoll(argv[4])) : 256) << 20;
+  std::ifstream f(argv[1], std::ios::binary);
+  if (!f) {
+    std::fprintf(stderr, "cannot open %s\n", argv[1]);
+    return 1;
+  }
+  Buf data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (data.size() > max_bytes) data.resize(max_bytes);
+  if (data.empty()) return 1;
+  std::printf("%s: %.2f MiB, LZMS level %u, best of %d, single thread\n", argv[1], data.size() / 1048576.0, level,
+              repeats);
+  std::printf("%-10s %8s %7s | %12s %12s %7s\n", "chunk", "chunks", "ratio", "wimpack MB/s", "wimlib MB/s",
+              "speedup");
+
+  int status = 0;
+  for (uint32_t chunk_size : {64u << 20, 128u << 10}) {
+    double comp_secs = 0;
+    auto chunks = compress_all(data, chunk_size, level, comp_secs);
+    size_t compressed_bytes = 0, compressed_usize = 0, total_csize = 0;
+    for (auto& c : chunks) {
+      total_csize += c.comp.empty() ? c.usize : c.comp.size();
+      if (!c.comp.empty()) {
+        compressed_bytes += c.comp.size();
+        compressed_usize += c.usize;
+      }
+    }
+    if (compressed_usize == 0) {
+      std::printf("%u KiB: nothing compressible\n", chunk_size >> 10);
+      continue;
+    }
+
+    Buf out(chunk_size);
+    auto ours = wp::make_decompressor(wp::Codec::Lzms, chunk_size);
+    // Correctness first.
+    for (auto& c : chunks) {
+      if (c.comp.empty()) continue;
+      if (!ours->decompress(c.comp, std::span<uint8_t>(out.data(), c.usize)) ||
+          std::memcmp(out.data(), data.data() + c.offset, c.usize) != 0) {
+        std::fprintf(stderr, "MISMATCH: chunk at %zu (%zu -> %zu bytes)\n", c.offset, c.comp.size(), c.usize);
+        status = 1;
+      }
+    }
+    const double t_ours = best_time(repeats, [&] {
+      for (auto& c : chunks)
+        if (!c.comp.empty()) ours->decompress(c.comp, std::span<uint8_t>(out.data(), c.usize));
+    });
+
+    wimlib_decompressor* d = nullptr;
+    if (wimlib_create_decompressor(WIMLIB_COMPRESSION_TYPE_LZMS, chunk_size, &d) != 0) return 1;
+    const double t_wimlib = best_time(repeats, [&] {
+      for (auto& c : chunks)
+        if (!c.comp.empty()) wimlib_decompress(c.comp.data(), c.comp.size(), out.data(), c.usize, d);
+    });
+    wimlib_free_decompressor(d);
+
+    const double mb = compressed_usize / 1e6;
+    char label[32];
+    std::snprintf(label, sizeof label, "%u KiB", chunk_size >> 10);
+    std::printf("%-10s %8zu %6.2f%% | %12.1f %12.1f %6.2fx   (compress %.1fs)\n", label, chunks.size(),
+                100.0 * double(total_csize) / double(data.size()), mb / t_ours, mb / t_wimlib, t_wimlib / t_ours,
+                comp_secs);
+  }
+  return status;
+}
