@@ -39,11 +39,17 @@ ExtractResult extract_image(const wim::Archive& archive, size_t index, const std
     plan[loc->archive][loc->resource].push_back({loc->offset, loc->size, hash});
     total += loc->size;
   }
-  if (!missing.empty())
+  if (!missing.empty()) {
+    // A delta made by wimpack names its bases in the XML.
+    std::string hint = "if this is a delta archive, pass its base with --ref=BASE.wim";
+    std::string bases;
+    for (auto b : archive.xml().image(index).children("WIMPACK_DELTA_BASE"))
+      bases += std::string(bases.empty() ? "" : ", ") + b.child("PATH").text().as_string();
+    if (!bases.empty()) hint = "this is a delta of " + bases + ": pass it with --ref=" + bases.substr(0, bases.find(','));
     fail(Errc::NotFound, "cannot apply image " + std::to_string(index) + " of '" + archive.path() + "': " +
                              std::to_string(missing.size()) + " blob" + (missing.size() == 1 ? " is" : "s are") +
-                             " missing (first: " + missing[0].hex() +
-                             "); if this is a delta archive, pass its base with --ref=BASE.wim");
+                             " missing (first: " + missing[0].hex() + "); " + hint);
+  }
 
   uint64_t done = 0;
   for (auto& [a, by_res] : plan) {

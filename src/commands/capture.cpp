@@ -1,8 +1,14 @@
 // wimpack capture SOURCE WIMFILE [IMAGE_NAME [IMAGE_DESC]]
 #include <chrono>
+#include <optional>
 #include <cstdio>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "capture/scan.hpp"
+#include "capture/update_of.hpp"
 #include "commands/common.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
@@ -14,6 +20,10 @@ namespace wp::cmd {
 namespace {
 
 struct CaptureArgs {
+  bool append = false;
+  bool create = false, rebuild = false, nocheck = false;
+  std::string update_of;
+  std::vector<std::string> delta_from;
   CommonOptions common;
   std::string source, wimfile, name, description;
   std::string compress, chunk_size, solid_compress, solid_chunk_size, flags;
@@ -58,8 +68,8 @@ void set_property(pugi::xml_node img, const std::string& spec) {
   node.text().set(value.c_str());
 }
 
-void run_capture(CaptureArgs& a) {
-  apply_thread_count(a.common.threads);
+// Options shared by capture and append, turned into writer options.
+wim::WriterOptions writer_options(CaptureArgs& a) {
   wim::WriterOptions wo;
   // Until LZX encoding lands, capture's default is zstd (issue 2).
   wo.compression = a.compress.empty() ? CompressionSpec{Codec::Zstd, 0} : parse_compression(a.compress);
@@ -68,7 +78,8 @@ void run_capture(CaptureArgs& a) {
   if (wo.solid) {
     if (!a.solid_compress.empty()) {
       wo.solid_compression = parse_compression(a.solid_compress);
-      if (wo.solid_compression.codec == Codec::None) fail(Errc::Usage, "--solid-compress=none is not allowed (solid resources are always compressed)");
+      if (wo.solid_compression.codec == Codec::None)
+        fail(Errc::Usage, "--solid-compress=none is not allowed (solid resources are always compressed)");
     } else {
       wo.solid_compression = {Codec::Lzma, 0};
       info(a.common.quiet, "Solid resources use LZMA (LZMS encoding is not supported yet; use --solid-compress to choose)");
@@ -76,16 +87,66 @@ void run_capture(CaptureArgs& a) {
     if (!a.solid_chunk_size.empty())
       wo.solid_chunk_size = parse_chunk_size(a.solid_chunk_size, wo.solid_compression.codec, "--solid-chunk-size");
   }
-  wo.integrity = a.check;
-  bool rpfix = !a.norpfix;
-  if (rpfix) wo.extra_header_flags |= wim::kHdrRpFix;
   check_xml_text("the image name", a.name);
   check_xml_text("the image description", a.description);
   check_xml_text("--flags", a.flags);
+  return wo;
+}
+
+// --update-of=[WIMFILE:]IMAGE
+std::pair<std::string, std::string> split_update_of(const std::string& spec, const std::string& own_wim) {
+  size_t colon = spec.rfind(':');
+  if (colon == std::string::npos) {
+    if (own_wim.empty()) fail(Errc::Usage, "--update-of needs WIMFILE:IMAGE with capture (IMAGE alone only works with append)");
+    return {own_wim, spec};
+  }
+  return {spec.substr(0, colon), spec.substr(colon + 1)};
+}
+
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+void run_capture(CaptureArgs& a) {
+  apply_thread_count(a.common.threads);
+  if (a.append && !file_exists(a.wimfile)) {
+    if (!a.create) fail(Errc::NotFound, "'" + a.wimfile + "' does not exist (use --create to create it)");
+    a.append = false;
+  }
+  if (a.rebuild && a.append)
+    fail(Errc::Unsupported, "append --rebuild is not supported yet (append in place, or run 'wimpack optimize' afterwards)");
+  wim::WriterOptions wo = writer_options(a);
+
+  std::unique_ptr<wim::Archive> existing;
+  if (a.append) {
+    existing = wim::Archive::open(a.wimfile);
+    const wim::Header& h = existing->header();
+    if (h.flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.wimfile + "' is marked read-only");
+    if (h.pipable) fail(Errc::Unsupported, "appending to a pipable WIM is not supported");
+    if (!a.compress.empty() && (wo.compression.codec != h.codec() ||
+                                (!a.chunk_size.empty() && wo.chunk_size != h.chunk_size)))
+      fail(Errc::Usage, "'" + a.wimfile + "' uses " + codec_name(h.codec()) + " with " + std::to_string(h.chunk_size) +
+                            "-byte chunks; an append must use the same (convert with 'wimpack optimize --compress=...')");
+    if (wo.solid && !is_standard(wo.solid_compression.codec) && h.codec() != wo.solid_compression.codec)
+      fail(Errc::Usage, std::string("cannot append solid ") + codec_name(wo.solid_compression.codec) + " data to an archive whose header codec is " +
+                            codec_name(h.codec()) + " (use --solid-compress=" + codec_name(h.codec()) + " or a standard codec)");
+    if (!a.name.empty() && existing->xml().find_by_name(a.name))
+      fail(Errc::Usage, "'" + a.wimfile + "' already has an image named \"" + a.name + "\"");
+    wo.integrity = a.check || (existing->has_integrity() && !a.nocheck);
+  } else {
+    wo.integrity = a.check;
+  }
+  // §9.4: the first capture uses rpfix; an append only if the header has RP_FIX.
+  bool rpfix = a.rpfix || (!a.norpfix && (!existing || (existing->header().flags & wim::kHdrRpFix)));
+  if (rpfix) wo.extra_header_flags |= wim::kHdrRpFix;
 
   // Probe codecs early, so "not supported yet" comes before any work.
-  if (wo.compression.codec != Codec::None) make_compressor(wo.compression.codec, wo.compression.level, 32768);
+  if (!existing && wo.compression.codec != Codec::None) make_compressor(wo.compression.codec, wo.compression.level, 32768);
   if (wo.solid) make_compressor(wo.solid_compression.codec, wo.solid_compression.level, 32768);
+
+  std::vector<std::unique_ptr<wim::Archive>> bases;
+  for (const auto& b : a.delta_from) bases.push_back(wim::Archive::open(b));
 
   auto t0 = std::chrono::steady_clock::now();
   capture::ScanOptions so;
@@ -94,28 +155,95 @@ void run_capture(CaptureArgs& a) {
   capture::ScanResult scan = capture::scan_tree(a.source, so);
   print_warnings(scan.warnings);
 
-  TempFile tmp(a.wimfile);
-  OutputFile out(tmp.fd(), tmp.temp_path(), 0);
-  wim::ArchiveWriter writer(out, wo);
-  Progress progress("Archiving file data", !a.common.quiet);
-  writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
-  std::string name = a.name;
-  wim::WriteStats ws;
-  size_t index = writer.add_image(scan.image, scan.sources, name, &ws);
-  progress.finish();
-  if (!a.description.empty()) writer.xml().set(index, "DESCRIPTION", a.description);
-  if (!a.flags.empty()) writer.xml().set(index, "FLAGS", a.flags);
-  for (const auto& p : a.properties) set_property(writer.xml().image(index), p);
-  if (a.boot) writer.header().boot_index = uint32_t(index);
-  writer.finish();
-  tmp.commit();
+  if (!a.update_of.empty()) {
+    auto [tmpl_path, tmpl_image] = split_update_of(a.update_of, a.append ? a.wimfile : std::string());
+    std::unique_ptr<wim::Archive> owned;
+    const wim::Archive* tmpl = nullptr;
+    if (existing && tmpl_path == a.wimfile)
+      tmpl = existing.get();
+    else
+      for (const auto& b : bases)
+        if (b->path() == tmpl_path) tmpl = b.get();
+    if (!tmpl) tmpl = (owned = wim::Archive::open(tmpl_path)).get();
+    image::Image old = tmpl->load_image(tmpl->resolve_image(tmpl_image));
+    auto available = [&](const Sha1& h) {
+      if (existing && existing->blobs().count(h)) return true;
+      for (const auto& b : bases)
+        if (b->blobs().count(h)) return true;
+      return false;
+    };
+    auto st = capture::apply_update_of(scan.image, old, available);
+    info(a.common.quiet, "--update-of: " + std::to_string(st.files_reused) + " files reused from " + tmpl_path +
+                             ", " + std::to_string(st.files_read) + " files read");
+  }
+
+  std::optional<TempFile> tmp;
+  Fd append_fd;
+  uint64_t append_at = 0;
+  std::unique_ptr<OutputFile> out;
+  if (existing) {
+    // §14.2: new data goes after the old XML / integrity table; the old
+    // header stays valid until the very last write.
+    const wim::Header& h = existing->header();
+    append_at = h.xml.end();
+    if (!h.integrity.is_zero()) append_at = std::max(append_at, h.integrity.end());
+    append_at = std::max(append_at, h.blob_table.end());
+    for (const auto& r : existing->resources())
+      if (r.offset + r.size_in_wim > append_at)
+        fail(Errc::Unsupported, "'" + a.wimfile + "' has data after its tables; in-place append is not possible (rebuilding is not supported yet)");
+    append_fd.reset(::open(a.wimfile.c_str(), O_RDWR | O_CLOEXEC));
+    if (!append_fd) fail_errno("cannot open for writing", a.wimfile, errno);
+    out = std::make_unique<OutputFile>(append_fd.get(), a.wimfile, append_at);
+  } else {
+    tmp.emplace(a.wimfile);
+    out = std::make_unique<OutputFile>(tmp->fd(), tmp->temp_path(), 0);
+  }
+
+  std::unique_ptr<wim::ArchiveWriter> writer;
+  uint8_t old_flags[4];
+  store_le32(old_flags, existing ? existing->header().flags : 0);
+  try {
+    writer = existing ? std::make_unique<wim::ArchiveWriter>(*out, wo, *existing) : std::make_unique<wim::ArchiveWriter>(*out, wo);
+    for (const auto& b : bases) writer->exclude_blobs(*b);
+    Progress progress("Archiving file data", !a.common.quiet);
+    writer->set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+    wim::WriteStats ws;
+    size_t index = writer->add_image(scan.image, scan.sources, a.name, &ws);
+    progress.finish();
+    auto& xml = writer->xml();
+    if (!a.description.empty()) xml.set(index, "DESCRIPTION", a.description);
+    if (!a.flags.empty()) xml.set(index, "FLAGS", a.flags);
+    for (const auto& p : a.properties) set_property(xml.image(index), p);
+    // A delta names its bases, so that apply can say which one is missing.
+    for (const auto& b : bases) {
+      pugi::xml_node d = xml.image(index).append_child("WIMPACK_DELTA_BASE");
+      d.append_child("PATH").text().set(b->path().c_str());
+      char g[40];
+      for (int i = 0; i < 16; i++) std::snprintf(g + 2 * i, 3, "%02x", b->header().guid[i]);
+      d.append_child("GUID").text().set(g);
+    }
+    if (a.boot) writer->header().boot_index = uint32_t(index);
+    writer->finish();
+  } catch (...) {
+    if (existing) {
+      // §14.2 step 6: cut the file back and restore the old flags.
+      try {
+        out->truncate(append_at);
+        out->pwrite_at(0x10, {old_flags, 4});
+      } catch (...) {
+      }
+    }
+    throw;
+  }
+  if (tmp) tmp->commit();
 
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto st = scan.image.stats();
   if (!a.common.quiet)
-    std::printf("Captured \"%s\" to %s: %llu directories, %llu files, %s of data stored in %s (%.2f s)\n", name.c_str(),
-                a.wimfile.c_str(), (unsigned long long)st.dir_count, (unsigned long long)st.file_count,
-                format_size(st.total_bytes).c_str(), format_size(out.offset()).c_str(), secs);
+    std::printf("%s \"%s\" %s %s: %llu directories, %llu files, %s of data; archive is now %s (%.2f s)\n",
+                a.append ? "Appended" : "Captured", a.name.c_str(), a.append ? "to" : "into", a.wimfile.c_str(),
+                (unsigned long long)st.dir_count, (unsigned long long)st.file_count, format_size(st.total_bytes).c_str(),
+                format_size(out->offset()).c_str(), secs);
 }
 
 void add_capture_options(CLI::App* c, CaptureArgs& a) {
@@ -137,6 +265,9 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_option("--flags", a.flags, "Set the image's FLAGS element (edition)");
   c->add_flag("--norpfix", a.norpfix, "Do not fix up absolute symbolic links that point inside SOURCE");
   c->add_flag("--rpfix", a.rpfix, "Fix up absolute symbolic links that point inside SOURCE (default)");
+  c->add_option("--update-of", a.update_of,
+                "[WIMFILE:]IMAGE: skip reading files whose size and timestamps match that image");
+  c->add_option("--delta-from", a.delta_from, "Do not store blobs that this archive already holds (repeatable)");
   add_common_options(c, a.common);
 }
 
@@ -146,9 +277,21 @@ void register_capture(CLI::App& app) {
   static CaptureArgs a;
   CLI::App* c = app.add_subcommand("capture", "Capture a directory tree into a new WIM archive");
   add_capture_options(c, a);
-  c->callback([] {
-    if (a.name.empty() && a.description.empty()) a.name = default_image_name(a.source);
+  c->callback([c] {
+    if (c->count("IMAGE_NAME") == 0) a.name = default_image_name(a.source);
     run_capture(a);
+  });
+
+  static CaptureArgs b;
+  b.append = true;
+  CLI::App* ap = app.add_subcommand("append", "Capture a directory tree as a new image of an existing WIM archive");
+  add_capture_options(ap, b);
+  ap->add_flag("--create", b.create, "Create WIMFILE if it does not exist");
+  ap->add_flag("--rebuild", b.rebuild, "Rewrite the whole archive instead of appending in place");
+  ap->add_flag("--nocheck", b.nocheck, "Do not write an integrity table even if the archive had one");
+  ap->callback([ap] {
+    if (ap->count("IMAGE_NAME") == 0) b.name = default_image_name(b.source);
+    run_capture(b);
   });
 }
 
