@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   cmd::register_capture(app);
   cmd::register_apply(app);
   cmd::register_info(app);
+  cmd::register_optimize(app);
 
   try {
     app.parse(argc, argv);

@@ -32,5 +32,6 @@ void print_warnings(const std::vector<std::string>& ws);
 void register_capture(CLI::App& app);  // capture and append
 void register_apply(CLI::App& app);
 void register_info(CLI::App& app);
+void register_optimize(CLI::App& app);
 
 }  // namespace wp::cmd

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "util/error.hpp"
+#include "wim/archive_blob_source.hpp"
 #include "wim/integrity.hpp"
+#include "wim/resource_reader.hpp"
 #include "wim/metadata.hpp"
 
 namespace wp::wim {
@@ -378,7 +380,10 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
   const int level = opts_.solid_compression.level;
   const uint64_t C = opts_.solid_chunk_size;
   // Pack similar files together for ratio, as wimlib does: by extension, then name.
-  for (auto& b : blobs) b.sort_key = extension_sort_key(b.source->describe());
+  for (auto& b : blobs) {
+    std::string name = b.source->sort_name();
+    b.sort_key = name.empty() ? std::string() : extension_sort_key(name);
+  }
   std::stable_sort(blobs.begin(), blobs.end(), [](const Pending& a, const Pending& b) { return a.sort_key < b.sort_key; });
 
   // Several solid resources when the data is large: cut at blob boundaries
@@ -641,6 +646,112 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   xml_.set_stats(index, img.stats(), now);
   header_.image_count = uint32_t(metadata_.size());
   return index;
+}
+
+void ArchiveWriter::import_archive(const Archive& src, bool recompress, WriteStats* stats) {
+  // 1. What the images really reference (stored refcounts are not trusted, §5.1).
+  std::unordered_map<Sha1, uint32_t, Sha1Hash> refs;
+  std::vector<Bytes> metas;
+  for (size_t i = 1; i <= src.image_count(); i++) {
+    const auto& m = src.metadata(i);
+    Bytes data = read_resource(src.file(), src.resources()[m.resource]);
+    if (sha1_of(data) != m.hash)
+      fail(Errc::BadArchive, "'" + src.path() + "' image " + std::to_string(i) + ": metadata resource hash mismatch");
+    image::Image img = decode_metadata(data, "'" + src.path() + "' image " + std::to_string(i), nullptr);
+    img.for_each_dentry([&](const image::Dentry& d) {
+      for (const auto& st : d.inode->streams)
+        if (!st.hash.is_zero()) refs[st.hash]++;
+    });
+    metas.push_back(std::move(data));
+  }
+  // 2. Copy compressed data as it is when nothing about its encoding changes.
+  const Header& sh = src.header();
+  Codec target_solid = opts_.solid ? opts_.solid_compression.codec : opts_.compression.codec;
+  bool same_codec = sh.codec() == opts_.compression.codec && sh.chunk_size == opts_.chunk_size;
+  std::vector<uint32_t> copy_res;  // source resources copied verbatim
+  std::unordered_map<uint32_t, uint32_t> res_map;
+  std::vector<std::unique_ptr<BlobSource>> sources;
+  std::vector<std::pair<const BlobLocation*, Sha1>> recompress_list;
+  for (const auto& [hash, count] : refs) {
+    const BlobLocation* loc = src.find_blob(hash);
+    if (!loc) continue;  // a delta's blob lives in its base: nothing to copy
+    const Resource& r = src.resources()[loc->resource];
+    bool raw_ok;
+    if (r.solid)  // an extension codec must also be the header's (§2.2)
+      raw_ok = !recompress && r.codec == target_solid && (is_standard(r.codec) || opts_.compression.codec == r.codec);
+    else
+      raw_ok = !recompress && !opts_.solid && (r.compressed ? same_codec : opts_.compression.codec == sh.codec());
+    if (raw_ok) {
+      if (!res_map.count(loc->resource)) {
+        res_map[loc->resource] = UINT32_MAX;
+        copy_res.push_back(loc->resource);
+      }
+    } else {
+      recompress_list.push_back({loc, hash});
+    }
+  }
+  std::sort(copy_res.begin(), copy_res.end(),
+            [&](uint32_t a, uint32_t b) { return src.resources()[a].offset < src.resources()[b].offset; });
+  Bytes buf(1 << 20);
+  for (uint32_t ri : copy_res) {
+    const Resource& r = src.resources()[ri];
+    OutResource o;
+    o.solid = r.solid;
+    o.solid_usize = r.solid ? r.usize : 0;
+    if (r.solid) header_.version = kVersionSolid;
+    uint64_t start = out_.offset();
+    for (uint64_t off = 0; off < r.size_in_wim; off += buf.size()) {
+      size_t k = size_t(std::min<uint64_t>(buf.size(), r.size_in_wim - off));
+      src.file().read_at(r.offset + off, {buf.data(), k}, "resource data");
+      out_.write({buf.data(), k});
+    }
+    o.reshdr = r.solid ? ResHdr{r.size_in_wim, kResSolid, start, kSolidResourceMagic}
+                       : ResHdr{r.size_in_wim, uint8_t(r.flags & kResCompressed), start, r.usize};
+    res_map[ri] = uint32_t(resources_.size());
+    resources_.push_back(o);
+    if (stats) stats->bytes_written += r.size_in_wim;
+  }
+  for (const auto& [hash, count] : refs) {
+    const BlobLocation* loc = src.find_blob(hash);
+    if (!loc) continue;
+    auto it = res_map.find(loc->resource);
+    if (it == res_map.end()) continue;
+    blobs_[hash] = OutBlob{it->second, loc->offset, loc->size, count};
+    if (!resources_[it->second].solid) resources_[it->second].hash = hash;
+  }
+  // 3. Everything else goes through the compression pipeline, read in the
+  // source's order so each source chunk is decoded once.
+  std::sort(recompress_list.begin(), recompress_list.end(), [&](const auto& a, const auto& b) {
+    const Resource& ra = src.resources()[a.first->resource];
+    const Resource& rb = src.resources()[b.first->resource];
+    return std::tie(ra.offset, a.first->offset) < std::tie(rb.offset, b.first->offset);
+  });
+  std::vector<Pending> pending;
+  for (const auto& [loc, hash] : recompress_list) {
+    sources.push_back(std::make_unique<ArchiveBlobSource>(src, *loc));
+    Pending p;
+    p.source = sources.back().get();
+    p.size = loc->size;
+    p.hash = hash;
+    p.hash_known = true;
+    pending.push_back(p);
+  }
+  write_blobs(pending, stats);
+  for (const auto& [hash, count] : refs)
+    if (auto it = blobs_.find(hash); it != blobs_.end()) it->second.refcnt = count;
+  // 4. Metadata resources (re-encoded with this archive's codec) and the XML.
+  for (size_t i = 0; i < metas.size(); i++) {
+    OutResource o;
+    o.reshdr = write_one_buffer(metas[i], true);
+    o.metadata = true;
+    o.hash = src.metadata(i + 1).hash;
+    metadata_.push_back(uint32_t(resources_.size()));
+    resources_.push_back(o);
+  }
+  xml_ = XmlInfo::parse(src.xml().encode(0), src.path());
+  header_.image_count = uint32_t(metadata_.size());
+  header_.boot_index = sh.boot_index;
+  header_.guid = sh.guid;  // §14.3: a rebuild keeps the GUID
 }
 
 void ArchiveWriter::finish() {

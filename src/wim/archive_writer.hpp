@@ -57,6 +57,11 @@ public:
   size_t add_image(image::Image& img, const std::vector<std::unique_ptr<BlobSource>>& sources, const std::string& name,
                    WriteStats* stats = nullptr);
 
+  // Copies every image of `src` with the blobs its images reference
+  // (optimize, §14.3): compressed resources are copied verbatim when their
+  // codec and chunk size match this archive's, unless `recompress`.
+  void import_archive(const Archive& src, bool recompress, WriteStats* stats = nullptr);
+
   // Writes the blob table, XML and optional integrity table, then the final
   // header. The caller then commits (rename) or, for appends, is done.
   void finish();

@@ -28,6 +28,10 @@ public:
   virtual uint64_t size() const = 0;
   virtual std::unique_ptr<BlobStream> open() const = 0;
   virtual std::string describe() const = 0;  // a path, for messages
+  // Name used to order blobs in solid resources (extension, then name).
+  // Empty keeps the caller's order (e.g. blobs copied from another archive,
+  // which read fastest in their archive order).
+  virtual std::string sort_name() const { return describe(); }
 };
 
 // A blob held in memory (reparse data, small generated content).
