@@ -129,6 +129,7 @@ struct Token {
   size_t blob = 0;      // index into the pending list (non-solid)
   uint64_t chunk = 0;   // chunk number within the blob / solid resource
   bool last = false;    // last chunk of its blob (non-solid) or resource (solid)
+  bool deferred = false;  // a one-chunk blob that the parallel stage reads itself
   Bytes in, out;
   size_t csize = 0;     // 0 = store raw
 };
@@ -178,6 +179,28 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
 
   tbb::enumerable_thread_specific<std::unique_ptr<Compressor>> comps;
   TokenPool pool;
+
+  // One-chunk blobs are opened, read and hashed on any thread: many small
+  // files must not serialize on syscalls (issue 3).
+  tbb::enumerable_thread_specific<Sha1Hasher> hashers;
+  auto read_small = [&](Pending& p, Bytes& in) {
+    auto s = p.source->open();
+    in.resize(p.size);
+    size_t got = 0;
+    while (got < p.size) {
+      size_t k = s->read({in.data() + got, size_t(p.size) - got});
+      if (k == 0) fail(Errc::Failure, "'" + p.source->describe() + "' shrank while it was being archived");
+      got += k;
+    }
+    uint8_t extra;
+    if (s->read({&extra, 1}) != 0) fail(Errc::Failure, "'" + p.source->describe() + "' grew while it was being archived");
+    Sha1Hasher& h = hashers.local();
+    h.update(in);
+    Sha1 hash = h.final();
+    if (p.hash_known && hash != p.hash) fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
+    p.hash = hash;
+    p.hash_known = true;
+  };
 
   // Reader state.
   size_t cur = 0;
@@ -279,12 +302,21 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
               return nullptr;
             }
             Pending& p = blobs[cur];
+            if (!stream && p.size <= C) {
+              Token* t = pool.get();
+              t->blob = cur++;
+              t->chunk = 0;
+              t->last = true;
+              t->deferred = true;
+              return t;
+            }
             if (!stream) {
               stream = p.source->open();
               cur_chunk = 0;
               cur_read = 0;
             }
             Token* t = pool.get();
+            t->deferred = false;
             t->blob = cur;
             t->chunk = cur_chunk++;
             size_t want = size_t(std::min<uint64_t>(C, p.size - cur_read));
@@ -323,6 +355,14 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
               tbb::filter_mode::parallel,
               [&](Token* t) -> Token* {
                 t->csize = 0;
+                if (t->deferred) {
+                  try {
+                    read_small(blobs[t->blob], t->in);
+                  } catch (...) {
+                    pool.put(t);
+                    throw;
+                  }
+                }
                 if (codec != Codec::None && t->in.size() > 1) {
                   auto& c = comps.local();
                   if (!c) c = make_compressor(codec, level, uint32_t(C));
