@@ -1,6 +1,7 @@
 #include "apply/apply.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -13,9 +14,9 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "capture/reparse_glue.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
+#include "wim/reparse.hpp"
 
 namespace wp::apply {
 namespace {
@@ -24,9 +25,13 @@ using image::Dentry;
 using image::Inode;
 
 constexpr uint32_t kNone = UINT32_MAX;
-constexpr size_t kMaxDirFds = 128;            // directory fds kept open
+// Directory fds kept open: a quarter of the fd limit, within [16, 1024].
+size_t max_dir_fds() {
+  struct rlimit rl;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1024;
+  return std::clamp<size_t>(size_t(rl.rlim_cur / 4), 16, 1024);
+}
 constexpr size_t kWholeBlobBuffer = 1 << 20;  // blobs up to this size are buffered whole
-constexpr size_t kMaxReparseData = 16376;     // wim-format.md §9.1
 
 enum class Kind : uint8_t { Dir, File, Symlink, Special, Skip };
 
@@ -64,6 +69,12 @@ struct Blob {
 bool unsafe_name(std::string_view n) {
   return n.empty() || n == "." || n == ".." || n.find('/') != std::string_view::npos ||
          n.find('\0') != std::string_view::npos;
+}
+
+// For messages: a NUL would end the exception text.
+std::string printable(std::string s) {
+  for (size_t i = 0; (i = s.find('\0', i)) != std::string::npos;) s.replace(i, 1, "\\0");
+  return s;
 }
 
 struct timespec filetime_to_timespec(uint64_t ft) {
@@ -136,6 +147,7 @@ struct TreeWriter::Impl {
     int pins;
   };
   std::vector<Slot> slots;
+  size_t slot_cap = max_dir_fds();
   std::vector<int32_t> slot_of;  // per node; -1 = not open
   uint64_t clock = 0;
   std::vector<uint32_t> chain;
@@ -173,7 +185,7 @@ struct TreeWriter::Impl {
   // --- directory fds -------------------------------------------------------
 
   // An fd for directory `node`, opened by walking down from the nearest open
-  // ancestor with O_NOFOLLOW. At most kMaxDirFds stay open; the least
+  // ancestor with O_NOFOLLOW. At most slot_cap stay open; the least
   // recently used unpinned one is closed to make room.
   int dir_fd(uint32_t node) {
     if (node == 0) return target_fd.get();
@@ -199,7 +211,7 @@ struct TreeWriter::Impl {
 
   int insert_dir(uint32_t node, int fd) {
     size_t idx;
-    if (slots.size() < kMaxDirFds) {
+    if (slots.size() < slot_cap) {
       idx = slots.size();
       slots.push_back({});
     } else {
@@ -375,12 +387,12 @@ struct TreeWriter::Impl {
       uint32_t idx = uint32_t(nodes.size());
       const Dentry* d = it.d;
       if (it.parent != kNone && unsafe_name(d->name))
-        fail(Errc::BadArchive, "refusing to apply image path '" + d->path() +
+        fail(Errc::BadArchive, "refusing to apply image path '" + printable(d->path()) +
                                    "': unsafe file name (empty, \".\", \"..\", or containing '/' or NUL)");
       auto [pos, fresh] = inode_index.try_emplace(d->inode, uint32_t(inodes.size()));
       if (fresh) {
         Kind k = it.parent == kNone ? Kind::Dir : classify(*d->inode);
-        inodes.push_back({d->inode, k, idx, idx});
+        inodes.push_back(InodeRec{d->inode, k, idx, idx, false, false, {}});
       } else {
         InodeRec& r = inodes[pos->second];
         nodes[r.last_node].next_link = idx;
@@ -570,8 +582,8 @@ struct TreeWriter::Impl {
       InodeRec& r = inodes[nd.inode];
       if (nd.reparse) {
         std::optional<std::string> t;
-        if (keep_all && buf.size() <= kMaxReparseData)
-          t = glue::reparse_to_symlink(r.inode->reparse_tag, r.inode->rp_flags, buf, opts.rpfix, target_abs);
+        if (keep_all && buf.size() <= wim::kMaxReparseDataSize)
+          t = wim::reparse_to_unix_target(r.inode->reparse_tag, r.inode->rp_flags, buf, opts.rpfix, target_abs);
         if (t) {
           r.target = std::move(*t);
           r.has_target = true;

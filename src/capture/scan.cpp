@@ -15,7 +15,7 @@
 #include "util/file.hpp"
 #include "util/sha1.hpp"
 #include "util/utf.hpp"
-#include "capture/reparse_glue.hpp"
+#include "wim/reparse.hpp"
 
 namespace wp::capture {
 
@@ -90,6 +90,8 @@ private:
   std::vector<Frame> stack_;
   std::unordered_map<DevIno, Inode*, DevInoHash> hard_links_;
   std::vector<char> dents_;
+  std::string names_;                               // one directory's names, NUL-separated
+  std::vector<std::pair<uint64_t, uint32_t>> order_;  // (d_ino, offset in names_)
   std::string link_buf_;
   std::vector<char> xnames_;
   Bytes xvalue_;
@@ -162,6 +164,11 @@ void Scanner::run(const std::string& source_dir) {
 }
 
 void Scanner::read_dir(Frame& f) {
+  // Collect the whole listing first and stat in inode order: with a cold
+  // cache that reads the inode table front to back instead of seeking
+  // (getdents order is hash order on ext4).
+  names_.clear();
+  order_.clear();
   for (;;) {
     ssize_t n = ::getdents64(f.fd.get(), dents_.data(), dents_.size());
     if (n < 0) {
@@ -174,9 +181,13 @@ void Scanner::read_dir(Frame& f) {
       off += d->d_reclen;
       const char* name = d->d_name;
       if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-      add_entry(f, name);
+      order_.push_back({uint64_t(d->d_ino), uint32_t(names_.size())});
+      names_.append(name, std::strlen(name) + 1);
     }
   }
+  std::sort(order_.begin(), order_.end());
+  f.dir->children.reserve(order_.size());
+  for (const auto& [ino, off] : order_) add_entry(f, names_.c_str() + off);
   // A stable, locale-independent order; the metadata writer sorts again in
   // collation order (wim-format.md §7.4).
   std::sort(f.dir->children.begin(), f.dir->children.end(),
@@ -342,48 +353,28 @@ void Scanner::add_symlink(Frame& f, const char* name, const struct stat& st, Ino
 
   // wim-format.md §9.4: an absolute target inside the source tree is
   // rewritten relative to the tree root ("/src/tree/sub" -> "/sub").
-  bool fixed = false;
-  std::string_view stored = target;
-  if (opts_.rpfix && !target.empty() && target[0] == '/') {
-    std::string prefix(target);
-    size_t i = 0;
-    while (i < prefix.size()) {
-      while (i < prefix.size() && prefix[i] == '/') i++;
-      if (i == prefix.size()) break;
-      size_t j = prefix.find('/', i);
-      if (j == std::string::npos) j = prefix.size();
-      char saved = prefix[j];  // '\0' at the end of the string
-      prefix[j] = '\0';
-      struct stat ps;
-      int r = ::stat(prefix.c_str(), &ps);
-      prefix[j] = saved;
-      if (r != 0) break;  // a missing prefix has no longer existing prefixes
-      if (ps.st_dev == root_.dev && ps.st_ino == root_.ino) {
-        stored = target.substr(j);
-        fixed = true;
-        break;
-      }
-      i = j;
-    }
+  std::optional<std::string> fixed;
+  if (opts_.rpfix) fixed = wim::rpfix_capture_target(target, root_.dev, root_.ino);
+  Bytes data;
+  try {
+    data = wim::make_symlink_reparse_data(fixed ? std::string_view(*fixed) : target, fixed.has_value());
+  } catch (const Error& e) {
+    throw Error(e.code(), "cannot capture symbolic link '" + child_path(name) + "': " + e.what());
   }
-  auto data = glue::symlink_to_reparse(stored, fixed);
-  if (!data)
-    fail(Errc::Failure, "cannot capture symbolic link '" + child_path(name) +
-                            "': its target is not valid UTF-8 or is too long for a reparse point");
 
   inode->attributes = image::kAttrReparsePoint;
   struct stat tst;
   if (::fstatat(dirfd, name, &tst, 0) == 0 && S_ISDIR(tst.st_mode)) inode->attributes |= image::kAttrDirectory;
   inode->reparse_tag = image::kReparseTagSymlink;
   inode->rp_reserved = 0;
-  inode->rp_flags = fixed ? 0 : image::kRpNotFixed;
+  inode->rp_flags = wim::symlink_rp_flags(fixed.has_value());
 
   image::Stream s;
   s.type = image::StreamType::Reparse;
-  s.size = data->size();
-  s.hash = sha1_of(*data);
+  s.size = data.size();
+  s.hash = sha1_of(data);
   s.source = uint32_t(out_.sources.size());
-  out_.sources.push_back(std::make_unique<wim::MemoryBlobSource>(std::move(*data), child_path(name)));
+  out_.sources.push_back(std::make_unique<wim::MemoryBlobSource>(std::move(data), child_path(name)));
   inode->streams.push_back(std::move(s));
 }
 

@@ -61,7 +61,7 @@ const char* codec_name(Codec c) {
 
 int default_level(Codec c) {
   switch (c) {
-    case Codec::Zstd: return 3;
+    case Codec::Zstd: return 6;
     case Codec::Lzma: return 6;
     case Codec::None: return 0;
     default: return 50;  // wimlib's scale for XPRESS/LZX/LZMS

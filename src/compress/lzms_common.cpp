@@ -45,28 +45,32 @@ void make_huffman_lengths(const uint32_t* freq, unsigned n, uint8_t* lens, Huffm
   }
 
   // Step 3: two FIFO queues, leaves (in U order) and internal nodes (in
-  // creation order). Ties favour leaves.
+  // creation order). Each new node takes the lighter queue head twice, ties
+  // going to the leaf; that is the same as §3.3's three cases. Exhausted
+  // queues read as infinitely heavy, which keeps the loop free of
+  // unpredictable branches.
+  uint32_t* leaf_weight = s.leaf_weight;
   uint32_t* node_weight = s.node_weight;
   uint16_t* parent = s.parent;
-  unsigned li = 0, ni = 0, nc = 0;
-  auto leaf_weight = [&](unsigned i) { return leaf[i] >> 10; };
-  for (unsigned k = 0; k + 1 < m; k++) {
-    uint32_t w;
-    if (m - li >= 2 && (ni == nc || leaf_weight(li + 1) <= node_weight[ni])) {
-      w = leaf_weight(li) + leaf_weight(li + 1);
-      li += 2;
-    } else if (nc - ni >= 2 && (li == m || node_weight[ni + 1] < leaf_weight(li))) {
-      w = node_weight[ni] + node_weight[ni + 1];
+  for (unsigned i = 0; i < m; i++) {
+    leaf_weight[i] = leaf[i] >> 10;
+    node_weight[i] = UINT32_MAX;
+  }
+  leaf_weight[m] = UINT32_MAX;
+  unsigned li = 0, ni = 0;
+  for (unsigned nc = 0; nc + 1 < m; nc++) {
+    uint32_t w = 0;
+    for (int k = 0; k < 2; k++) {
+      const uint32_t lw = leaf_weight[li], iw = node_weight[ni];
+      const bool take_leaf = lw <= iw;
+      w += take_leaf ? lw : iw;
+      // Written also when a leaf is taken: then node ni is taken later (or
+      // is the root) and gets its real parent then.
       parent[ni] = uint16_t(nc);
-      parent[ni + 1] = uint16_t(nc);
-      ni += 2;
-    } else {
-      w = leaf_weight(li) + node_weight[ni];
-      parent[ni] = uint16_t(nc);
-      li++;
-      ni++;
+      li += take_leaf;
+      ni += !take_leaf;
     }
-    node_weight[nc++] = w;
+    node_weight[nc] = w;
   }
 
   // Steps 4 and 5: depths of the internal nodes, and leaf counts per length
@@ -93,41 +97,103 @@ void make_huffman_lengths(const uint32_t* freq, unsigned n, uint8_t* lens, Huffm
     for (unsigned c = cnt[l]; c > 0; c--) lens[leaf[idx++] & 1023] = uint8_t(l);
 }
 
-// §6.10. Opcode classes for the scan.
+// §6.10. A position k is a candidate when the bytes at k, k+1, k+2 form one of
+// the patterns; E9 (jmp rel32) is a candidate too, only to be skipped.
 namespace {
-enum : uint8_t { kNone, kFF, kF0, kRexW, kE8, kE9 };
 
-constexpr std::array<uint8_t, 256> make_opcode_classes() {
-  std::array<uint8_t, 256> t{};
-  t[0xFF] = kFF;
-  t[0xF0] = kF0;
-  t[0x48] = kRexW;
-  t[0x4C] = kRexW;
-  t[0xE8] = kE8;
-  t[0xE9] = kE9;
-  return t;
-}
-constexpr std::array<uint8_t, 256> kOpcodeClass = make_opcode_classes();
-
-// The first position in [i, end) holding one of the six candidate bytes, or end.
-inline size_t next_candidate(const uint8_t* data, size_t i, size_t end) {
-#if defined(__SSE2__)
-  const __m128i v48 = _mm_set1_epi8(0x48), v4c = _mm_set1_epi8(0x4C), ve8 = _mm_set1_epi8(char(0xE8)),
-                ve9 = _mm_set1_epi8(char(0xE9)), vf0 = _mm_set1_epi8(char(0xF0)), vff = _mm_set1_epi8(char(0xFF));
-  while (i + 16 <= end) {
-    __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
-    __m128i hit = _mm_or_si128(
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, v48), _mm_cmpeq_epi8(x, v4c)),
-                     _mm_or_si128(_mm_cmpeq_epi8(x, ve8), _mm_cmpeq_epi8(x, ve9))),
-        _mm_or_si128(_mm_cmpeq_epi8(x, vf0), _mm_cmpeq_epi8(x, vff)));
-    unsigned mask = unsigned(_mm_movemask_epi8(hit));
-    if (mask != 0) return i + unsigned(__builtin_ctz(mask));
-    i += 16;
+inline bool is_candidate(const uint8_t* d) {
+  const uint8_t b = d[0], op = d[1], modrm = d[2];
+  switch (b) {
+    case 0xE8:
+    case 0xE9: return true;
+    case 0xFF: return op == 0x15;
+    case 0xF0: return op == 0x83 && modrm == 0x05;
+    case 0x48:
+    case 0x4C: return (modrm & 7) == 5 && (op == 0x8D || (op == 0x8B && b == 0x48 && (modrm & 0xF0) == 0));
+    default: return false;
   }
-#endif
-  while (i < end && kOpcodeClass[data[i]] == kNone) i++;
-  return i;
 }
+
+// Bit k set: position k of d is a candidate, for k = 0..15. Reads d[0..17].
+// Candidates never overlap the operands the scan modifies before reaching
+// them (an operand ends before the next position examined), so a block's
+// mask stays valid while its candidates are processed.
+inline uint32_t candidate_mask(const uint8_t* d) {
+#if defined(__SSE2__)
+  const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d));
+  const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + 1));
+  const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + 2));
+  auto eq = [](__m128i x, int v) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(char(v))); };
+  const __m128i is48 = eq(x0, 0x48);
+  const __m128i rex = _mm_and_si128(_mm_or_si128(is48, eq(x0, 0x4C)), eq(_mm_and_si128(x2, _mm_set1_epi8(7)), 5));
+  const __m128i rex_op = _mm_or_si128(
+      eq(x1, 0x8D), _mm_and_si128(_mm_and_si128(eq(x1, 0x8B), is48), eq(_mm_and_si128(x2, _mm_set1_epi8(char(0xF0))), 0)));
+  const __m128i hit = _mm_or_si128(
+      _mm_or_si128(_mm_or_si128(eq(x0, 0xE8), eq(x0, 0xE9)), _mm_and_si128(eq(x0, 0xFF), eq(x1, 0x15))),
+      _mm_or_si128(_mm_and_si128(_mm_and_si128(eq(x0, 0xF0), eq(x1, 0x83)), eq(x2, 0x05)), _mm_and_si128(rex, rex_op)));
+  return uint32_t(_mm_movemask_epi8(hit));
+#else
+  uint32_t mask = 0;
+  for (unsigned k = 0; k < 16; k++) mask |= uint32_t(is_candidate(d + k)) << k;
+  return mask;
+#endif
+}
+
+template <bool Encoding>
+void x86_filter(uint8_t* data, size_t n, uint32_t* last_use, uint32_t bias) {
+  int64_t last_x86 = -1024;
+  const size_t end = n - 16;  // candidates at 1 .. n-17
+  size_t base = 1;            // start of the current 16-position block
+  while (base < end) {
+    uint32_t mask;
+    if (base + 18 <= n) {
+      mask = candidate_mask(data + base);
+    } else {
+      mask = 0;
+      for (size_t k = base; k < end; k++) mask |= uint32_t(is_candidate(data + k)) << (k - base);
+    }
+    if (base + 16 > end) mask &= (1u << (end - base)) - 1;
+    size_t next = base + 16;
+    while (mask != 0) {
+      const size_t i = base + unsigned(__builtin_ctz(mask));
+      const uint8_t b = data[i];
+      if (b == 0xE9) {
+        next = i + 5;
+      } else {
+        const unsigned oplen = b == 0xE8 ? 1 : b == 0xFF ? 2 : 3;
+        const int64_t limit = b == 0xE8 ? 511 : 1023;
+        uint8_t* p = data + i + oplen;
+        const uint32_t operand = load_le32(p);
+        const uint32_t low = operand & 0xFFFF;
+        const bool translate = int64_t(i) - last_x86 <= limit;
+        const uint32_t plain_target = (uint32_t(i) + low) & 0xFFFF;
+        uint32_t target, prev_use;
+        if constexpr (Encoding) {
+          target = plain_target;
+          prev_use = last_use[target];
+          if (translate) store_le32(p, operand + uint32_t(i));
+        } else {
+          // The target comes from the restored operand: i + (low - i) = low
+          // when translated. Both entries are loaded before the decision,
+          // so that lookups do not wait on each other through last_x86.
+          const uint32_t use_plain = last_use[plain_target], use_low = last_use[low];
+          target = translate ? low : plain_target;
+          prev_use = translate ? use_low : use_plain;
+          if (translate) store_le32(p, operand - uint32_t(i));
+        }
+        const size_t e = i + oplen + 3;  // last byte of the operand
+        const uint32_t biased = bias + uint32_t(e);
+        last_x86 = biased - prev_use <= 65535 ? int64_t(e) : last_x86;
+        last_use[target] = biased;
+        next = e + 1;
+      }
+      if (next >= base + 16) break;
+      mask &= ~0u << (next - base);
+    }
+    base = std::max(base + 16, next);
+  }
+}
+
 }  // namespace
 
 X86Filter::X86Filter() : last_use_(new uint32_t[65536]()), bias_(65536) {}
@@ -141,66 +207,11 @@ void X86Filter::apply(uint8_t* data, size_t n, bool encoding) {
     std::memset(last_use_.get(), 0, 65536 * sizeof(uint32_t));
     bias_ = 65536;
   }
-  uint32_t* last_use = last_use_.get();
-  const uint32_t bias = bias_;
-  int64_t last_x86 = -1024;
-  const size_t end = n - 16;  // candidates at 1 .. n-17
-  size_t i = 1;
-  for (;;) {
-    i = next_candidate(data, i, end);
-    if (i >= end) break;
-    const uint8_t b = data[i];
-    unsigned oplen;
-    int64_t limit = 1023;
-    switch (kOpcodeClass[b]) {
-      case kFF:
-        if (data[i + 1] != 0x15) {
-          i++;
-          continue;
-        }
-        oplen = 2;
-        break;
-      case kF0:
-        if (data[i + 1] != 0x83 || data[i + 2] != 0x05) {
-          i++;
-          continue;
-        }
-        oplen = 3;
-        break;
-      case kRexW: {
-        const uint8_t op = data[i + 1], modrm = data[i + 2];
-        if ((modrm & 7) == 5 && (op == 0x8D || (op == 0x8B && b == 0x48 && (modrm & 0xF0) == 0))) {
-          oplen = 3;
-          break;
-        }
-        i++;
-        continue;
-      }
-      case kE8:
-        oplen = 1;
-        limit = 511;
-        break;
-      default:  // kE9: jmp rel32 is skipped, never translated
-        i += 5;
-        continue;
-    }
-    uint8_t* p = data + i + oplen;
-    const bool translate = int64_t(i) - last_x86 <= limit;
-    uint32_t target;
-    if (encoding) {
-      target = uint32_t(i + load_le16(p)) & 0xFFFF;
-      if (translate) store_le32(p, load_le32(p) + uint32_t(i));
-    } else {
-      if (translate) store_le32(p, load_le32(p) - uint32_t(i));
-      target = uint32_t(i + load_le16(p)) & 0xFFFF;
-    }
-    const size_t e = i + oplen + 3;  // last byte of the operand
-    const uint32_t biased = bias + uint32_t(e);
-    if (biased - last_use[target] <= 65535) last_x86 = int64_t(e);
-    last_use[target] = biased;
-    i = e + 1;
-  }
-  bias_ = bias + uint32_t(n) + 65536;
+  if (encoding)
+    x86_filter<true>(data, n, last_use_.get(), bias_);
+  else
+    x86_filter<false>(data, n, last_use_.get(), bias_);
+  bias_ += uint32_t(n) + 65536;
 }
 
 }  // namespace wp::lzms

@@ -99,7 +99,7 @@ struct ProbEntry {
   uint64_t history = 0x0000000055555555ull;
   uint32_t zeros = 48;
 
-  // Probability of a 0 bit in 64ths, clamped to 1..63.
+  // Probability of a 0 bit in 64ths.
   uint32_t prob() const { return zeros + (zeros == 0) - (zeros == 64); }
   void update(uint32_t bit) {
     zeros += uint32_t(history >> 63) - bit;
@@ -118,8 +118,8 @@ inline constexpr unsigned kDeltaRepStates = 64;
 // §3.3: scratch space for the Huffman construction, sized for the largest
 // alphabet.
 struct HuffmanScratch {
-  uint32_t sorted[kMaxOffsetSyms];  // (freq << 10) | symbol
   uint32_t sort_tmp[kMaxOffsetSyms];
+  uint32_t leaf_weight[kMaxOffsetSyms + 1];
   uint32_t node_weight[kMaxOffsetSyms];
   uint16_t parent[kMaxOffsetSyms];
   uint8_t depth[kMaxOffsetSyms];

@@ -128,13 +128,12 @@ using OffsetCode = AdaptiveCode<kMaxOffsetSyms, 11, 2854, kLzOffsetRebuild>;
 using PowerCode = AdaptiveCode<kNumPowerSyms, 7, 128, kPowerRebuild>;
 static_assert(kLzOffsetRebuild == kDeltaOffsetRebuild);
 
-// A decision context (§6.4): 2^k probability entries and k bits of state.
+// A decision context (§6.4): 2^k probability entries. Its k-bit state is a
+// local of the decode loop.
 template <unsigned States>
 struct DecisionContext {
-  unsigned state = 0;
   ProbEntry entries[States];
   void reset() {
-    state = 0;
     for (ProbEntry& e : entries) e = ProbEntry{};
   }
 };
@@ -206,8 +205,11 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
   uint32_t code = (uint32_t(load_le16(src)) << 16) | load_le16(src + 2);
   size_t next_word = 2;
 
-  auto decide = [&]<unsigned States>(DecisionContext<States>& ctx) -> uint32_t {
-    ProbEntry& e = ctx.entries[ctx.state];
+  // Context states live in locals (registers) during the chunk.
+  unsigned main_state = 0, match_state = 0, lz_state = 0, lz_rep0_state = 0, lz_rep1_state = 0, delta_state = 0,
+           delta_rep0_state = 0, delta_rep1_state = 0;
+  auto decide = [&]<unsigned States>(DecisionContext<States>& ctx, unsigned& state) -> uint32_t {
+    ProbEntry& e = ctx.entries[state];
     if (range <= 0xFFFF) {
       range <<= 16;
       code = (code << 16) | (next_word < nwords ? load_le16(src + 2 * next_word) : 0u);
@@ -224,7 +226,7 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
       bit = 1;
     }
     e.update(bit);
-    ctx.state = ((ctx.state << 1) | bit) & (States - 1);
+    state = ((state << 1) | bit) & (States - 1);
     return bit;
   };
 
@@ -287,15 +289,15 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
   size_t pos = 0;
   while (pos < usize) {
     refill();
-    if (!decide(main_)) {
+    if (!decide(main_, main_state)) {
       dst[pos++] = uint8_t(decode(literal_));
       prev = kLiteral;
       continue;
     }
-    if (!decide(match_)) {
+    if (!decide(match_, match_state)) {
       // LZ match.
       uint32_t dist;
-      if (!decide(lz_)) {
+      if (!decide(lz_, lz_state)) {
         const unsigned slot = decode(lz_offset_);
         dist = kOffsetSlots.base[slot] + read_bits(kOffsetSlots.extra[slot]);
         lzq[3] = lzq[2];
@@ -303,7 +305,7 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
         lzq[1] = lzq[0];
         lzq[0] = dist;
       } else {
-        unsigned j = !decide(lz_rep0_) ? 0 : !decide(lz_rep1_) ? 1 : 2;
+        unsigned j = !decide(lz_rep0_, lz_rep0_state) ? 0 : !decide(lz_rep1_, lz_rep1_state) ? 1 : 2;
         j += prev == kLz;
         dist = lzq[j];
         for (; j > 0; j--) lzq[j] = lzq[j - 1];
@@ -318,9 +320,16 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
       uint8_t* d = dst + pos;
       const uint8_t* s = d - dist;
       pos += len;
-      if (dist >= 8 && usize - pos >= 8) {
-        // 8-byte steps; each load reads bytes already written. May write up
-        // to 7 bytes past the match, which later items overwrite.
+      if (dist >= 16 && usize - pos >= 16) {
+        // Whole-word steps; each load reads bytes already written. May write
+        // up to 15 bytes past the match, which later items overwrite.
+        uint8_t* const end = dst + pos;
+        do {
+          std::memcpy(d, s, 16);
+          d += 16;
+          s += 16;
+        } while (d < end);
+      } else if (dist >= 8 && usize - pos >= 8) {
         uint8_t* const end = dst + pos;
         do {
           std::memcpy(d, s, 8);
@@ -335,7 +344,7 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
     } else {
       // Delta match (§6.9).
       uint32_t power, raw;
-      if (!decide(delta_)) {
+      if (!decide(delta_, delta_state)) {
         power = decode(power_);
         refill();
         const unsigned slot = decode(delta_offset_);
@@ -347,7 +356,7 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
         dq_power[0] = power;
         dq_raw[0] = raw;
       } else {
-        unsigned j = !decide(delta_rep0_) ? 0 : !decide(delta_rep1_) ? 1 : 2;
+        unsigned j = !decide(delta_rep0_, delta_rep0_state) ? 0 : !decide(delta_rep1_, delta_rep1_state) ? 1 : 2;
         j += prev == kDelta;
         power = dq_power[j];
         raw = dq_raw[j];

@@ -112,12 +112,17 @@ struct BitReader {
 
   // Afterwards at least 49 bits are buffered.
   inline void refill() {
+    if (avail > 48) return;
     if (end - p >= 8) [[likely]] {
-      while (avail <= 48) {
-        buf |= uint64_t(load_le16(p)) << (48 - avail);
-        p += 2;
-        avail += 16;
-      }
+      // Up to four words at once: word i of the input goes to bits
+      // 63-16i..48-16i of x, i.e. byte-reverse, then swap within words.
+      uint64_t x = __builtin_bswap64(load_le64(p));
+      x = ((x >> 8) & 0x00FF00FF00FF00FFull) | ((x & 0x00FF00FF00FF00FFull) << 8);
+      const uint32_t words = (64 - avail) >> 4;  // 1..4
+      const uint32_t nbits = words * 16;
+      buf |= (nbits == 64 ? x : (x >> (64 - nbits)) << (64 - nbits - avail));
+      p += 2 * words;
+      avail += nbits;
       return;
     }
     while (avail <= 48) {
@@ -315,24 +320,43 @@ inline void copy_match(uint8_t* dst, uint32_t offset, uint32_t len, bool has_sla
   }
 }
 
-bool LzxDecompressor::decode_items(BitReader& br, uint8_t* out, uint32_t pos, uint32_t end, bool aligned) {
+bool LzxDecompressor::decode_items(BitReader& br_in, uint8_t* out, uint32_t pos, uint32_t end, bool aligned) {
   uint8_t* dst = out + pos;
   uint8_t* const block_end = out + end;
   // Word-wise copies may write up to 7 bytes past the match; they are used
   // only while the match ends at least 8 bytes before the block end (later
   // bytes of this block overwrite the scribble).
+  // Work on local copies: byte stores into `out` may alias anything, so state
+  // reached through pointers would be reloaded after every literal.
+  BitReader br = br_in;
+  const uint32_t* const main_table = main_table_;
+  const uint32_t* const len_table = len_table_;
+  const uint32_t* const aligned_table = aligned_table_;
   uint32_t r0 = r_[0], r1 = r_[1], r2 = r_[2];
   while (dst < block_end) {
+    // A refill leaves >= 49 bits: room for three literals (16 bits each).
     br.refill();
-    uint32_t sym = decode_sym(br, main_table_, kMainRoot);
+    uint32_t sym = decode_sym(br, main_table, kMainRoot);
     if (sym < 256) {
       *dst++ = uint8_t(sym);
-      continue;
+      if (dst == block_end) break;
+      sym = decode_sym(br, main_table, kMainRoot);
+      if (sym < 256) {
+        *dst++ = uint8_t(sym);
+        if (dst == block_end) break;
+        sym = decode_sym(br, main_table, kMainRoot);
+        if (sym < 256) {
+          *dst++ = uint8_t(sym);
+          continue;
+        }
+      }
     }
+    // A match: length symbol and footer need at most 16 + 21 bits.
+    br.refill();
     sym -= 256;
     uint32_t len = sym & 7;
     uint32_t slot = sym >> 3;
-    if (len == 7) len += decode_sym(br, len_table_, kLenRoot);
+    if (len == 7) len += decode_sym(br, len_table, kLenRoot);
     len += kMinMatch;
     uint32_t offset;
     if (slot < 3) {
@@ -349,27 +373,32 @@ bool LzxDecompressor::decode_items(BitReader& br, uint8_t* out, uint32_t pos, ui
         r0 = offset;
       }
     } else {
-      br.refill();
       uint32_t nbits = kSlots.footer[slot];
       uint32_t footer;
+      // >= 37 bits are buffered; (buf >> 1) >> (63 - n) is the next n bits,
+      // also for n = 0.
       if (aligned && nbits >= 3) {
-        footer = br.bits(nbits - 3) << 3;
-        footer |= decode_sym(br, aligned_table_, kAlignedRoot);
+        footer = uint32_t((br.buf >> 1) >> (63 - (nbits - 3))) << 3;
+        br.drop(nbits - 3);
+        footer |= decode_sym(br, aligned_table, kAlignedRoot);
       } else {
-        footer = br.bits(nbits);
+        footer = uint32_t((br.buf >> 1) >> (63 - nbits));
+        br.drop(nbits);
       }
       offset = kSlots.base[slot] + footer - 2;
       r2 = r1;
       r1 = r0;
       r0 = offset;
     }
-    if (offset > uint32_t(dst - out) || len > uint32_t(block_end - dst)) return false;
+    if (offset > uint32_t(dst - out) || len > uint32_t(block_end - dst)) [[unlikely]]
+      return false;
     copy_match(dst, offset, len, block_end - dst >= ptrdiff_t(len) + 8);
     dst += len;
   }
   r_[0] = r0;
   r_[1] = r1;
   r_[2] = r2;
+  br_in = br;
   return !br.overran();
 }
 

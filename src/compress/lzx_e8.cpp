@@ -15,9 +15,24 @@ void e8_translate(uint8_t* data, size_t n) {
   const uint8_t* const limit = data + n - 10;  // an E8 at n-10 or later is never translated
   uint8_t* p = data;
   const int32_t m = int32_t(kE8Size);
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
   while (p < limit) {
-    p = static_cast<uint8_t*>(std::memchr(p, 0xE8, size_t(limit - p)));
-    if (!p) return;
+    // Find the next E8 eight bytes at a time: the lowest flagged byte of
+    // (v - 1...) & ~v & 0x80... is exactly the first zero byte of v.
+    if (limit - p >= 8) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      v ^= 0xE8 * kOnes;
+      const uint64_t t = (v - kOnes) & ~v & kHighs;
+      if (t == 0) {
+        p += 8;
+        continue;
+      }
+      p += __builtin_ctzll(t) >> 3;
+    } else if (*p != 0xE8) {
+      p++;
+      continue;
+    }
     const int32_t i = int32_t(p - data);
     const int32_t v = int32_t(load_le32(p + 1));
     if constexpr (Encode) {

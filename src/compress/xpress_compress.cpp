@@ -33,14 +33,25 @@ inline unsigned match_symbol(uint32_t adj, uint32_t offset) {
 // Length-limited canonical Huffman code (§3.1, built as in §3.3: two-queue
 // construction with ties to leaves, then depth limiting). freq must have at
 // least one nonzero entry.
-void make_huffman_code(const uint32_t* freq, uint8_t* lens, uint16_t* codes) {
+[[gnu::noinline]] void make_huffman_code(const uint32_t* freq, uint8_t* lens, uint16_t* codes) {
+  // Sort the used symbols by (frequency, symbol): a counting sort for
+  // frequencies below kNumSymbols - 1 and a comparison sort for the few above.
   uint32_t sorted[kNumSymbols];  // freq << 9 | symbol, ascending
-  unsigned m = 0;
+  constexpr unsigned kBuckets = kNumSymbols;
+  unsigned bucket_start[kBuckets] = {};
   for (unsigned s = 0; s < kNumSymbols; s++) {
     lens[s] = 0;
-    if (freq[s]) sorted[m++] = (freq[s] << 9) | s;
+    bucket_start[std::min(freq[s], kBuckets - 1)]++;
   }
-  std::sort(sorted, sorted + m);
+  unsigned m = 0;
+  for (unsigned b = 1; b < kBuckets; b++) {  // bucket 0: unused symbols
+    unsigned c = bucket_start[b];
+    bucket_start[b] = m;
+    m += c;
+  }
+  for (unsigned s = 0; s < kNumSymbols; s++)
+    if (freq[s]) sorted[bucket_start[std::min(freq[s], kBuckets - 1)]++] = (freq[s] << 9) | s;
+  std::sort(sorted + bucket_start[kBuckets - 2], sorted + m);  // the last bucket holds mixed frequencies
   if (m == 1) {
     unsigned s = sorted[0] & 511;
     lens[s] = 1;
@@ -95,13 +106,15 @@ void make_huffman_code(const uint32_t* freq, uint8_t* lens, uint16_t* codes) {
 struct BitWriter {
   uint8_t* out;
   size_t s1 = kTableBytes, s2 = kTableBytes + 2, b = kTableBytes + 4;
-  uint32_t acc = 0;
+  uint64_t acc = 0;
   unsigned pending = 0;
 
-  inline void put(uint32_t bits, unsigned n) {  // n <= 15
+  // Appends n <= 30 bits. Whenever more than 16 bits are pending (strictly,
+  // §4.9), the oldest 16 go to slot S1.
+  inline void put(uint32_t bits, unsigned n) {
     acc = (acc << n) | bits;
     pending += n;
-    if (pending > 16) {  // strictly more than 16 (§4.9)
+    while (pending > 16) {
       pending -= 16;
       store16(out + s1, uint16_t(acc >> pending));
       s1 = s2;
@@ -147,6 +160,25 @@ private:
   size_t parse_near_optimal(const uint8_t* in, uint32_t n);
   size_t write_chunk(size_t n_items, std::span<uint8_t> out, size_t usize);
 
+  // Appends an item and tallies what writing it will cost: its symbol, its
+  // offset bits and its raw length bytes.
+  void reset_tally() {
+    std::fill_n(freq_, kNumSymbols, 0u);
+    extra_bits_ = 0;
+    raw_bytes_ = 0;
+  }
+  inline void record_literal(uint32_t* items, size_t& n_items, uint8_t b) {
+    items[n_items++] = literal_item(b);
+    freq_[b]++;
+  }
+  inline void record_match(uint32_t* items, size_t& n_items, uint32_t len, uint32_t offset) {
+    uint32_t adj = len - kMinMatch;
+    items[n_items++] = match_item(len, offset);
+    freq_[match_symbol(adj, offset)]++;
+    extra_bits_ += bsr32(offset);
+    raw_bytes_ += adj < 15 ? 0 : adj < 270 ? 1 : 3;
+  }
+
   // Length-3 matches this far away cost more than three literals (§4.10).
   uint32_t far3_ = 4096;
   Params params_;
@@ -161,6 +193,7 @@ private:
   std::vector<uint32_t> cost_;
   std::vector<uint32_t> choice_;  // item chosen at each position
   uint32_t freq_[kNumSymbols];
+  size_t extra_bits_ = 0, raw_bytes_ = 0;
   uint8_t lens_[kNumSymbols];
   uint16_t codes_[kNumSymbols];
 };
@@ -200,13 +233,14 @@ size_t XpressCompressor::compress(std::span<const uint8_t> in, std::span<uint8_t
   return write_chunk(n_items, out, n);
 }
 
-size_t XpressCompressor::parse_greedy_or_lazy(const uint8_t* in, uint32_t n, bool lazy) {
+[[gnu::noinline]] size_t XpressCompressor::parse_greedy_or_lazy(const uint8_t* in, uint32_t n, bool lazy) {
   HashChains& mf = *hc_;
-  mf.begin_chunk(n);
+  mf.begin_chunk(in, n);
   const unsigned depth = params_.depth, nice = params_.nice;
   const unsigned lazy_depth = std::max(1u, depth / 2);
   uint32_t* items = items_.data();
   size_t n_items = 0;
+  reset_tally();
   uint32_t pos = 0;
   // Matches need 3 bytes; the 4-byte hash needs the position to have 4.
   while (pos + 4 <= n) {
@@ -214,7 +248,7 @@ size_t XpressCompressor::parse_greedy_or_lazy(const uint8_t* in, uint32_t n, boo
     uint32_t offset = 0;
     unsigned len = mf.longest_match(in, pos, kMinMatch - 1, max_len, nice, depth, &offset);
     if (len < kMinMatch || (len == kMinMatch && offset >= far3_)) {
-      items[n_items++] = literal_item(in[pos]);
+      record_literal(items, n_items, in[pos]);
       pos++;
       continue;
     }
@@ -228,22 +262,22 @@ size_t XpressCompressor::parse_greedy_or_lazy(const uint8_t* in, uint32_t n, boo
         unsigned next_len = mf.longest_match(in, pos + 1, len, next_max, nice, lazy_depth, &next_offset);
         inserted = pos + 2;
         if (next_len <= len) break;
-        items[n_items++] = literal_item(in[pos]);
+        record_literal(items, n_items, in[pos]);
         pos++;
         len = next_len;
         offset = next_offset;
       }
     }
-    items[n_items++] = match_item(len, offset);
+    record_match(items, n_items, len, offset);
     uint32_t end = pos + len;
-    mf.skip(in, inserted, std::min(end, n >= 4 ? n - 3 : 0));
+    mf.skip(in, inserted, end);
     pos = end;
   }
-  for (; pos < n; pos++) items[n_items++] = literal_item(in[pos]);
+  for (; pos < n; pos++) record_literal(items, n_items, in[pos]);
   return n_items;
 }
 
-size_t XpressCompressor::parse_near_optimal(const uint8_t* in, uint32_t n) {
+[[gnu::noinline]] size_t XpressCompressor::parse_near_optimal(const uint8_t* in, uint32_t n) {
   BinaryTrees& mf = *bt_;
   mf.begin_chunk(n);
   const unsigned depth = params_.depth, nice = params_.nice;
@@ -260,12 +294,8 @@ size_t XpressCompressor::parse_near_optimal(const uint8_t* in, uint32_t n) {
       pos++;
       continue;
     }
+    // Far length-3 matches stay: the cost model decides about them here.
     unsigned cnt = mf.advance<true>(in, pos, max_len, nice, depth, m);
-    if (cnt && m[0].len == kMinMatch && m[0].offset >= far3_) {
-      // Drop a far length-3 match, keeping the longer ones.
-      std::copy(m + 1, m + cnt, m);
-      cnt--;
-    }
     num_matches_[pos] = uint16_t(cnt);
     unsigned longest = cnt ? m[cnt - 1].len : 0;
     m += cnt;
@@ -290,11 +320,6 @@ size_t XpressCompressor::parse_near_optimal(const uint8_t* in, uint32_t n) {
   for (unsigned pass = 0; pass < params_.passes; pass++) {
     if (pass > 0) {
       // Costs from the code the previous pass's choices would get.
-      std::fill_n(freq_, kNumSymbols, 0u);
-      for (size_t i = 0; i < n_items; i++) {
-        uint32_t it = items[i];
-        freq_[it >> 16 ? match_symbol(it & 0xFFFF, it >> 16) : it]++;
-      }
       freq_[kEndOfData]++;
       make_huffman_code(freq_, lens_, codes_);
       for (unsigned s = 0; s < kNumSymbols; s++) sym_cost[s] = lens_[s] ? lens_[s] : 15;
@@ -327,31 +352,26 @@ size_t XpressCompressor::parse_near_optimal(const uint8_t* in, uint32_t n) {
       choice[pos] = best_item;
     }
     n_items = 0;
+    reset_tally();
     for (uint32_t pos = 0; pos < n;) {
       uint32_t it = choice[pos];
-      items[n_items++] = it;
-      pos += it >> 16 ? (it & 0xFFFF) + kMinMatch : 1;
+      if (it >> 16) {
+        uint32_t len = (it & 0xFFFF) + kMinMatch;
+        record_match(items, n_items, len, it >> 16);
+        pos += len;
+      } else {
+        record_literal(items, n_items, uint8_t(it));
+        pos++;
+      }
     }
   }
   return n_items;
 }
 
-size_t XpressCompressor::write_chunk(size_t n_items, std::span<uint8_t> out, size_t usize) {
+[[gnu::noinline]] size_t XpressCompressor::write_chunk(size_t n_items, std::span<uint8_t> out, size_t usize) {
   const uint32_t* items = items_.data();
-  std::fill_n(freq_, kNumSymbols, 0u);
-  uint64_t bits = 0;  // offset bits, then all bits
-  size_t raw = 0;
-  for (size_t i = 0; i < n_items; i++) {
-    uint32_t it = items[i];
-    if (it >> 16) {
-      uint32_t adj = it & 0xFFFF, offset = it >> 16;
-      freq_[match_symbol(adj, offset)]++;
-      bits += bsr32(offset);
-      raw += adj < 15 ? 0 : adj < 270 ? 1 : 3;
-    } else {
-      freq_[it]++;
-    }
-  }
+  uint64_t bits = extra_bits_;  // offset bits, then all bits
+  const size_t raw = raw_bytes_;
   freq_[kEndOfData]++;
   make_huffman_code(freq_, lens_, codes_);
   for (unsigned s = 0; s < kNumSymbols; s++) bits += uint64_t(freq_[s]) * lens_[s];
@@ -361,25 +381,31 @@ size_t XpressCompressor::write_chunk(size_t n_items, std::span<uint8_t> out, siz
 
   uint8_t* o = out.data();
   for (unsigned i = 0; i < kTableBytes; i++) o[i] = uint8_t(lens_[2 * i] | (lens_[2 * i + 1] << 4));
+  // codeword << 4 | length, one load per symbol.
+  uint32_t cw[kNumSymbols];
+  for (unsigned s = 0; s < kNumSymbols; s++) cw[s] = (uint32_t(codes_[s]) << 4) | lens_[s];
   BitWriter bw{o};
   for (size_t i = 0; i < n_items; i++) {
     uint32_t it = items[i];
     if (!(it >> 16)) {
-      bw.put(codes_[it], lens_[it]);
+      bw.put(cw[it] >> 4, cw[it] & 15);
       continue;
     }
     uint32_t adj = it & 0xFFFF, offset = it >> 16;
     unsigned k = bsr32(offset);
-    unsigned sym = 256 + 16 * k + std::min<uint32_t>(adj, 15);
-    bw.put(codes_[sym], lens_[sym]);
-    if (adj >= 15) {
-      if (adj < 270) {
-        bw.raw(uint8_t(adj - 15));
-      } else {
-        bw.raw(0xFF);
-        bw.raw(uint8_t(adj));
-        bw.raw(uint8_t(adj >> 8));
-      }
+    uint32_t c = cw[256 + 16 * k + std::min<uint32_t>(adj, 15)];
+    if (adj < 15) {
+      // No raw bytes in between: symbol and offset bits in one go.
+      bw.put(((c >> 4) << k) | (offset - (1u << k)), (c & 15) + k);
+      continue;
+    }
+    bw.put(c >> 4, c & 15);
+    if (adj < 270) {
+      bw.raw(uint8_t(adj - 15));
+    } else {
+      bw.raw(0xFF);
+      bw.raw(uint8_t(adj));
+      bw.raw(uint8_t(adj >> 8));
     }
     bw.put(offset - (1u << k), k);
   }

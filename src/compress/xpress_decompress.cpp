@@ -103,17 +103,41 @@ bool build_decode_table(const uint8_t* lens, uint16_t* table) {
 inline void copy_match(uint8_t* dst, size_t offset, size_t len, uint8_t* out_end) {
   const uint8_t* src = dst - offset;
   uint8_t* end = dst + len;
-  if (offset >= 8 && size_t(out_end - end) >= 8) {
-    // Word copies may write up to 7 bytes past `end`; they are rewritten later.
-    do {
-      uint64_t v;
+  if (size_t(out_end - end) >= 16) [[likely]] {
+    // Word copies may write up to 15 bytes past `end`; they are rewritten later.
+    uint64_t v;
+    if (offset >= 8) {
+      // Most matches are short: two words without a loop branch first.
       std::memcpy(&v, src, 8);
       std::memcpy(dst, &v, 8);
-      src += 8;
-      dst += 8;
-    } while (dst < end);
-  } else if (offset == 1) {
-    std::memset(dst, *src, len);
+      std::memcpy(&v, src + 8, 8);
+      std::memcpy(dst + 8, &v, 8);
+      if (len > 16) [[unlikely]] {
+        src += 16;
+        dst += 16;
+        do {
+          std::memcpy(&v, src, 8);
+          std::memcpy(dst, &v, 8);
+          src += 8;
+          dst += 8;
+        } while (dst < end);
+      }
+    } else if (offset == 1) {
+      v = 0x0101010101010101ull * *src;
+      do {
+        std::memcpy(dst, &v, 8);
+        dst += 8;
+      } while (dst < end);
+    } else {
+      // The first `offset` bytes of each word are already final; advancing
+      // by `offset` keeps the period.
+      do {
+        std::memcpy(&v, src, 8);
+        std::memcpy(dst, &v, 8);
+        src += offset;
+        dst += offset;
+      } while (dst < end);
+    }
   } else {
     do *dst++ = *src++;
     while (dst < end);
@@ -209,7 +233,7 @@ inline unsigned decode_symbol(BitReader& br, const uint16_t* table) {
   if (e & kSubtableFlag) [[unlikely]] {
     br.consume(kRootBits);
     unsigned bits = e & 15;
-    e = table[((e & ~kSubtableFlag) >> 4) + unsigned(br.bitbuf >> (64 - bits))];
+    e = table[(e >> 4) + unsigned(br.bitbuf >> (64 - bits))];  // index >= 2048 includes the flag
   }
   br.consume(e & 15);
   return e >> 4;
@@ -227,18 +251,23 @@ bool XpressDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8
   if (!build_decode_table(lens_.data(), table_.data())) return false;
 
   BitReader br{in.data(), in.size(), kTableBytes};
-  br.refill();
 
   uint8_t* const out_begin = out.data();
   uint8_t* const out_end = out_begin + usize;
   uint8_t* op = out_begin;
-  while (op < out_end) {
-    // One item needs at most 15 symbol bits + 15 offset bits.
-    if (br.bitsleft < 30) br.refill();
+  for (;;) {
+    // Two symbols (15 bits each), then a match's offset bits (15).
+    if (br.bitsleft < 45) br.refill();
     unsigned sym = decode_symbol(br, table);
     if (sym < 256) {
       *op++ = uint8_t(sym);
-      continue;
+      if (op == out_end) break;
+      sym = decode_symbol(br, table);
+      if (sym < 256) {
+        *op++ = uint8_t(sym);
+        if (op == out_end) break;
+        continue;
+      }
     }
     unsigned h = (sym - 256) & 15, k = (sym - 256) >> 4;
     size_t adj = h;
@@ -258,6 +287,7 @@ bool XpressDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8
     if (offset > size_t(op - out_begin) || len > size_t(out_end - op)) return false;
     copy_match(op, offset, len, out_end);
     op += len;
+    if (op == out_end) break;
   }
   return !br.overrun();
 }

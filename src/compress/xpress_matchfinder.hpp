@@ -52,63 +52,92 @@ public:
   explicit HashChains(uint32_t max_chunk)
       : hash3_(size_t(1) << 16), hash4_(size_t(1) << 16), next_(std::max<uint32_t>(max_chunk, 1)) {}
 
-  void begin_chunk(size_t n) {
+  // `in` is the chunk (with its padding); hashing starts at position 0.
+  void begin_chunk(const uint8_t* in, size_t n) {
     bits4_ = hash_bits_for(n);
     bits3_ = bits4_ - 1;
     std::fill_n(hash3_.data(), size_t(1) << bits3_, kNil);
     std::fill_n(hash4_.data(), size_t(1) << bits4_, kNil);
+    set_next_hashes(load32(in));
   }
 
   // Inserts position `pos` and returns the length of the longest match there
   // if it is longer than best_len (offset in *offset), else best_len.
+  // Positions must be inserted in order, each once (this or skip()).
   // max_len >= kMinMatch.
   inline unsigned longest_match(const uint8_t* in, uint32_t pos, unsigned best_len, unsigned max_len,
                                 unsigned nice_len, unsigned depth, uint32_t* offset) {
     const uint8_t* p = in + pos;
-    uint32_t seq = load32(p);
-    uint32_t h3 = hash_seq(seq << 8, bits3_), h4 = hash_seq(seq, bits4_);
-    uint32_t cand3 = hash3_[h3];
-    uint32_t cur = hash4_[h4];
-    hash3_[h3] = uint16_t(pos);
-    hash4_[h4] = uint16_t(pos);
+    uint32_t cand3 = hash3_[h3_];
+    uint32_t cur = hash4_[h4_];
+    hash3_[h3_] = uint16_t(pos);
+    hash4_[h4_] = uint16_t(pos);
     next_[pos] = uint16_t(cur);
-
-    if (best_len < kMinMatch && cand3 < pos && ((load32(in + cand3) ^ seq) & 0xFFFFFF) == 0) {
-      best_len = kMinMatch;
-      *offset = pos - cand3;
-    }
+    set_next_hashes(load32(p + 1));
+    const uint32_t seq = load32(p);
+    uint32_t best_off = 0;
     nice_len = std::min(nice_len, max_len);
-    if (best_len >= nice_len) return best_len;
-    for (; depth && cur < pos; depth--, cur = next_[cur]) {
-      const uint8_t* m = in + cur;
-      if (best_len >= 4) {
-        // The candidate must beat best_len: check its last bytes first.
-        if (load32(m + best_len - 3) != load32(p + best_len - 3)) continue;
+
+    if (best_len < 4) {
+      if (best_len < kMinMatch && cand3 < pos && ((load32(in + cand3) ^ seq) & 0xFFFFFF) == 0) {
+        best_len = kMinMatch;
+        best_off = pos - cand3;
       }
-      if (load32(m) != seq) continue;
-      unsigned len = extend_match(p, m, 4, max_len);
-      if (len > best_len) {
-        best_len = len;
-        *offset = pos - cur;
-        if (len >= nice_len) break;
+      // Even a nice length-3 hit goes on to the chain: a 4-byte match is
+      // extended in full, so the first one found may be much longer.
+      if (max_len < 4) goto out;
+      for (;; depth--, cur = next_[cur]) {
+        if (cur >= pos || depth == 0) goto out;
+        if (load32(in + cur) == seq) break;
+      }
+      best_len = extend_match(p, in + cur, 4, max_len);
+      best_off = pos - cur;
+      if (best_len >= nice_len) goto out;
+      depth--;
+      cur = next_[cur];
+    }
+    {
+      // A candidate must beat best_len: check its last bytes first.
+      uint32_t tail = load32(p + best_len - 3);
+      for (; depth && cur < pos; depth--, cur = next_[cur]) {
+        const uint8_t* m = in + cur;
+        if (load32(m + best_len - 3) != tail || load32(m) != seq) continue;
+        unsigned len = extend_match(p, m, 4, max_len);
+        if (len > best_len) {
+          best_len = len;
+          best_off = pos - cur;
+          if (len >= nice_len) break;
+          tail = load32(p + best_len - 3);
+        }
       }
     }
+  out:
+    if (best_off) *offset = best_off;
     return best_len;
   }
 
   // Inserts positions [from, to) without searching.
   inline void skip(const uint8_t* in, uint32_t from, uint32_t to) {
     for (uint32_t pos = from; pos < to; pos++) {
-      uint32_t seq = load32(in + pos);
-      uint32_t h3 = hash_seq(seq << 8, bits3_), h4 = hash_seq(seq, bits4_);
-      hash3_[h3] = uint16_t(pos);
-      next_[pos] = hash4_[h4];
-      hash4_[h4] = uint16_t(pos);
+      hash3_[h3_] = uint16_t(pos);
+      next_[pos] = hash4_[h4_];
+      hash4_[h4_] = uint16_t(pos);
+      set_next_hashes(load32(in + pos + 1));
     }
   }
 
 private:
+  // The hashes of the next position to insert, computed one position early
+  // so that their buckets can be fetched while this position is searched.
+  inline void set_next_hashes(uint32_t seq) {
+    h3_ = hash_seq(seq << 8, bits3_);
+    h4_ = hash_seq(seq, bits4_);
+    __builtin_prefetch(&hash3_[h3_]);
+    __builtin_prefetch(&hash4_[h4_]);
+  }
+
   unsigned bits3_ = 15, bits4_ = 16;
+  uint32_t h3_ = 0, h4_ = 0;
   std::vector<uint16_t> hash3_, hash4_, next_;
 };
 

@@ -624,11 +624,14 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   std::vector<size_t> need_hash;
   for (size_t i = 0; i < candidates.size(); i++)
     if (!candidates[i].hash_known && size_count[candidates[i].size] > 1) need_hash.push_back(i);
+  tbb::enumerable_thread_specific<Bytes> hash_bufs;
+  tbb::enumerable_thread_specific<Sha1Hasher> hashers;
   tbb::parallel_for_each(need_hash.begin(), need_hash.end(), [&](size_t i) {
     Pending& p = candidates[i];
     auto s = p.source->open();
-    Bytes buf(1 << 20);
-    Sha1Hasher h;
+    Bytes& buf = hash_bufs.local();
+    if (buf.size() < std::min<uint64_t>(p.size + 1, 1 << 20)) buf.resize(size_t(std::min<uint64_t>(p.size + 1, 1 << 20)));
+    Sha1Hasher& h = hashers.local();
     uint64_t got = 0;
     for (;;) {
       size_t k = s->read(buf);

@@ -125,6 +125,8 @@ if t "capture with IMAGE_NAME and IMAGE_DESC" \
     expect_ok wp capture "$SRC" "$W" "My Ïmage ☃" "A description & <more>" --compress=none; then
     t "XML NAME is IMAGE_NAME" check_eq NAME "$(xml_get "$W" "IMAGE[@INDEX='1']/NAME")" "My Ïmage ☃"
     t "XML DESCRIPTION is IMAGE_DESC" check_eq DESCRIPTION "$(xml_get "$W" "IMAGE[@INDEX='1']/DESCRIPTION")" "A description & <more>"
+    t "info shows IMAGE_NAME and IMAGE_DESC" expect_ok wp info "$W" &&
+        t "  Name: and Description: lines" bash -c 'grep -qx "Name:[[:space:]]*My Ïmage ☃" "$1" && grep -qx "Description:[[:space:]]*A description & <more>" "$1"' _ "$LAST_STDOUT"
     t "apply by index 1" expect_ok wp apply "$W" 1 "$TMP/o-idx" && t "by index: identical" compare_trees "$SRC" "$TMP/o-idx"
     t "apply by name" expect_ok wp apply "$W" "My Ïmage ☃" "$TMP/o-name" && t "by name: identical" compare_trees "$SRC" "$TMP/o-name"
     t "apply all" expect_ok wp apply "$W" all "$TMP/o-all" &&
@@ -134,6 +136,10 @@ fi
 W=$TMP/default-name.wim
 if t "capture without IMAGE_NAME (source given with a trailing slash)" expect_ok wp capture "$SRC/" "$W" --compress=none; then
     t "default image name is the basename of SOURCE" check_eq NAME "$(xml_get "$W" "IMAGE[@INDEX='1']/NAME")" "src"
+    t "info shows the default name" expect_ok wp info "$W" &&
+        t "  Name: src" grep -qx "Name:[[:space:]]*src" "$LAST_STDOUT"
+    t "apply by the default name" expect_ok wp apply "$W" src "$TMP/o-dn" && t "  identical" compare_trees "$SRC" "$TMP/o-dn"
+    rm -rf "$TMP/o-dn"
     t "default capture has no DESCRIPTION" not xml_get "$W" "IMAGE[@INDEX='1']/DESCRIPTION"
 fi
 W=$TMP/props.wim

@@ -500,20 +500,115 @@ TEST_CASE("LZX decoder survives garbage at every chunk size") {
   }
 }
 
-TEST_CASE("LZX round trip smoke") {
-  for (uint32_t chunk : {32768u, 65536u, 1u << 20}) {
-    auto c = make_compressor(Codec::Lzx, 50, chunk);
+namespace {
+
+// Compresses `in` with our encoder, checks the size contract, and decodes it
+// with our decoder (and libwim's when available).
+void check_round_trip(Compressor& c, Decompressor& d, const Bytes& in, uint32_t chunk, const char* what) {
+  CAPTURE(what);
+  CAPTURE(in.size());
+  Bytes out(in.size() + 64), back(in.size());
+  size_t n = c.compress(in, std::span<uint8_t>(out.data(), in.size()));
+  REQUIRE(n < std::max<size_t>(in.size(), 1));
+  if (n == 0) return;  // stored raw
+  REQUIRE(d.decompress(std::span<const uint8_t>(out.data(), n), back));
+  REQUIRE(back == in);
+  // A too-small output buffer makes the encoder give up rather than overflow.
+  if (n > 2) {
+    Bytes small(n - 2);
+    CHECK(c.compress(in, small) == 0);
+  }
+#ifdef WIMPACK_HAVE_LIBWIM
+  struct wimlib_decompressor* wd = nullptr;
+  REQUIRE(wimlib_create_decompressor(WIMLIB_COMPRESSION_TYPE_LZX, chunk, &wd) == 0);
+  std::fill(back.begin(), back.end(), 0);
+  CHECK(wimlib_decompress(out.data(), n, back.data(), back.size(), wd) == 0);
+  CHECK(back == in);
+  wimlib_free_decompressor(wd);
+#else
+  (void)chunk;
+#endif
+}
+
+std::vector<std::pair<const char*, Bytes>> corpus(size_t n) {
+  return {{"text", text_bytes(n)},     {"x86", x86_bytes(n)},           {"zeros", Bytes(n, 0)},
+          {"random", random_bytes(n)}, {"e8-tail", e8_tail_bytes(n)}};
+}
+
+}  // namespace
+
+TEST_CASE("LZX encoder round-trips through our decoder and libwim's") {
+  for (uint32_t chunk : {32768u, 65536u, 131072u, 1u << 20, 2u << 20}) {
+    CAPTURE(chunk);
     auto d = make_decompressor(Codec::Lzx, chunk);
-    for (const Bytes& in : {text_bytes(chunk), x86_bytes(chunk), Bytes(chunk, 0), random_bytes(chunk), fox_text()}) {
-      Bytes out(in.size()), back(in.size());
-      size_t n = c->compress(in, out);
-      CAPTURE(chunk);
-      CAPTURE(in.size());
-      CAPTURE(n);
-      if (n == 0) continue;
-      REQUIRE(d->decompress(std::span<const uint8_t>(out.data(), n), back));
-      CHECK(back == in);
-      MESSAGE(in.size(), " -> ", n);
+    for (int level : {1, 20, 50, 100}) {
+      CAPTURE(level);
+      auto c = make_compressor(Codec::Lzx, level, chunk);
+      // Full chunks for the small sizes; for 1 and 2 MiB a full chunk at the
+      // default level only, to keep the run short.
+      bool full = chunk <= 131072 || level == 50;
+      size_t n = full ? chunk : 300000;
+      for (auto& [what, data] : corpus(n)) check_round_trip(*c, *d, data, chunk, what);
+      // Odd sizes: 1 byte, chunk - 1, a short last chunk with E8 bytes at the end.
+      for (size_t k : {size_t(1), size_t(2), size_t(11), size_t(64), size_t(chunk - 1), size_t(chunk / 3 + 7)}) {
+        if (!full && k > 300000) continue;
+        check_round_trip(*c, *d, e8_tail_bytes(k), chunk, "e8-tail odd size");
+        check_round_trip(*c, *d, x86_bytes(k), chunk, "x86 odd size");
+      }
     }
   }
 }
+
+#ifdef WIMPACK_HAVE_LIBWIM
+TEST_CASE("LZX decoder decodes libwim's output at every chunk size and level") {
+  for (uint32_t chunk : {32768u, 65536u, 131072u, 1u << 20, 2u << 20}) {
+    CAPTURE(chunk);
+    auto d = make_decompressor(Codec::Lzx, chunk);
+    for (int level : {1, 20, 50, 100}) {
+      CAPTURE(level);
+      struct wimlib_compressor* wc = nullptr;
+      REQUIRE(wimlib_create_compressor(WIMLIB_COMPRESSION_TYPE_LZX, chunk, unsigned(level), &wc) == 0);
+      bool full = chunk <= 131072 || level == 50;
+      size_t n = full ? chunk : 300000;
+      auto data = corpus(n);
+      data.push_back({"fox", fox_text()});
+      for (size_t k : {size_t(1), size_t(64), size_t(65), size_t(chunk - 1)})
+        if (full || k <= 300000) data.push_back({"e8-tail odd size", e8_tail_bytes(k)});
+      int compressed = 0;
+      for (auto& [what, in] : data) {
+        CAPTURE(what);
+        CAPTURE(in.size());
+        Bytes out(in.size()), back(in.size());
+        size_t csize = wimlib_compress(in.data(), in.size(), out.data(), in.size() - 1, wc);
+        if (csize == 0) continue;  // wimlib stores it raw
+        compressed++;
+        REQUIRE(d->decompress(std::span<const uint8_t>(out.data(), csize), back));
+        CHECK(back == in);
+        // Truncations are refused (or, if the cut only removes padding,
+        // still decode correctly), never misread silently.
+        for (size_t cut : {csize - 1, csize / 2, size_t(3)}) {
+          if (cut >= csize) continue;
+          Bytes t(out.begin(), out.begin() + long(cut));
+          if (d->decompress(t, back)) CHECK(back == in);
+        }
+        // Flipped bits: any result is fine except a crash; the oracle must agree on success.
+        std::mt19937 rng{uint32_t(csize)};
+        for (int k = 0; k < 8; k++) {
+          Bytes bad(out.begin(), out.begin() + long(csize));
+          bad[rng() % csize] ^= uint8_t(1u << (rng() % 8));
+          Bytes ours(in.size()), theirs(in.size());
+          bool ok_ours = d->decompress(bad, ours);
+          struct wimlib_decompressor* wd = nullptr;
+          REQUIRE(wimlib_create_decompressor(WIMLIB_COMPRESSION_TYPE_LZX, chunk, &wd) == 0);
+          bool ok_theirs = wimlib_decompress(bad.data(), bad.size(), theirs.data(), theirs.size(), wd) == 0;
+          wimlib_free_decompressor(wd);
+          if (ok_ours && ok_theirs) CHECK(ours == theirs);
+          if (ok_ours && !ok_theirs) CHECK(false);  // we accepted what the reference refuses
+        }
+      }
+      CHECK(compressed >= 4);
+      wimlib_free_compressor(wc);
+    }
+  }
+}
+#endif

@@ -299,7 +299,8 @@ TEST_CASE("metadata: children are written in collation order") {
   CHECK(collate_names(u"_", u"a") > 0);   // '_' (0x5F) sorts after 'A' (0x41) once upper-cased
   CHECK(collate_names(u"\u00e9", u"\u00c9") > 0);
   CHECK(collate_names(u"\u00e9", u"F") > 0);
-  CHECK(collate_names(u"\u00ff", u"\u0178") > 0);  // ÿ upper-cases to Ÿ
+  CHECK(collate_names(u"\u00ff", u"\u0178") < 0);  // ÿ upper-cases to Ÿ, then by code unit
+  CHECK(collate_names(u"\u00ff", u"\u00fe") > 0);  // Ÿ (U+0178) after Þ (U+00DE)
   CHECK(collate_names(u"\u0101", u"\u0100") > 0);  // ā / Ā
 
   Image img;
@@ -661,13 +662,20 @@ TEST_CASE("metadata: decodes metadata resources written by wimlib-imagex") {
 
 namespace {
 
-// Decodes; a successful decode must re-encode and decode again.
+// Decodes; a successful decode must re-encode to something that decodes to
+// the same tree, and the encoder must reach a fixed point. (The first
+// re-encoding may differ from the second in hard link group ID values: they
+// are numbered in the tree's child order, which the decoder keeps as found.)
 void decode_or_reject(const Bytes& b) {
   try {
     Image img = decode(b);
     Bytes again = encode_metadata(img);
     Image img2 = decode(again);
-    CHECK(encode_metadata(img2) == again);
+    Bytes third = encode_metadata(img2);
+    CHECK(third.size() == again.size());
+    Image img3 = decode(third);
+    CHECK(dump(img3) == dump(img2));
+    CHECK(encode_metadata(img3) == third);
   } catch (const Error& e) {
     if (e.code() != Errc::BadArchive) FAIL("unexpected error category: " << e.what());
   }
