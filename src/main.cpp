@@ -29,6 +29,14 @@ int main(int argc, char** argv) {
   cmd::register_info(app);
   cmd::register_optimize(app);
 
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) known |= sub->get_name() == argv[1];
+    if (!known) {
+      std::fprintf(stderr, "wimpack: unknown command '%s' (commands: capture, append, apply, info, optimize; see 'wimpack --help')\n", argv[1]);
+      return int(Errc::Usage);
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

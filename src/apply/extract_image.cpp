@@ -52,7 +52,9 @@ ExtractResult extract_image(const wim::Archive& archive, size_t index, const std
   }
 
   uint64_t done = 0;
-  for (auto& [a, by_res] : plan) {
+  for (auto& entry : plan) {
+    const wim::Archive* a = entry.first;  // (not a structured binding: lambdas capture it)
+    auto& by_res = entry.second;
     // Resources in file order, so the archive is read front to back once.
     std::vector<uint32_t> order;
     for (auto& [ri, list] : by_res) {

@@ -13,7 +13,7 @@ namespace wp::cmd {
 
 void add_common_options(CLI::App* app, CommonOptions& o) {
   app->add_option("--threads", o.threads, "Number of compression/decompression threads (default: all available CPUs)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 4096));
   app->add_flag("--quiet", o.quiet, "Print only errors and warnings; no progress");
 }
 

@@ -34,6 +34,8 @@ CompressionSpec parse_compression(std::string_view text) {
   else
     fail(Errc::Usage, "unknown compression type '" + std::string(text) +
                           "' (use none, XPRESS, LZX, LZMS, zstd or lzma, optionally with :LEVEL)");
+  if (text.find(':') != std::string_view::npos && level_text.empty())
+    fail(Errc::Usage, "missing compression level after ':' in '" + std::string(text) + "'");
   if (!level_text.empty()) {
     int level = 0;
     auto [p, ec] = std::from_chars(level_text.data(), level_text.data() + level_text.size(), level);

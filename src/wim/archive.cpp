@@ -22,6 +22,13 @@ std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
     // §12.1: the authoritative header of a pipable WIM is the last 208 bytes.
     Bytes last = f.read_bytes(f.size() - kHeaderSize, kHeaderSize, "final header of a pipable WIM");
     a->header_ = decode_header(last, f.size(), path, &a->warnings_);
+    if (a->header_.blob_table.usize == 0 && a->header_.xml.usize == 0)
+      fail(Errc::BadArchive, "'" + path + "': incomplete pipable WIM (no final header)");
+    // Uncompressed pipable resources are plain bytes after a 40-byte blob
+    // header that the reshdrs already skip (§12.2); compressed ones use the
+    // streaming chunk format of §12.3, which is not implemented.
+    if (a->header_.codec() != Codec::None)
+      fail(Errc::Unsupported, "'" + path + "' is a compressed pipable WIM; reading those is not supported yet");
   }
   if (a->header_.total_parts != 1)
     fail(Errc::Unsupported, "'" + path + "' is part " + std::to_string(a->header_.part_number) + " of a split WIM; split WIMs are not supported yet");

@@ -107,7 +107,9 @@ Header decode_header(ByteSpan b, uint64_t file_size, const std::string& path, st
     if (c == Codec::None) bad("invalid chunk size for compression type None");
     bad("compression chunk size " + std::to_string(h.chunk_size) + " is not valid for " + codec_name(c));
   }
-  if (h.blob_table.usize == 0 && h.xml.usize == 0)
+  // A pipable WIM's first header has zero reshdrs by design (§12.1); its
+  // final header is at the end of the file.
+  if (h.blob_table.usize == 0 && h.xml.usize == 0 && !h.pipable)
     bad("incomplete WIM file (its header was never finalised: an interrupted capture?)");
   return h;
 }
