@@ -14,7 +14,20 @@
 // existing directory where the image has a non-directory is an error.
 //
 // Protocol: prepare() once; then every blob it listed, each exactly once, in
-// any order, as begin_blob / blob_data* / end_blob; then finish().
+// any order, as begin_blob / blob_data* / end_blob; then finish(). Stream
+// sizes in the image must be filled in (the metadata decoder leaves them 0;
+// the caller copies them from the blob table).
+//
+// What Linux cannot hold is skipped with one summary warning each: named data
+// streams, encrypted files, reparse data other than symlinks/junctions (the
+// file or directory itself is still created, with its unnamed data). Without
+// unix_data, special files become empty regular files (as with wimlib) and
+// owner/mode/xattrs are not restored; times always are (atime and mtime).
+//
+// Cost: an empty file is openat+futimens+close, a file with data adds one
+// write per MiB; a blob shared by several inodes is written from memory (up
+// to 1 MiB) or copy_file_range'd from its first file. Directory fds live in a
+// bounded LRU cache (a quarter of RLIMIT_NOFILE, at most 1024).
 #pragma once
 
 #include <cstdint>

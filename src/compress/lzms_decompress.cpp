@@ -338,6 +338,22 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
         } while (d < end);
       } else if (dist == 1) {
         std::memset(d, d[-1], len);
+      } else if (usize - pos >= 8) {
+        // dist 2..7: the match repeats with period dist. Copy 8 bytes one
+        // by one, then continue in 8-byte steps from a multiple of dist at
+        // least 8 back (still inside the chunk: it is below dist + 8).
+        for (unsigned k = 0; k < 8; k++) d[k] = s[k];
+        if (len > 8) {
+          static constexpr uint8_t kStep[8] = {0, 8, 8, 9, 8, 10, 12, 14};
+          uint8_t* const end = dst + pos;
+          uint8_t* p = d + 8;
+          const uint8_t* q = p - kStep[dist];
+          do {
+            std::memcpy(p, q, 8);
+            p += 8;
+            q += 8;
+          } while (p < end);
+        }
       } else {
         for (size_t k = 0; k < len; k++) d[k] = s[k];
       }

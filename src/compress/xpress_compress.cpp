@@ -9,6 +9,7 @@
 // writer model.
 #include <algorithm>
 #include <cassert>
+#include <string>
 #include <vector>
 
 #include "compress/codec_impl.hpp"
@@ -33,7 +34,7 @@ inline unsigned match_symbol(uint32_t adj, uint32_t offset) {
 // Length-limited canonical Huffman code (§3.1, built as in §3.3: two-queue
 // construction with ties to leaves, then depth limiting). freq must have at
 // least one nonzero entry.
-[[gnu::noinline]] void make_huffman_code(const uint32_t* freq, uint8_t* lens, uint16_t* codes) {
+void make_huffman_code(const uint32_t* freq, uint8_t* lens, uint16_t* codes) {
   // Sort the used symbols by (frequency, symbol): a counting sort for
   // frequencies below kNumSymbols - 1 and a comparison sort for the few above.
   uint32_t sorted[kNumSymbols];  // freq << 9 | symbol, ascending

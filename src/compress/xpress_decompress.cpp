@@ -18,8 +18,10 @@ using namespace xpress;
 
 constexpr unsigned kRootBits = 11;
 // Root plus the worst case of all subtables for 512 symbols, 15-bit codes,
-// 11 root bits (§3.2, zlib's `enough 512 11 15`).
-constexpr unsigned kDecodeTableSize = 2566;
+// 11 root bits is 2566 entries (§3.2, zlib's `enough 512 11 15`). The array
+// is rounded up to what a pointer entry can address; only the used part is
+// ever touched.
+constexpr unsigned kDecodeTableSize = 4096;
 
 // Entry layout (16 bits): symbol << 4 | codeword length. A root entry with
 // bit 15 set points at a subtable instead: table index << 4 | subtable bits.
@@ -82,7 +84,7 @@ bool build_decode_table(const uint8_t* lens, uint16_t* table) {
           t++;
           slots <<= 1;
         }
-        if (next_sub + (1u << t) > kDecodeTableSize) return false;  // cannot happen for a complete code
+        if (next_sub + (1u << t) > kDecodeTableSize) return false;  // unreachable for a complete code
         cur_prefix = prefix;
         sub_start = next_sub;
         sub_bits = t;
