@@ -320,7 +320,18 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
       uint8_t* d = dst + pos;
       const uint8_t* s = d - dist;
       pos += len;
-      if (dist >= 16 && usize - pos >= 16) {
+      if (len >= 64 && dist > 1) {
+        // Long match: memcpy in non-overlapping pieces. The bytes from s on
+        // repeat with period dist, so copying from s to any multiple of dist
+        // further is right; the piece size doubles each time. (Short word
+        // loops would stall on loads that straddle recent stores.)
+        for (size_t left = len; left > 0;) {
+          const size_t n = std::min(left, size_t(d - s));
+          std::memcpy(d, s, n);
+          d += n;
+          left -= n;
+        }
+      } else if (dist >= 16 && usize - pos >= 16) {
         // Whole-word steps; each load reads bytes already written. May write
         // up to 15 bytes past the match, which later items overwrite.
         uint8_t* const end = dst + pos;
