@@ -238,7 +238,7 @@ struct TreeWriter::Impl {
   void replace_existing(int pfd, uint32_t node) {
     if (::unlinkat(pfd, name_of(node), 0) != 0) {
       int e = errno;
-      if (e == EISDIR || e == EPERM)
+      if (e == EISDIR)  // Linux's answer for a directory
         fail(Errc::Failure, "cannot apply '" + path_of(node) +
                                 "': a directory of that name already exists in the target; remove it or choose an empty target");
       fail_errno("cannot replace existing", path_of(node), e);
