@@ -34,7 +34,7 @@ ExtractResult extract_image(const wim::Archive& archive, size_t index, const std
       missing.push_back(hash);
       continue;
     }
-    if (loc->size != size && size != 0)
+    if (loc->size != size)
       fail(Errc::BadArchive, "'" + archive.path() + "': blob " + hash.hex() + " has inconsistent sizes");
     plan[loc->archive][loc->resource].push_back({loc->offset, loc->size, hash});
     total += loc->size;
