@@ -10,7 +10,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <array>
+#include <atomic>
 #include <cstring>
+#include <mutex>
 #include <string_view>
 #include <unordered_map>
 
@@ -165,10 +168,26 @@ struct TreeWriter::Impl {
 
   // Summaries (one warning each).
   std::vector<std::string> warnings;
-  uint64_t named_streams = 0, other_reparse = 0, encrypted = 0, bad_symlinks = 0, replaced = 0;
+  uint64_t named_streams = 0, other_reparse = 0, encrypted = 0, bad_symlinks = 0;
+  std::atomic<uint64_t> replaced{0};
   uint64_t owner_failures = 0, mode_failures = 0, xattr_failures = 0, time_failures = 0;
   std::string first_owner_failure, first_xattr_failure, first_time_failure, first_mode_failure;
   bool proc_fd = false;
+
+  // Parallel apply: write_whole() runs on worker threads while the serial
+  // stream goes on. The directory fd cache is shared under dir_mutex, and a
+  // directory in use is pinned so that nobody evicts (closes) it.
+  std::mutex dir_mutex, note_mutex;
+  int acquire_dir(uint32_t node) {
+    std::lock_guard lk(dir_mutex);
+    int fd = dir_fd(node);
+    pin(node, +1);
+    return fd;
+  }
+  void release_dir(uint32_t node) {
+    std::lock_guard lk(dir_mutex);
+    pin(node, -1);
+  }
 
   Impl(const image::Image& i, std::string t, const ApplyOptions& o) : img(i), target(std::move(t)), opts(o) {}
   ~Impl() {
@@ -279,14 +298,12 @@ struct TreeWriter::Impl {
   // --- metadata --------------------------------------------------------------
 
   void note(uint64_t& count, std::string& first, uint32_t node, int e) {
+    std::lock_guard lk(note_mutex);
     if (count++ == 0) first = path_of(node) + ": " + errno_text(e);
   }
 
-  struct timespec times_[2];
-  const struct timespec* times_of(const Inode& ino) {
-    times_[0] = filetime_to_timespec(ino.last_access_time);
-    times_[1] = filetime_to_timespec(ino.last_write_time);
-    return times_;
+  static std::array<struct timespec, 2> times_of(const Inode& ino) {
+    return {filetime_to_timespec(ino.last_access_time), filetime_to_timespec(ino.last_write_time)};
   }
 
   // Owner, mode, xattrs, times through an open fd (files and directories).
@@ -301,7 +318,7 @@ struct TreeWriter::Impl {
         if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0)
           note(xattr_failures, first_xattr_failure, node, errno);
     }
-    if (::futimens(fd, times_of(ino)) != 0) note(time_failures, first_time_failure, node, errno);
+    if (::futimens(fd, times_of(ino).data()) != 0) note(time_failures, first_time_failure, node, errno);
   }
 
   // The same by name, for symlinks and special files (not opened: opening a
@@ -325,7 +342,7 @@ struct TreeWriter::Impl {
             note(xattr_failures, first_xattr_failure, node, errno);
       }
     }
-    if (::utimensat(pfd, name, times_of(ino), AT_SYMLINK_NOFOLLOW) != 0)
+    if (::utimensat(pfd, name, times_of(ino).data(), AT_SYMLINK_NOFOLLOW) != 0)
       note(time_failures, first_time_failure, node, errno);
   }
 
@@ -507,9 +524,16 @@ struct TreeWriter::Impl {
       primary_inode = first.inode;
       const InodeRec& r = inodes[first.inode];
       sparse = r.inode->attributes & image::kAttrSparse;
-      int pfd = dir_fd(nodes[r.first_node].parent);
+      uint32_t dir = nodes[r.first_node].parent;
+      int pfd = acquire_dir(dir);
       // O_RDWR: extra users of a large blob are copied from this file.
-      primary.reset(create_file(pfd, r.first_node, has_extra && !keep_all ? O_RDWR : O_WRONLY));
+      try {
+        primary.reset(create_file(pfd, r.first_node, has_extra && !keep_all ? O_RDWR : O_WRONLY));
+      } catch (...) {
+        release_dir(dir);
+        throw;
+      }
+      release_dir(dir);
     } else {
       primary_inode = kNone;
     }
@@ -593,8 +617,16 @@ struct TreeWriter::Impl {
         continue;
       }
       if (nd.inode == primary_inode) continue;
-      int pfd = dir_fd(nodes[r.first_node].parent);
-      Fd fd(create_file(pfd, r.first_node, O_WRONLY));
+      uint32_t dir = nodes[r.first_node].parent;
+      int pfd = acquire_dir(dir);
+      Fd fd;
+      try {
+        fd.reset(create_file(pfd, r.first_node, O_WRONLY));
+      } catch (...) {
+        release_dir(dir);
+        throw;
+      }
+      release_dir(dir);
       if (keep_all)
         write_at(fd.get(), buf, 0, false, path_of(r.first_node));
       else
@@ -612,6 +644,49 @@ struct TreeWriter::Impl {
     in_blob = false;
     buf.clear();
     if (buf.capacity() > 4 * kWholeBlobBuffer) buf.shrink_to_fit();
+  }
+
+  // --- whole small blobs, on any thread ---------------------------------------
+
+  const Blob* find_blob(const Sha1& hash) const {
+    auto it = std::lower_bound(blobs.begin(), blobs.end(), hash, [](const Blob& b, const Sha1& h) { return b.hash < h; });
+    return it == blobs.end() || it->hash != hash ? nullptr : &*it;
+  }
+
+  bool can_write_whole(const Sha1& hash) const {
+    const Blob* b = find_blob(hash);
+    if (!b || b->done || b->size > kWholeBlobBuffer) return false;
+    for (uint32_t i = b->begin; i < b->end; i++)
+      if (needs[i].reparse) return false;  // symlink targets are collected serially
+    return true;
+  }
+
+  // Writes a complete blob to every regular file that uses it. Thread-safe
+  // with itself and with the streaming calls (each inode belongs to one blob).
+  void write_whole(const Sha1& hash, ByteSpan data) {
+    Blob& b = *const_cast<Blob*>(find_blob(hash));
+    if (data.size() != b.size)
+      fail(Errc::BadArchive, "blob " + b.hash.hex() + " has " + std::to_string(data.size()) + " bytes, expected " +
+                                 std::to_string(b.size));
+    for (uint32_t i = b.begin; i < b.end; i++) {
+      InodeRec& r = inodes[needs[i].inode];
+      uint32_t dir = nodes[r.first_node].parent;
+      int pfd = acquire_dir(dir);
+      Fd fd;
+      try {
+        fd.reset(create_file(pfd, r.first_node, O_WRONLY));
+      } catch (...) {
+        release_dir(dir);
+        throw;
+      }
+      release_dir(dir);
+      bool sp = r.inode->attributes & image::kAttrSparse;
+      write_at(fd.get(), data, 0, sp, path_of(r.first_node));
+      if (sp && ::ftruncate(fd.get(), off_t(b.size)) != 0) fail_errno("cannot set the size of", path_of(r.first_node), errno);
+      set_meta_fd(fd.get(), *r.inode, r.first_node);
+      r.created = true;
+    }
+    b.done = true;
   }
 
   // --- finish ----------------------------------------------------------------
@@ -688,7 +763,7 @@ struct TreeWriter::Impl {
     add(other_reparse, "file(s) are reparse points other than symlinks/junctions; their reparse data was not applied");
     add(encrypted, "encrypted file(s) were skipped (their raw EFS data cannot be applied on Linux)");
     add(bad_symlinks, "symbolic link(s) with missing or invalid reparse data were skipped");
-    add(replaced, "existing non-directory entr(ies) in the target were replaced");
+    add(replaced.load(), "existing non-directory entr(ies) in the target were replaced");
     add(owner_failures, "file(s) could not get their owner/group, first " + first_owner_failure);
     add(mode_failures, "file(s) could not get their mode, first " + first_mode_failure);
     add(xattr_failures, "extended attribute(s) could not be set, first " + first_xattr_failure);
@@ -713,6 +788,8 @@ void TreeWriter::begin_blob(const Sha1& hash) { impl_->begin_blob(hash); }
 void TreeWriter::blob_data(ByteSpan chunk) { impl_->blob_data(chunk); }
 void TreeWriter::end_blob() { impl_->end_blob(); }
 void TreeWriter::finish() { impl_->finish(); }
+bool TreeWriter::can_write_whole(const Sha1& hash) const { return impl_->can_write_whole(hash); }
+void TreeWriter::write_whole(const Sha1& hash, ByteSpan data) { impl_->write_whole(hash, data); }
 std::vector<std::string> TreeWriter::warnings() const { return impl_->warnings; }
 
 }  // namespace wp::apply

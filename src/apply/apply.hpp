@@ -68,6 +68,13 @@ public:
   void blob_data(ByteSpan chunk);
   void end_blob();
 
+  // Parallel apply of small blobs: true if `hash` is needed, not yet written,
+  // at most 1 MiB, and used only by regular files. write_whole() then writes
+  // it to all of them; it may run on several threads at once and alongside
+  // the begin/data/end stream (never for the same blob).
+  bool can_write_whole(const Sha1& hash) const;
+  void write_whole(const Sha1& hash, ByteSpan data);
+
   // Hard links, symlinks, then directories' metadata (deepest first).
   void finish();
 

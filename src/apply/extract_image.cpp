@@ -1,6 +1,10 @@
 #include "apply/extract_image.hpp"
 
 #include <algorithm>
+#include <tbb/task_group.h>
+
+#include <atomic>
+#include <exception>
 #include <map>
 
 #include "util/error.hpp"
@@ -52,6 +56,9 @@ ExtractResult extract_image(const wim::Archive& archive, size_t index, const std
   }
 
   uint64_t done = 0;
+  tbb::task_group tasks;
+  std::atomic<int> inflight{0};
+  auto data_begin = [](ByteSpan d, uint64_t off) { return d.begin() + std::ptrdiff_t(off); };
   for (auto& entry : plan) {
     const wim::Archive* a = entry.first;  // (not a structured binding: lambdas capture it)
     auto& by_res = entry.second;
@@ -88,6 +95,29 @@ ExtractResult extract_image(const wim::Archive& archive, size_t index, const std
           // table was read; this only happens with duplicate locations.
           fail(Errc::BadArchive, "'" + a->path() + "': overlapping blobs in a resource");
         }
+        if (!in_blob && b_end <= end && tw.can_write_whole(w.hash)) {
+          // A small blob that is complete in this piece: hash it and write
+          // its files on a worker thread, so that many small files do not
+          // serialize on syscalls (issue 3).
+          auto copy = std::make_shared<Bytes>(data_begin(data, b_begin - uoff), data_begin(data, b_end - uoff));
+          Sha1 hash = w.hash;
+          const std::string path = a->path();
+          if (inflight.fetch_add(1) > 256) {
+            tasks.wait();
+            inflight = 0;
+          }
+          tasks.run([&tw, copy, hash, path, &inflight] {
+            if (sha1_of(*copy) != hash)
+              fail(Errc::BadArchive, "'" + path + "': blob " + hash.hex() +
+                                         " is corrupt (its SHA-1 does not match; the archive is damaged)");
+            tw.write_whole(hash, *copy);
+            inflight--;
+          });
+          done += w.size;
+          result.blobs++;
+          cur_blob++;
+          continue;
+        }
         if (!in_blob) {
           tw.begin_blob(w.hash);
           in_blob = true;
@@ -113,7 +143,18 @@ ExtractResult extract_image(const wim::Archive& archive, size_t index, const std
       }
       if (progress) progress(done, total);
     };
-    wim::stream_resources(a->file(), resources, sink);
+    std::exception_ptr err;
+    try {
+      wim::stream_resources(a->file(), resources, sink);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    try {
+      tasks.wait();  // always, so no task outlives what it refers to
+    } catch (...) {
+      if (!err) err = std::current_exception();
+    }
+    if (err) std::rethrow_exception(err);
   }
   result.bytes = done;
   tw.finish();
