@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <unordered_map>
 
+#include "capture/config.hpp"
+#include "capture/graft.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/sha1.hpp"
@@ -24,6 +27,12 @@ uint64_t unix_to_filetime(int64_t sec, int64_t nsec) {
   constexpr int64_t kEpochDiff = 11644473600;
   if (sec < -kEpochDiff) return 0;
   return uint64_t(sec + kEpochDiff) * 10000000u + uint64_t(nsec / 100);
+}
+
+uint64_t filetime_now() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return unix_to_filetime(ts.tv_sec, ts.tv_nsec);
 }
 
 namespace {
@@ -61,9 +70,22 @@ Dentry* attach(Dentry* parent, std::string_view name, Inode* inode) {
 
 class Scanner {
 public:
-  Scanner(const ScanOptions& opts, ScanResult& out) : opts_(opts), out_(out), dents_(64 * 1024), xnames_(4096), xvalue_(4096) {}
+  Scanner(const ScanOptions& opts, ScanResult& out)
+      : opts_(opts), out_(out), dents_(64 * 1024), xnames_(4096), xvalue_(4096) {
+    if (opts.config && !opts.config->excludes_nothing()) config_ = opts.config;
+    proc_fd_ = ::access("/proc/self/fd", X_OK) == 0;
+  }
 
-  void run(const std::string& source_dir);
+  // Scans one source into a detached tree whose inodes belong to out.image.
+  // `as_root`: the source becomes the image root, so it must be a directory
+  // and a symlink naming it is followed; otherwise it is taken as it is (a
+  // file, a symlink, a special file or a directory). Returns null when the
+  // configuration excludes the source's root or it is a skipped special file.
+  std::unique_ptr<Dentry> scan_source(const std::string& source, bool as_root, bool rpfix);
+  // What the "not a directory" error for an `as_root` source suggests.
+  void set_not_dir_hint(std::string hint) { not_dir_hint_ = std::move(hint); }
+  // Detect hard links by dev+ino even for files with one link (several sources).
+  void set_link_all(bool v) { link_all_ = v; }
 
 private:
   struct Frame {
@@ -75,8 +97,9 @@ private:
     ino_t ino;
   };
 
+  void scan_dir(Fd fd, const struct stat& st, Dentry* root);
   void read_dir(Frame& f);
-  void add_entry(Frame& f, const char* name);
+  Dentry* add_entry(Frame& f, const char* name, bool check_config = true);
   void fill_common(Inode* inode, const struct stat& st, int dirfd, const char* name);
   void read_xattrs(Inode* inode, int dirfd, const char* name);
   void add_symlink(Frame& f, const char* name, const struct stat& st, Inode* inode);
@@ -85,7 +108,17 @@ private:
 
   const ScanOptions& opts_;
   ScanResult& out_;
-  std::string path_;  // path of the directory being read (no trailing slash; "" for "/")
+  const CaptureConfig* config_ = nullptr;  // null when it excludes nothing
+  bool rpfix_ = false;                     // for the source being scanned
+  bool link_all_ = false;
+  std::string not_dir_hint_ =
+      "the capture source must be a directory; to capture single files, use --source-list with a target such as /NAME";
+  // Path of the directory being read (no trailing slash; "" for "/"). Its
+  // part after root_len_ is the path relative to the source root, which is
+  // what the configuration is matched against: entries are appended to it
+  // in place, so the check costs no allocation.
+  std::string path_;
+  size_t root_len_ = 0;
   DevIno root_{};
   std::vector<Frame> stack_;
   std::unordered_map<DevIno, Inode*, DevInoHash> hard_links_;
@@ -99,27 +132,72 @@ private:
   bool warned_xattr_unsupported_ = false;
 };
 
-void Scanner::run(const std::string& source_dir) {
-  Fd fd(::open(source_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd) {
-    int e = errno;
-    if (e == ENOTDIR)
-      fail(Errc::Usage, "cannot capture '" + source_dir + "': not a directory (the capture source must be a directory)");
-    if (e == ENOENT) throw Error(Errc::NotFound, "cannot capture '" + source_dir + "': no such directory");
-    fail_errno("cannot open source directory", source_dir, e);
+std::unique_ptr<Dentry> Scanner::scan_source(const std::string& source, bool as_root, bool rpfix) {
+  path_ = source;
+  while (path_.size() > 1 && path_.back() == '/') path_.pop_back();
+  if (path_ == "/") path_.clear();
+  root_len_ = path_.size();
+  rpfix_ = rpfix;
+  root_ = {};
+
+  // config.hpp: "/" in the ExclusionList names the source root itself.
+  if (config_ && config_->excluded("/")) {
+    out_.excluded_count++;
+    out_.excluded_roots.push_back(source);
+    return nullptr;
   }
+
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) fail_errno("cannot stat", source_dir, errno);
+  if ((as_root ? ::stat(source.c_str(), &st) : ::lstat(source.c_str(), &st)) != 0) {
+    int e = errno;
+    if (e == ENOENT) throw Error(Errc::NotFound, "cannot capture '" + source + "': no such file or directory");
+    fail_errno("cannot stat", source, e);
+  }
+
+  if (S_ISDIR(st.st_mode)) {
+    Fd fd(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (as_root ? 0 : O_NOFOLLOW)));
+    if (!fd) {
+      int e = errno;
+      if (e == ENOENT) throw Error(Errc::NotFound, "cannot capture '" + source + "': no such directory");
+      fail_errno("cannot open source directory", source, e);
+    }
+    if (::fstat(fd.get(), &st) != 0) fail_errno("cannot stat", source, errno);
+    auto root = std::make_unique<Dentry>();
+    root->inode = out_.image.new_inode();
+    root->inode->nlink = 1;
+    scan_dir(std::move(fd), st, root.get());
+    return root;
+  }
+  if (as_root)
+    fail(Errc::Usage, "cannot capture '" + source + "': not a directory (" + not_dir_hint_ + ")");
+
+  // A single nondirectory: read it relative to its parent directory, like
+  // an entry of a scanned directory (the configuration already had its say
+  // on the root above).
+  size_t slash = path_.rfind('/');
+  std::string name = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+  std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  Fd pfd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!pfd) fail_errno("cannot open the directory of", source, errno);
+  path_ = slash == std::string::npos ? "." : path_.substr(0, slash);
+  root_len_ = path_.size();
+  Dentry holder;
+  image::Inode holder_inode;
+  holder_inode.attributes = image::kAttrDirectory;
+  holder.inode = &holder_inode;
+  Frame f{std::move(pfd), &holder, path_.size(), 0, 0, 0};
+  if (!add_entry(f, name.c_str(), false)) return nullptr;
+  std::unique_ptr<Dentry> d = std::move(holder.children.front());
+  d->parent = nullptr;
+  return d;
+}
+
+void Scanner::scan_dir(Fd fd, const struct stat& st, Dentry* root) {
   root_ = {st.st_dev, st.st_ino};
-  proc_fd_ = ::access("/proc/self/fd", X_OK) == 0;
-
-  path_ = source_dir;
-  while (!path_.empty() && path_.back() == '/') path_.pop_back();
-
-  Dentry* root = out_.image.root();
   root->inode->attributes = image::kAttrDirectory;
   fill_common(root->inode, st, fd.get(), nullptr);
 
+  stack_.clear();
   stack_.push_back(Frame{std::move(fd), root, path_.size(), 0, st.st_dev, st.st_ino});
   read_dir(stack_.back());
 
@@ -281,14 +359,27 @@ void Scanner::read_xattrs(Inode* inode, int dirfd, const char* name) {
   if (!xs.empty()) inode->set_xattrs(xs);
 }
 
-void Scanner::add_entry(Frame& f, const char* name) {
+Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
+  if (check_config && config_) {
+    // The path relative to the source root, built in place (no allocation
+    // once path_ has grown to the deepest path).
+    size_t len = path_.size();
+    path_ += '/';
+    path_ += name;
+    bool ex = config_->excluded(std::string_view(path_).substr(root_len_));
+    path_.resize(len);
+    if (ex) {
+      out_.excluded_count++;
+      return nullptr;
+    }
+  }
   int dirfd = f.fd.get();
   struct stat st;
   if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
     int e = errno;
     if (e == ENOENT) {
       warn("skipping '" + child_path(name) + "': it vanished during the scan");
-      return;
+      return nullptr;
     }
     fail_errno("cannot stat", child_path(name), e);
   }
@@ -300,18 +391,18 @@ void Scanner::add_entry(Frame& f, const char* name) {
   bool special = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode);
   if (special && !opts_.unix_data) {
     warn("skipping special file '" + child_path(name) + "' (use --unix-data to capture FIFOs, sockets and devices)");
-    return;
+    return nullptr;
   }
 
   // Hard links (non-directories other than symlinks: a reparse point cannot
   // be hard-linked in a WIM, wim-format.md §7.2).
-  bool linkable = st.st_nlink > 1 && (S_ISREG(st.st_mode) || special);
+  // With several sources, the same file may be reached twice even with one
+  // link on disk (listed twice, or inside two listed directories): wimlib
+  // then makes one inode of it, so every file is remembered.
+  bool linkable = (st.st_nlink > 1 || link_all_) && (S_ISREG(st.st_mode) || special);
   if (linkable) {
     auto it = hard_links_.find({st.st_dev, st.st_ino});
-    if (it != hard_links_.end()) {
-      attach(f.dir, nm, it->second);
-      return;
-    }
+    if (it != hard_links_.end()) return attach(f.dir, nm, it->second);
   }
 
   Inode* inode = out_.image.new_inode();
@@ -335,7 +426,7 @@ void Scanner::add_entry(Frame& f, const char* name) {
   }
   fill_common(inode, st, dirfd, name);
   if (linkable) hard_links_.emplace(DevIno{st.st_dev, st.st_ino}, inode);
-  attach(f.dir, nm, inode);
+  return attach(f.dir, nm, inode);
 }
 
 void Scanner::add_symlink(Frame& f, const char* name, const struct stat& st, Inode* inode) {
@@ -354,7 +445,7 @@ void Scanner::add_symlink(Frame& f, const char* name, const struct stat& st, Ino
   // wim-format.md §9.4: an absolute target inside the source tree is
   // rewritten relative to the tree root ("/src/tree/sub" -> "/sub").
   std::optional<std::string> fixed;
-  if (opts_.rpfix) fixed = wim::rpfix_capture_target(target, root_.dev, root_.ino);
+  if (rpfix_) fixed = wim::rpfix_capture_target(target, root_.dev, root_.ino);
   Bytes data;
   try {
     data = wim::make_symlink_reparse_data(fixed ? std::string_view(*fixed) : target, fixed.has_value());
@@ -382,7 +473,37 @@ void Scanner::add_symlink(Frame& f, const char* name, const struct stat& st, Ino
 
 ScanResult scan_tree(const std::string& source_dir, const ScanOptions& opts) {
   ScanResult out;
-  Scanner(opts, out).run(source_dir);
+  std::unique_ptr<Dentry> root = Scanner(opts, out).scan_source(source_dir, true, opts.rpfix);
+  if (root) {
+    out.image.root()->inode->nlink = 0;  // the placeholder root made by Image()
+    out.image.set_root(std::move(root));
+  } else {
+    // config.hpp: the root itself is excluded.
+    Grafter(out.image, filetime_now()).finish_empty();
+    out.empty = true;
+  }
+  return out;
+}
+
+ScanResult scan_sources(const std::vector<SourceListEntry>& entries, const ScanOptions& opts, const std::string& list_name) {
+  ScanResult out;
+  Scanner scanner(opts, out);  // one scanner: hard links are detected across sources
+  scanner.set_link_all(entries.size() > 1);
+  scanner.set_not_dir_hint("only a directory can be placed at the image root \"/\"; give a target such as /NAME");
+  Grafter graft(out.image, filetime_now());
+  std::vector<OverlayStep> plan = plan_overlay(entries);
+  for (const OverlayStep& step : plan) {
+    const SourceListEntry& e = entries[step.entry];
+    std::string where = list_name + ":" + std::to_string(e.line);
+    std::unique_ptr<Dentry> tree;
+    try {
+      tree = scanner.scan_source(e.source, step.to_root, opts.rpfix && step.rpfix);
+    } catch (const Error& err) {
+      throw Error(err.code(), where + ": " + err.what());
+    }
+    if (tree) graft.add(std::move(tree), step, where);
+  }
+  out.empty = graft.finish_empty();
   return out;
 }
 

@@ -11,10 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "capture/source_list.hpp"
 #include "image/image.hpp"
 #include "wim/blob_source.hpp"
 
 namespace wp::capture {
+
+class CaptureConfig;
 
 struct ScanOptions {
   // Store UNIX owner/group/mode/rdev and xattrs on every inode, and keep
@@ -23,6 +26,9 @@ struct ScanOptions {
   // Rewrite absolute symlinks that point inside the source tree so that they
   // stay inside the tree once applied elsewhere (wim-format.md §9.4).
   bool rpfix = true;
+  // Paths to leave out (config.hpp), matched relative to each scanned
+  // source's root; nullptr excludes nothing. Not owned.
+  const CaptureConfig* config = nullptr;
 };
 
 struct ScanResult {
@@ -31,11 +37,44 @@ struct ScanResult {
   // hash (the writer hashes while writing); reparse streams carry their hash.
   std::vector<std::unique_ptr<wim::BlobSource>> sources;
   std::vector<std::string> warnings;
+  // Entries the configuration left out (each counts once, with whatever was
+  // below it), and the source roots it excluded whole (wimlib's 'Excluding
+  // "SRC" from capture'). When every source root is excluded, or a source
+  // list is empty, `empty` is set and the image is a bare root directory
+  // stamped with the capture time: wimlib writes an image with no root at
+  // all (info: 0 directories); both apply as nothing.
+  uint64_t excluded_count = 0;
+  std::vector<std::string> excluded_roots;
+  bool empty = false;
 };
 
 // `source_dir` must name a directory (a symlink to one is followed: the user
 // named it). Throws wp::Error naming the offending path.
 ScanResult scan_tree(const std::string& source_dir, const ScanOptions& opts);
+
+// `capture --source-list`: scans each entry's source on its own and grafts it
+// into one image at its target, in list order, by the overlay rules in
+// source_list.hpp (plan_overlay gives the per-entry steps). As in wimlib:
+//   - a source targeted at "/" must be a directory (a symlink to one is
+//     followed); any other source is taken as it is on disk (a file, a
+//     symlink -- not followed -- or a directory scanned recursively);
+//   - the configuration is matched relative to each source's root; a source
+//     whose root is excluded (or a special file without unix_data) adds
+//     nothing, not even its target's missing parents;
+//   - an existing directory keeps its own metadata when another is merged
+//     into it (the root included: the first entry that creates the root
+//     decides, and a placeholder made for "/a/b" stays a placeholder);
+//   - hard links are detected across all sources (one dev+ino map), so two
+//     sources sharing an inode give one link group;
+//   - rpfix (if opts.rpfix) only for entries targeted at "/", relative to
+//     that source's root.
+// Throws wp::Error (Errc::Usage for the overlay conflicts, naming the list
+// line) as documented in source_list.hpp.
+ScanResult scan_sources(const std::vector<SourceListEntry>& entries, const ScanOptions& opts,
+                        const std::string& list_name = "the source list");
+
+// The current time as a FILETIME (for directories a capture invents).
+uint64_t filetime_now();
 
 // wim-format.md §10.1: FILETIME from a UNIX time, truncated to 100 ns.
 uint64_t unix_to_filetime(int64_t sec, int64_t nsec);

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture/config.hpp"
 #include "capture/scan.hpp"
+#include "capture/source_list.hpp"
 #include "capture/update_of.hpp"
 #include "commands/common.hpp"
 #include "util/error.hpp"
@@ -29,7 +31,18 @@ struct CaptureArgs {
   std::string compress, chunk_size, solid_compress, solid_chunk_size, flags;
   std::vector<std::string> properties;
   bool solid = false, unix_data = false, check = false, boot = false, norpfix = false, rpfix = false;
+  std::string config;  // --config=FILE ("-" = stdin); empty = wimlib's default list
+  bool source_list = false;
 };
+
+// Which paths the capture leaves out (config.hpp "Which configuration
+// applies"): the file given, else wimlib's built-in Windows list.
+capture::CaptureConfig load_config(const CaptureArgs& a) {
+  if (a.config.empty()) return capture::CaptureConfig::defaults();
+  if (a.config == "-" && a.source_list && a.source == "-")
+    fail(Errc::Usage, "--config=- and --source-list with SOURCE '-' cannot both read standard input");
+  return capture::CaptureConfig::load(a.config);
+}
 
 std::string default_image_name(const std::string& source) {
   std::string s = source;
@@ -150,11 +163,28 @@ void run_capture(CaptureArgs& a) {
   for (const auto& b : a.delta_from) bases.push_back(wim::Archive::open(b));
 
   auto t0 = std::chrono::steady_clock::now();
+  capture::CaptureConfig config = load_config(a);
+  print_warnings(config.warnings());
   capture::ScanOptions so;
   so.unix_data = a.unix_data;
   so.rpfix = rpfix;
-  capture::ScanResult scan = capture::scan_tree(a.source, so);
+  so.config = &config;
+  capture::ScanResult scan;
+  if (a.source_list) {
+    std::vector<std::string> list_warnings;
+    auto entries = capture::load_source_list(a.source, &list_warnings);
+    print_warnings(list_warnings);
+    scan = capture::scan_sources(entries, so, a.source == "-" ? std::string("<stdin>") : a.source);
+  } else {
+    scan = capture::scan_tree(a.source, so);
+  }
   print_warnings(scan.warnings);
+  for (const auto& r : scan.excluded_roots) info(a.common.quiet, "Excluding \"" + r + "\" from capture (--config)");
+  if (scan.excluded_count > scan.excluded_roots.size())
+    info(a.common.quiet, std::to_string(scan.excluded_count - scan.excluded_roots.size()) +
+                             " paths left out by the capture configuration" +
+                             (a.config.empty() ? " (the default list; pass --config=FILE to choose)" : ""));
+  if (scan.empty) info(a.common.quiet, "The image is empty");
 
   if (!a.update_of.empty()) {
     auto [tmpl_path, tmpl_image] = split_update_of(a.update_of, a.append ? a.wimfile : std::string());
@@ -248,7 +278,8 @@ void run_capture(CaptureArgs& a) {
 }
 
 void add_capture_options(CLI::App* c, CaptureArgs& a) {
-  c->add_option("SOURCE", a.source, "Directory to capture")->required();
+  c->add_option("SOURCE", a.source, "Directory to capture (with --source-list: a file listing sources, or - for stdin)")
+      ->required();
   c->add_option("WIMFILE", a.wimfile, "Archive to write")->required();
   c->add_option("IMAGE_NAME", a.name, "Image name (default: the base name of SOURCE)");
   c->add_option("IMAGE_DESC", a.description, "Image description");
@@ -270,6 +301,11 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_option("--update-of", a.update_of,
                 "[WIMFILE:]IMAGE: skip reading files whose size and timestamps match that image");
   c->add_option("--delta-from", a.delta_from, "Do not store blobs that this archive already holds (repeatable)");
+  c->add_option("--config", a.config,
+                "Capture configuration file (- = stdin): [ExclusionList] / [ExclusionException] path globs "
+                "(default: wimlib's list, e.g. /pagefile.sys, /System Volume Information)");
+  c->add_flag("--source-list", a.source_list,
+              "SOURCE is a file (or - for stdin) listing \"SOURCE [TARGET]\" lines, overlaid into one image");
   add_common_options(c, a.common);
 }
 
