@@ -153,6 +153,26 @@ private:
   std::vector<std::unique_ptr<Token>> free_;
 };
 
+// Reads exactly out.size() bytes of a blob being archived.
+void read_exact(BlobStream& s, std::span<uint8_t> out, const BlobSource& src) {
+  size_t got = 0;
+  while (got < out.size()) {
+    size_t k = s.read(out.subspan(got));
+    if (k == 0) fail(Errc::Failure, "'" + src.describe() + "' shrank while it was being archived");
+    got += k;
+  }
+}
+
+// At the end of a blob: the source must not have grown, and its content must
+// be what an earlier hash said (pre-hashed or --update-of). Returns the hash.
+Sha1 end_of_blob(BlobStream& s, Sha1Hasher& h, const BlobSource& src, bool hash_known, const Sha1& expected) {
+  uint8_t extra;
+  if (s.read({&extra, 1}) != 0) fail(Errc::Failure, "'" + src.describe() + "' grew while it was being archived");
+  Sha1 got = h.final();
+  if (hash_known && got != expected) fail(Errc::Failure, "'" + src.describe() + "' changed while it was being archived");
+  return got;
+}
+
 size_t tokens_for(uint64_t chunk) {
   size_t threads = size_t(tbb::this_task_arena::max_concurrency());
   // Bounded memory: at most ~256 MiB of chunk buffers in flight.
@@ -186,19 +206,10 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
   auto read_small = [&](Pending& p, Bytes& in) {
     auto s = p.source->open();
     in.resize(p.size);
-    size_t got = 0;
-    while (got < p.size) {
-      size_t k = s->read({in.data() + got, size_t(p.size) - got});
-      if (k == 0) fail(Errc::Failure, "'" + p.source->describe() + "' shrank while it was being archived");
-      got += k;
-    }
-    uint8_t extra;
-    if (s->read({&extra, 1}) != 0) fail(Errc::Failure, "'" + p.source->describe() + "' grew while it was being archived");
+    read_exact(*s, in, *p.source);
     Sha1Hasher& h = hashers.local();
     h.update(in);
-    Sha1 hash = h.final();
-    if (p.hash_known && hash != p.hash) fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
-    p.hash = hash;
+    p.hash = end_of_blob(*s, h, *p.source, p.hash_known, p.hash);
     p.hash_known = true;
   };
 
@@ -321,33 +332,20 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
             t->chunk = cur_chunk++;
             size_t want = size_t(std::min<uint64_t>(C, p.size - cur_read));
             t->in.resize(want);
-            size_t got = 0;
-            while (got < want) {
-              size_t k = stream->read({t->in.data() + got, want - got});
-              if (k == 0) {
-                pool.put(t);
-                fail(Errc::Failure, "'" + p.source->describe() + "' shrank while it was being archived");
+            try {
+              read_exact(*stream, t->in, *p.source);
+              hasher.update(t->in);
+              cur_read += want;
+              t->last = cur_read == p.size;
+              if (t->last) {
+                p.hash = end_of_blob(*stream, hasher, *p.source, p.hash_known, p.hash);
+                p.hash_known = true;
+                stream.reset();
+                cur++;
               }
-              got += k;
-            }
-            hasher.update(t->in);
-            cur_read += want;
-            t->last = cur_read == p.size;
-            if (t->last) {
-              uint8_t extra;
-              if (stream->read({&extra, 1}) != 0) {
-                pool.put(t);
-                fail(Errc::Failure, "'" + p.source->describe() + "' grew while it was being archived");
-              }
-              Sha1 h = hasher.final();
-              if (p.hash_known && h != p.hash) {
-                pool.put(t);
-                fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
-              }
-              p.hash = h;
-              p.hash_known = true;
-              stream.reset();
-              cur++;
+            } catch (...) {
+              pool.put(t);
+              throw;
             }
             return t;
           }) &
@@ -483,33 +481,20 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
                   cur_read = 0;
                 }
                 size_t k = size_t(std::min<uint64_t>(want - filled, p.size - cur_read));
-                size_t got = 0;
-                while (got < k) {
-                  size_t r = stream->read({t->in.data() + filled + got, k - got});
-                  if (r == 0) {
-                    pool.put(t);
-                    fail(Errc::Failure, "'" + p.source->describe() + "' shrank while it was being archived");
+                try {
+                  read_exact(*stream, {t->in.data() + filled, k}, *p.source);
+                  hasher.update({t->in.data() + filled, k});
+                  filled += k;
+                  cur_read += k;
+                  if (cur_read == p.size) {
+                    p.hash = end_of_blob(*stream, hasher, *p.source, p.hash_known, p.hash);
+                    p.hash_known = true;
+                    stream.reset();
+                    cur++;
                   }
-                  got += r;
-                }
-                hasher.update({t->in.data() + filled, k});
-                filled += k;
-                cur_read += k;
-                if (cur_read == p.size) {
-                  uint8_t extra;
-                  if (stream->read({&extra, 1}) != 0) {
-                    pool.put(t);
-                    fail(Errc::Failure, "'" + p.source->describe() + "' grew while it was being archived");
-                  }
-                  Sha1 h = hasher.final();
-                  if (p.hash_known && h != p.hash) {
-                    pool.put(t);
-                    fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
-                  }
-                  p.hash = h;
-                  p.hash_known = true;
-                  stream.reset();
-                  cur++;
+                } catch (...) {
+                  pool.put(t);
+                  throw;
                 }
               }
               produced += want;
