@@ -426,7 +426,8 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
 
   // Several solid resources when the data is large: cut at blob boundaries
   // once a resource holds at least this much.
-  const uint64_t kResourceTarget = std::max<uint64_t>(C * 16, 1ull << 30);
+  const uint64_t kResourceTarget =
+      opts_.solid_resource_size ? opts_.solid_resource_size : std::max<uint64_t>(C * 16, 1ull << 30);
   struct Group {
     size_t first, last;  // [first, last)
     uint64_t usize;

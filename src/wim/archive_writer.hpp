@@ -26,6 +26,9 @@ struct WriterOptions {
   bool solid = false;
   CompressionSpec solid_compression{Codec::Lzma, 0};
   uint32_t solid_chunk_size = 0;  // 0 = default (64 MiB)
+  // A new solid resource starts (at a blob boundary) once one holds this
+  // much; 0 = max(16 chunks, 1 GiB).
+  uint64_t solid_resource_size = 0;
   bool integrity = false;
   uint32_t extra_header_flags = 0;  // e.g. kHdrRpFix
 };

@@ -225,7 +225,29 @@ TEST_CASE("container: solid resources round trip, including several resources") 
     wo.solid_compression = {c, 0};
     wo.solid_chunk_size = 32768;
     check_round_trip(wo, contents);
+    // Several solid resources in one run: blobs are located through the
+    // run's single logical offset space (wim-format.md §5.2).
+    wo.solid_resource_size = 100000;
+    check_round_trip(wo, contents);
   }
+}
+
+TEST_CASE("container: a large solid capture is split into several solid resources") {
+  std::vector<Bytes> contents;
+  for (int i = 0; i < 12; i++) contents.push_back(make_data(50000, unsigned(100 + i), true));
+  Built b = build_image(contents);
+  TempDir dir;
+  wim::WriterOptions wo;
+  wo.compression = {Codec::None, 0};
+  wo.solid = true;
+  wo.solid_compression = {Codec::Zstd, 0};
+  wo.solid_chunk_size = 32768;
+  wo.solid_resource_size = 120000;
+  auto a = wim::Archive::open(write_archive(dir.path, b, wo));
+  size_t solid_resources = 0;
+  for (const auto& r : a->resources()) solid_resources += r.solid;
+  CHECK(solid_resources == 6);  // 12 blobs of 50000 bytes, 2 per resource (3 would exceed 120000)
+  CHECK(a->header().version == wim::kVersionSolid);
 }
 
 TEST_CASE("container: a compressed resource that does not shrink is stored raw") {
