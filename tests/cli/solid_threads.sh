@@ -33,6 +33,15 @@ t "--solid alone says it uses LZMA" bash -c "'$WIMPACK' capture '$src' '$TMP/s.w
 t "... and is a solid archive" test "$(hdr "$TMP/s.wim" version)" = 3584
 if have wimlib-imagex; then
     t "wimlib-imagex refuses a solid lzma archive cleanly" expect_fail any -- wimlib-imagex apply "$TMP/s.wim" "$TMP/wl"
+    # Solid resources with a codec wimlib knows (LZX, XPRESS) are standard WIMs.
+    for c in LZX XPRESS; do
+        t "capture --solid --solid-compress=$c" expect_ok wp capture "$src" "$TMP/s-$c.wim" --compress=$c --solid --solid-compress=$c --quiet
+        t "... wimlib-imagex verify accepts it" expect_ok wimlib-imagex verify "$TMP/s-$c.wim"
+        rm -rf "$TMP/ws-$c"
+        t "... wimlib-imagex applies it" expect_ok wimlib-imagex apply "$TMP/s-$c.wim" "$TMP/ws-$c"
+        t "... identical" compare_trees "$src" "$TMP/ws-$c" --quiet
+        rm -rf "$TMP/ws-$c"
+    done
 fi
 
 # Determinism: --threads=1 and --threads=2 give the same bytes apart from
