@@ -128,8 +128,6 @@ void run_capture(CaptureArgs& a) {
     if (!a.create) fail(Errc::NotFound, "'" + a.wimfile + "' does not exist (use --create to create it)");
     a.append = false;
   }
-  if (a.rebuild && a.append)
-    fail(Errc::Unsupported, "append --rebuild is not supported yet (append in place, or run 'wimpack optimize' afterwards)");
   wim::WriterOptions wo = writer_options(a);
 
   std::unique_ptr<wim::Archive> existing;
@@ -148,6 +146,8 @@ void run_capture(CaptureArgs& a) {
     if (!a.name.empty() && existing->xml().find_by_name(a.name))
       fail(Errc::Usage, "'" + a.wimfile + "' already has an image named \"" + a.name + "\"");
     wo.integrity = a.check || (existing->has_integrity() && !a.nocheck);
+    wo.compression = {h.codec(), wo.compression.codec == h.codec() ? wo.compression.level : 0};
+    wo.chunk_size = h.chunk_size;
   } else {
     wo.integrity = a.check;
   }
@@ -212,7 +212,8 @@ void run_capture(CaptureArgs& a) {
   Fd append_fd;
   uint64_t append_at = 0;
   std::unique_ptr<OutputFile> out;
-  if (existing) {
+  bool in_place = existing && !a.rebuild;
+  if (in_place) {
     // §14.2: new data goes after the old XML / integrity table; the old
     // header stays valid until the very last write.
     const wim::Header& h = existing->header();
@@ -220,8 +221,9 @@ void run_capture(CaptureArgs& a) {
     if (!h.integrity.is_zero()) append_at = std::max(append_at, h.integrity.end());
     append_at = std::max(append_at, h.blob_table.end());
     for (const auto& r : existing->resources())
-      if (r.offset + r.size_in_wim > append_at)
-        fail(Errc::Unsupported, "'" + a.wimfile + "' has data after its tables; in-place append is not possible (rebuilding is not supported yet)");
+      if (r.offset + r.size_in_wim > append_at) in_place = false;  // data after the tables: rebuild, as wimlib does
+  }
+  if (in_place) {
     append_fd.reset(::open(a.wimfile.c_str(), O_RDWR | O_CLOEXEC));
     if (!append_fd) fail_errno("cannot open for writing", a.wimfile, errno);
     out = std::make_unique<OutputFile>(append_fd.get(), a.wimfile, append_at);
@@ -234,7 +236,10 @@ void run_capture(CaptureArgs& a) {
   uint8_t old_flags[4];
   store_le32(old_flags, existing ? existing->header().flags : 0);
   try {
-    writer = existing ? std::make_unique<wim::ArchiveWriter>(*out, wo, *existing) : std::make_unique<wim::ArchiveWriter>(*out, wo);
+    writer = in_place ? std::make_unique<wim::ArchiveWriter>(*out, wo, *existing) : std::make_unique<wim::ArchiveWriter>(*out, wo);
+    // --rebuild (§14.3): the old images go into the new file first, their
+    // compressed data copied as it is.
+    if (existing && !in_place) writer->import_archive(*existing, false);
     for (const auto& b : bases) writer->exclude_blobs(*b);
     Progress progress("Archiving file data", !a.common.quiet);
     writer->set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
@@ -256,7 +261,7 @@ void run_capture(CaptureArgs& a) {
     if (a.boot) writer->header().boot_index = uint32_t(index);
     writer->finish();
   } catch (...) {
-    if (existing) {
+    if (in_place) {
       // §14.2 step 6: cut the file back and restore the old flags.
       try {
         out->truncate(append_at);

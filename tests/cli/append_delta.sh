@@ -32,6 +32,18 @@ t "... identical to the source" compare_trees "$src" "$TMP/o2"
 t "an unnamed image with \"\"" expect_ok wp append "$src" "$A" "" --quiet
 t "... has an empty name" bash -c "'$WIMPACK' info '$A' 3 --json | $PY -c 'import json,sys; assert json.load(sys.stdin)[\"images\"][0][\"name\"]==\"\"'"
 
+# --- append --rebuild: the whole file rewritten through a temporary file ---
+guid() { "$WIMPACK" info "$1" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["guid"])'; }
+g1=$(guid "$A")
+t "append --rebuild" expect_ok wp append "$src" "$A" rebuilt --rebuild --quiet
+t "... keeps the GUID" test "$g1" = "$(guid "$A")"
+t "... now has four images" bash -c "'$WIMPACK' info '$A' --json | $PY -c 'import json,sys; assert json.load(sys.stdin)[\"image_count\"]==4'"
+if have wimlib-imagex; then t "... and wimlib-imagex verify accepts it" expect_ok wimlib-imagex verify "$A"; fi
+rm -rf "$TMP/rb"
+t "... image 1 still applies identically" expect_ok wp apply "$A" 1 "$TMP/rb" --quiet
+t "... identical" compare_trees "$src" "$TMP/rb" --quiet
+t "... no temporary file left" bash -c "! ls '$TMP' | grep -qE '\.wim\.[A-Za-z0-9]{9}$'"
+
 # --- kill -9 during an append leaves image 1 intact for both tools ---
 big=$TMP/big
 mkdir -p "$big"
