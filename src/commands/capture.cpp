@@ -156,7 +156,7 @@ void run_capture(CaptureArgs& a) {
   if (rpfix) wo.extra_header_flags |= wim::kHdrRpFix;
 
   // Probe codecs early, so "not supported yet" comes before any work.
-  if (!existing && wo.compression.codec != Codec::None) make_compressor(wo.compression.codec, wo.compression.level, 32768);
+  if (wo.compression.codec != Codec::None) make_compressor(wo.compression.codec, wo.compression.level, 32768);
   if (wo.solid) make_compressor(wo.solid_compression.codec, wo.solid_compression.level, 32768);
 
   std::vector<std::unique_ptr<wim::Archive>> bases;
