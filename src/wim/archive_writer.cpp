@@ -134,23 +134,29 @@ struct Token {
   size_t csize = 0;     // 0 = store raw
 };
 
+// Owns every token it hands out, so tokens still in flight when the
+// pipeline is cancelled by an exception are freed too.
 class TokenPool {
 public:
   Token* get() {
     std::lock_guard lk(m_);
-    if (free_.empty()) return new Token;
-    Token* t = free_.back().release();
+    if (free_.empty()) {
+      owned_.push_back(std::make_unique<Token>());
+      return owned_.back().get();
+    }
+    Token* t = free_.back();
     free_.pop_back();
     return t;
   }
   void put(Token* t) {
     std::lock_guard lk(m_);
-    free_.emplace_back(t);
+    free_.push_back(t);
   }
 
 private:
   std::mutex m_;
-  std::vector<std::unique_ptr<Token>> free_;
+  std::vector<std::unique_ptr<Token>> owned_;
+  std::vector<Token*> free_;
 };
 
 // Reads exactly out.size() bytes of a blob being archived.

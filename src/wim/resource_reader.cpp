@@ -114,8 +114,11 @@ void stream_resources(const InputFile& f, std::span<const Resource> resources, c
   size_t tokens = std::max<size_t>(2, std::min<size_t>(size_t(threads) * 4, (256ull << 20) / (2 * biggest)));
 
   tbb::enumerable_thread_specific<DecompCache> decomps;
+  // `owned` holds every token, so those in flight when an exception cancels
+  // the pipeline are freed too; `pool` lists the idle ones.
   std::mutex pool_mutex;
-  std::vector<std::unique_ptr<Token>> pool;
+  std::vector<std::unique_ptr<Token>> owned;
+  std::vector<Token*> pool;
 
   size_t res_i = 0, chunk_i = 0;
   std::vector<ChunkRef> layout;
@@ -140,20 +143,21 @@ void stream_resources(const InputFile& f, std::span<const Resource> resources, c
               fc.stop();
               return nullptr;
             }
-            std::unique_ptr<Token> t;
+            Token* t;
             {
               std::lock_guard lk(pool_mutex);
-              if (!pool.empty()) {
-                t = std::move(pool.back());
-                pool.pop_back();
+              if (pool.empty()) {
+                owned.push_back(std::make_unique<Token>());
+                pool.push_back(owned.back().get());
               }
+              t = pool.back();
+              pool.pop_back();
             }
-            if (!t) t = std::make_unique<Token>();
             t->index = res_i;
             t->chunk = layout[chunk_i++];
             t->in.resize(t->chunk.csize);
             f.read_at(t->chunk.file_offset, t->in, "compressed data");
-            return t.release();
+            return t;
           }) &
           tbb::make_filter<Token*, Token*>(
               tbb::filter_mode::parallel,
@@ -165,18 +169,16 @@ void stream_resources(const InputFile& f, std::span<const Resource> resources, c
                 if (!d) d = make_decompressor(r.codec, r.chunk_size);
                 t->out.resize(t->chunk.usize);
                 if (!d->decompress(t->in, t->out)) {
-                  std::unique_ptr<Token> guard(t);
                   fail(Errc::BadArchive, where(f, r) + ": corrupt " + codec_name(r.codec) + " data in the chunk at offset " +
                                              std::to_string(t->chunk.file_offset));
                 }
                 return t;
               }) &
           tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, [&](Token* t) {
-            std::unique_ptr<Token> guard(t);
             const Bytes& data = t->chunk.raw ? t->in : t->out;
             sink(t->index, t->chunk.uoffset, data);
             std::lock_guard lk(pool_mutex);
-            pool.push_back(std::move(guard));
+            pool.push_back(t);
           }));
 }
 
