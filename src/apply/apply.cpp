@@ -188,6 +188,19 @@ struct TreeWriter::Impl {
     std::lock_guard lk(dir_mutex);
     pin(node, -1);
   }
+  // Creates the first link of `node` in its (pinned) parent directory.
+  int create_in_parent(uint32_t node, int access) {
+    uint32_t dir = nodes[node].parent;
+    int pfd = acquire_dir(dir);
+    try {
+      int fd = create_file(pfd, node, access);
+      release_dir(dir);
+      return fd;
+    } catch (...) {
+      release_dir(dir);
+      throw;
+    }
+  }
 
   Impl(const image::Image& i, std::string t, const ApplyOptions& o) : img(i), target(std::move(t)), opts(o) {}
   ~Impl() {
@@ -524,16 +537,8 @@ struct TreeWriter::Impl {
       primary_inode = first.inode;
       const InodeRec& r = inodes[first.inode];
       sparse = r.inode->attributes & image::kAttrSparse;
-      uint32_t dir = nodes[r.first_node].parent;
-      int pfd = acquire_dir(dir);
       // O_RDWR: extra users of a large blob are copied from this file.
-      try {
-        primary.reset(create_file(pfd, r.first_node, has_extra && !keep_all ? O_RDWR : O_WRONLY));
-      } catch (...) {
-        release_dir(dir);
-        throw;
-      }
-      release_dir(dir);
+      primary.reset(create_in_parent(r.first_node, has_extra && !keep_all ? O_RDWR : O_WRONLY));
     } else {
       primary_inode = kNone;
     }
@@ -617,16 +622,7 @@ struct TreeWriter::Impl {
         continue;
       }
       if (nd.inode == primary_inode) continue;
-      uint32_t dir = nodes[r.first_node].parent;
-      int pfd = acquire_dir(dir);
-      Fd fd;
-      try {
-        fd.reset(create_file(pfd, r.first_node, O_WRONLY));
-      } catch (...) {
-        release_dir(dir);
-        throw;
-      }
-      release_dir(dir);
+      Fd fd(create_in_parent(r.first_node, O_WRONLY));
       if (keep_all)
         write_at(fd.get(), buf, 0, false, path_of(r.first_node));
       else
@@ -670,16 +666,7 @@ struct TreeWriter::Impl {
                                  std::to_string(b.size));
     for (uint32_t i = b.begin; i < b.end; i++) {
       InodeRec& r = inodes[needs[i].inode];
-      uint32_t dir = nodes[r.first_node].parent;
-      int pfd = acquire_dir(dir);
-      Fd fd;
-      try {
-        fd.reset(create_file(pfd, r.first_node, O_WRONLY));
-      } catch (...) {
-        release_dir(dir);
-        throw;
-      }
-      release_dir(dir);
+      Fd fd(create_in_parent(r.first_node, O_WRONLY));
       bool sp = r.inode->attributes & image::kAttrSparse;
       write_at(fd.get(), data, 0, sp, path_of(r.first_node));
       if (sp && ::ftruncate(fd.get(), off_t(b.size)) != 0) fail_errno("cannot set the size of", path_of(r.first_node), errno);
