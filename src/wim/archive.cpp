@@ -48,22 +48,28 @@ std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
   return a;
 }
 
+// A non-solid resource (§4.1/§4.2): raw, or chunked with the header's codec.
+Resource Archive::nonsolid_resource(const ResHdr& r) const {
+  Resource res;
+  res.offset = r.offset;
+  res.size_in_wim = r.size_in_wim;
+  res.usize = r.usize;
+  res.flags = r.flags;
+  if (r.flags & kResCompressed) {
+    res.compressed = true;
+    res.codec = header_.codec();
+    res.chunk_size = header_.chunk_size;
+  }
+  return res;
+}
+
 void Archive::read_blob_table() {
   const InputFile& f = file_;
   const std::string& path = f.path();
   auto bad = [&](const std::string& what) { fail(Errc::BadArchive, "'" + path + "': invalid blob table: " + what); };
   const ResHdr& bt = header_.blob_table;
   if (bt.is_zero()) return;  // a WIM with no blobs at all
-  Resource table_res;
-  table_res.offset = bt.offset;
-  table_res.size_in_wim = bt.size_in_wim;
-  table_res.usize = bt.usize;
-  if (bt.flags & kResCompressed) {
-    table_res.compressed = true;
-    table_res.codec = header_.codec();
-    table_res.chunk_size = header_.chunk_size;
-  }
-  Bytes table = read_resource(f, table_res);
+  Bytes table = read_resource(f, nonsolid_resource(bt));
   entries_ = decode_blob_entries(table);
 
   const bool solid_ok = header_.version == kVersionSolid;
@@ -134,17 +140,8 @@ void Archive::read_blob_table() {
     if (e.hash.is_zero() || r.usize == 0) continue;                                                                 // rules 3, 4
     if (e.part_number != header_.part_number) continue;                                                             // rule 5
     check_bounds(r);
-    Resource res;
-    res.offset = r.offset;
-    res.size_in_wim = r.size_in_wim;
-    res.usize = r.usize;
-    res.flags = r.flags;
-    if (r.flags & kResCompressed) {
-      res.compressed = true;
-      res.codec = header_.codec();
-      res.chunk_size = header_.chunk_size;
-      if (res.codec == Codec::None) bad("a compressed resource in an uncompressed WIM");
-    }
+    Resource res = nonsolid_resource(r);
+    if (res.compressed && res.codec == Codec::None) bad("a compressed resource in an uncompressed WIM");
     if (r.flags & kResMetadata) {  // rule 6
       if (e.refcnt == 0) continue;
       if (e.refcnt != 1) bad("a metadata resource has a reference count other than 1");

@@ -59,6 +59,7 @@ public:
 private:
   explicit Archive(const std::string& path) : file_(path) {}
   void read_blob_table();
+  Resource nonsolid_resource(const ResHdr& r) const;
 
   InputFile file_;
   Header header_;

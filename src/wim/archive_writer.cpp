@@ -65,7 +65,7 @@ ArchiveWriter::ArchiveWriter(OutputFile& out, const WriterOptions& opts, const A
     opts_.solid_chunk_size = effective_chunk(opts_.solid_compression.codec, opts_.solid_chunk_size, true);
     header_.version = kVersionSolid;
   }
-  xml_ = XmlInfo::parse(existing.xml().encode(0), existing.path());
+  xml_ = existing.xml().clone();
   // Carry over every resource of the old archive.
   std::vector<uint32_t> map(existing.resources().size(), UINT32_MAX);
   for (size_t i = 0; i < existing.image_count(); i++) {
@@ -179,6 +179,46 @@ Sha1 end_of_blob(BlobStream& s, Sha1Hasher& h, const BlobSource& src, bool hash_
   return got;
 }
 
+// The serial reader of the chunk pipeline: reads blobs front to back, hashing
+// as it goes, and checks each against the size and hash known for it.
+template <class Blob>
+class SerialBlobReader {
+public:
+  SerialBlobReader(std::vector<Blob>& blobs, size_t first) : blobs_(blobs), cur_(first) {}
+  size_t current() const { return cur_; }
+  bool mid_blob() const { return stream_ != nullptr; }
+  void skip() { cur_++; }  // the current blob is read elsewhere
+  uint64_t left() const { return blobs_[cur_].size - (stream_ ? read_ : 0); }  // of the current blob
+
+  // Reads min(out.size(), what is left of the current blob). When the blob
+  // is complete, its hash is recorded and current() moves to the next one.
+  size_t read(std::span<uint8_t> out) {
+    Blob& p = blobs_[cur_];
+    if (!stream_) {
+      stream_ = p.source->open();
+      read_ = 0;
+    }
+    auto piece = out.first(size_t(std::min<uint64_t>(out.size(), p.size - read_)));
+    read_exact(*stream_, piece, *p.source);
+    hasher_.update(piece);
+    read_ += piece.size();
+    if (read_ == p.size) {
+      p.hash = end_of_blob(*stream_, hasher_, *p.source, p.hash_known, p.hash);
+      p.hash_known = true;
+      stream_.reset();
+      cur_++;
+    }
+    return piece.size();
+  }
+
+private:
+  std::vector<Blob>& blobs_;
+  size_t cur_;
+  uint64_t read_ = 0;
+  std::unique_ptr<BlobStream> stream_;
+  Sha1Hasher hasher_;
+};
+
 size_t tokens_for(uint64_t chunk) {
   size_t threads = size_t(tbb::this_task_arena::max_concurrency());
   // Bounded memory: at most ~256 MiB of chunk buffers in flight.
@@ -219,11 +259,8 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
     p.hash_known = true;
   };
 
-  // Reader state.
-  size_t cur = 0;
-  uint64_t cur_chunk = 0, cur_read = 0;
-  std::unique_ptr<BlobStream> stream;
-  Sha1Hasher hasher;
+  SerialBlobReader<Pending> reader(blobs, 0);
+  uint64_t cur_chunk = 0;
 
   // Writer state for the blob being written.
   struct {
@@ -314,41 +351,26 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
       tbb::make_filter<void, Token*>(
           tbb::filter_mode::serial_in_order,
           [&](tbb::flow_control& fc) -> Token* {
-            if (cur >= blobs.size()) {
+            if (reader.current() >= blobs.size()) {
               fc.stop();
               return nullptr;
             }
-            Pending& p = blobs[cur];
-            if (!stream && p.size <= C) {
-              Token* t = pool.get();
-              t->blob = cur++;
+            Token* t = pool.get();
+            t->blob = reader.current();
+            if (!reader.mid_blob() && blobs[t->blob].size <= C) {
+              reader.skip();
               t->chunk = 0;
               t->last = true;
               t->deferred = true;
               return t;
             }
-            if (!stream) {
-              stream = p.source->open();
-              cur_chunk = 0;
-              cur_read = 0;
-            }
-            Token* t = pool.get();
+            if (!reader.mid_blob()) cur_chunk = 0;
             t->deferred = false;
-            t->blob = cur;
             t->chunk = cur_chunk++;
-            size_t want = size_t(std::min<uint64_t>(C, p.size - cur_read));
-            t->in.resize(want);
+            t->in.resize(size_t(std::min<uint64_t>(C, reader.left())));
             try {
-              read_exact(*stream, t->in, *p.source);
-              hasher.update(t->in);
-              cur_read += want;
-              t->last = cur_read == p.size;
-              if (t->last) {
-                p.hash = end_of_blob(*stream, hasher, *p.source, p.hash_known, p.hash);
-                p.hash_known = true;
-                stream.reset();
-                cur++;
-              }
+              reader.read(t->in);
+              t->last = reader.current() != t->blob;
             } catch (...) {
               pool.put(t);
               throw;
@@ -459,10 +481,8 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
     csizes.reserve(n);
     uint64_t data_bytes = 0;
 
-    size_t cur = g.first;
-    uint64_t cur_read = 0, chunk_no = 0, produced = 0;
-    std::unique_ptr<BlobStream> stream;
-    Sha1Hasher hasher;
+    SerialBlobReader<Pending> reader(blobs, g.first);
+    uint64_t chunk_no = 0, produced = 0;
     std::vector<uint64_t> offsets(g.last - g.first);
     uint64_t running = 0;
     for (size_t i = g.first; i < g.last; i++) offsets[i - g.first] = running, running += blobs[i].size;
@@ -480,29 +500,11 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
               t->chunk = chunk_no++;
               size_t want = size_t(std::min<uint64_t>(C, g.usize - produced));
               t->in.resize(want);
-              size_t filled = 0;
-              while (filled < want) {
-                Pending& p = blobs[cur];
-                if (!stream) {
-                  stream = p.source->open();
-                  cur_read = 0;
-                }
-                size_t k = size_t(std::min<uint64_t>(want - filled, p.size - cur_read));
-                try {
-                  read_exact(*stream, {t->in.data() + filled, k}, *p.source);
-                  hasher.update({t->in.data() + filled, k});
-                  filled += k;
-                  cur_read += k;
-                  if (cur_read == p.size) {
-                    p.hash = end_of_blob(*stream, hasher, *p.source, p.hash_known, p.hash);
-                    p.hash_known = true;
-                    stream.reset();
-                    cur++;
-                  }
-                } catch (...) {
-                  pool.put(t);
-                  throw;
-                }
+              try {
+                for (size_t filled = 0; filled < want;) filled += reader.read({t->in.data() + filled, want - filled});
+              } catch (...) {
+                pool.put(t);
+                throw;
               }
               produced += want;
               return t;
@@ -783,7 +785,7 @@ void ArchiveWriter::import_archive(const Archive& src, bool recompress, WriteSta
     metadata_.push_back(uint32_t(resources_.size()));
     resources_.push_back(o);
   }
-  xml_ = XmlInfo::parse(src.xml().encode(0), src.path());
+  xml_ = src.xml().clone();
   header_.image_count = uint32_t(metadata_.size());
   header_.boot_index = sh.boot_index;
   header_.guid = sh.guid;  // §14.3: a rebuild keeps the GUID

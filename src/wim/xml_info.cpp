@@ -41,6 +41,12 @@ XmlInfo XmlInfo::parse(ByteSpan data, const std::string& path) {
   return x;
 }
 
+XmlInfo XmlInfo::clone() const {
+  XmlInfo x;
+  x.doc_->reset(*doc_);
+  return x;
+}
+
 size_t XmlInfo::image_count() const {
   size_t n = 0;
   for (auto img : doc_->document_element().children("IMAGE")) (void)img, n++;

@@ -26,6 +26,7 @@ public:
   // UTF-16LE, BOM, no declaration, no whitespace; TOTALBYTES written last.
   Bytes encode(uint64_t total_bytes) const;
   std::string to_utf8() const;  // same document as UTF-8 text (for --xml)
+  XmlInfo clone() const;        // an independent copy (for rewriting an archive)
 
   size_t image_count() const;
   pugi::xml_node image(size_t index) const;  // 1-based; throws if absent
