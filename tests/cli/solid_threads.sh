@@ -60,6 +60,18 @@ PY
 }
 t "... identical bytes apart from GUID and XML times" same_but_guid_and_xml "$TMP/t1.wim" "$TMP/t2.wim"
 
+# Progress: a live line on a terminal only; --quiet silences it.
+"$WIMPACK" capture "$src" "$TMP/p.wim" --compress=zstd 2>"$TMP/progress.err" >/dev/null
+t "no carriage returns on stderr when it is not a terminal" bash -c "! grep -q $'\r' '$TMP/progress.err'"
+if have script; then
+    script -qec "'$WIMPACK' capture '$src' '$TMP/p2.wim' --compress=zstd" /dev/null >"$TMP/tty.out" 2>&1
+    t "on a terminal, a progress line is drawn" grep -q "Archiving file data: .* done" "$TMP/tty.out"
+    script -qec "'$WIMPACK' capture '$src' '$TMP/p3.wim' --compress=zstd --quiet" /dev/null >"$TMP/tty2.out" 2>&1
+    t "... and --quiet silences it" bash -c "! grep -q 'Archiving file data' '$TMP/tty2.out'"
+else
+    skip "script(1) missing: progress on a terminal not checked"
+fi
+
 # Memory is bounded by the chunks in flight, not by the input: a 1 GB file
 # (sparse, so the test stays fast) peaks far below 256 MiB.
 mkdir -p "$TMP/gig"
