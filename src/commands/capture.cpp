@@ -3,9 +3,7 @@
 #include <optional>
 #include <cstdio>
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "capture/config.hpp"
 #include "capture/scan.hpp"
@@ -16,7 +14,7 @@
 #include "util/file.hpp"
 #include "util/progress.hpp"
 #include "util/size.hpp"
-#include "wim/archive_writer.hpp"
+#include "wim/archive_update.hpp"
 
 namespace wp::cmd {
 namespace {
@@ -130,9 +128,13 @@ void run_capture(CaptureArgs& a) {
   }
   wim::WriterOptions wo = writer_options(a);
 
-  std::unique_ptr<wim::Archive> existing;
-  if (a.append) {
-    existing = wim::Archive::open(a.wimfile);
+  // The archive is locked before it is read, and stays locked until the
+  // new header is written (or the old file is restored).
+  std::unique_ptr<wim::ArchiveUpdate> update =
+      a.append ? wim::ArchiveUpdate::open(a.wimfile) : wim::ArchiveUpdate::create(a.wimfile);
+  wim::Archive* existing = update->existing();
+  if (existing) {
+    print_warnings(existing->warnings());
     const wim::Header& h = existing->header();
     if (h.flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.wimfile + "' is marked read-only");
     if (h.pipable) fail(Errc::Unsupported, "appending to a pipable WIM is not supported");
@@ -191,7 +193,7 @@ void run_capture(CaptureArgs& a) {
     std::unique_ptr<wim::Archive> owned;
     const wim::Archive* tmpl = nullptr;
     if (existing && tmpl_path == a.wimfile)
-      tmpl = existing.get();
+      tmpl = existing;
     else
       for (const auto& b : bases)
         if (b->path() == tmpl_path) tmpl = b.get();
@@ -208,45 +210,18 @@ void run_capture(CaptureArgs& a) {
                              ", " + std::to_string(st.files_read) + " files read");
   }
 
-  std::optional<TempFile> tmp;
-  Fd append_fd;
-  uint64_t append_at = 0;
-  std::unique_ptr<OutputFile> out;
-  bool in_place = existing && !a.rebuild;
-  if (in_place) {
-    // §14.2: new data goes after the old XML / integrity table; the old
-    // header stays valid until the very last write.
-    const wim::Header& h = existing->header();
-    append_at = h.xml.end();
-    if (!h.integrity.is_zero()) append_at = std::max(append_at, h.integrity.end());
-    append_at = std::max(append_at, h.blob_table.end());
-    for (const auto& r : existing->resources())
-      if (r.offset + r.size_in_wim > append_at) in_place = false;  // data after the tables: rebuild, as wimlib does
-  }
-  if (in_place) {
-    append_fd.reset(::open(a.wimfile.c_str(), O_RDWR | O_CLOEXEC));
-    if (!append_fd) fail_errno("cannot open for writing", a.wimfile, errno);
-    out = std::make_unique<OutputFile>(append_fd.get(), a.wimfile, append_at);
-  } else {
-    tmp.emplace(a.wimfile);
-    out = std::make_unique<OutputFile>(tmp->fd(), tmp->temp_path(), 0);
-  }
-
-  std::unique_ptr<wim::ArchiveWriter> writer;
-  uint8_t old_flags[4];
-  store_le32(old_flags, existing ? existing->header().flags : 0);
   try {
-    writer = in_place ? std::make_unique<wim::ArchiveWriter>(*out, wo, *existing) : std::make_unique<wim::ArchiveWriter>(*out, wo);
+    wim::ArchiveWriter& writer = update->begin(wo, existing && !a.rebuild);
     // --rebuild (§14.3): the old images go into the new file first, their
     // compressed data copied as it is.
-    if (existing && !in_place) writer->import_archive(*existing, false);
-    for (const auto& b : bases) writer->exclude_blobs(*b);
+    if (existing && !update->in_place()) writer.import_archive(*existing, false);
+    for (const auto& b : bases) writer.exclude_blobs(*b);
     Progress progress("Archiving file data", !a.common.quiet);
-    writer->set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+    writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
     wim::WriteStats ws;
-    size_t index = writer->add_image(scan.image, scan.sources, a.name, &ws);
+    size_t index = writer.add_image(scan.image, scan.sources, a.name, &ws);
     progress.finish();
-    auto& xml = writer->xml();
+    auto& xml = writer.xml();
     if (!a.description.empty()) xml.set(index, "DESCRIPTION", a.description);
     if (!a.flags.empty()) xml.set(index, "FLAGS", a.flags);
     for (const auto& p : a.properties) set_property(xml.image(index), p);
@@ -258,20 +233,11 @@ void run_capture(CaptureArgs& a) {
       for (int i = 0; i < 16; i++) std::snprintf(g + 2 * i, 3, "%02x", b->header().guid[i]);
       d.append_child("GUID").text().set(g);
     }
-    if (a.boot) writer->header().boot_index = uint32_t(index);
-    writer->finish();
+    if (a.boot) writer.header().boot_index = uint32_t(index);
+    update->commit();
   } catch (...) {
-    if (in_place) {
-      // §14.2 step 6: cut the file back and restore the old flags.
-      try {
-        out->truncate(append_at);
-        out->pwrite_at(0x10, {old_flags, 4});
-      } catch (...) {
-      }
-    }
-    throw;
+    update->rollback_and_rethrow();
   }
-  if (tmp) tmp->commit();
 
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto st = scan.image.stats();
@@ -279,7 +245,7 @@ void run_capture(CaptureArgs& a) {
     std::printf("%s \"%s\" %s %s: %llu directories, %llu files, %s of data; archive is now %s (%.2f s)\n",
                 a.append ? "Appended" : "Captured", a.name.c_str(), a.append ? "to" : "into", a.wimfile.c_str(),
                 (unsigned long long)st.dir_count, (unsigned long long)st.file_count, format_size(st.total_bytes).c_str(),
-                format_size(out->offset()).c_str(), secs);
+                format_size(update->final_size()).c_str(), secs);
 }
 
 void add_capture_options(CLI::App* c, CaptureArgs& a) {

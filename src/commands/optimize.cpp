@@ -9,7 +9,7 @@
 #include "util/file.hpp"
 #include "util/progress.hpp"
 #include "util/size.hpp"
-#include "wim/archive_writer.hpp"
+#include "wim/archive_update.hpp"
 
 namespace wp::cmd {
 namespace {
@@ -22,7 +22,8 @@ struct OptimizeArgs {
 
 void run_optimize(OptimizeArgs& a) {
   apply_thread_count(a.common.threads);
-  auto src = wim::Archive::open(a.wimfile);
+  auto update = wim::ArchiveUpdate::open(a.wimfile);
+  wim::Archive* src = update->existing();
   print_warnings(src->warnings());
   const wim::Header& sh = src->header();
   if (sh.flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.wimfile + "' is marked read-only");
@@ -48,18 +49,19 @@ void run_optimize(OptimizeArgs& a) {
   bool recompress = a.recompress || wo.solid;
 
   uint64_t before = src->file().size();
-  TempFile tmp(a.wimfile);
-  OutputFile out(tmp.fd(), tmp.temp_path(), 0);
-  wim::ArchiveWriter writer(out, wo);
-  Progress progress("Rebuilding", !a.common.quiet);
-  writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
-  writer.import_archive(*src, recompress);
-  progress.finish();
-  writer.finish();
-  tmp.commit();
+  try {
+    wim::ArchiveWriter& writer = update->begin(wo, false);  // §14.3: always a rebuild
+    Progress progress("Rebuilding", !a.common.quiet);
+    writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+    writer.import_archive(*src, recompress);
+    progress.finish();
+    update->commit();
+  } catch (...) {
+    update->rollback_and_rethrow();
+  }
   if (!a.common.quiet)
     std::printf("\"%s\" original size: %s\n\"%s\" optimized size: %s\n", a.wimfile.c_str(), format_size(before).c_str(),
-                a.wimfile.c_str(), format_size(out.offset()).c_str());
+                a.wimfile.c_str(), format_size(update->final_size()).c_str());
 }
 
 }  // namespace

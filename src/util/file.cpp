@@ -1,13 +1,20 @@
 #include "util/file.hpp"
 
+#include <pthread.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <sys/file.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <thread>
+#include <vector>
 
 namespace wp {
 
@@ -50,12 +57,45 @@ Bytes InputFile::read_bytes(uint64_t off, uint64_t len, const char* what) const 
   return b;
 }
 
+// --- the process-wide I/O lock, and what a signal must undo ----------------
+//
+// Every write to an OutputFile and every rename of a TempFile holds g_io. The
+// signal thread takes it too, so when it cleans up no write is half done and
+// none can start after the cleanup.
+
+namespace {
+std::mutex g_io;
+std::vector<const TempFile*> g_temps;  // live temporary files (under g_io)
+std::vector<OutputFile*> g_armed;      // armed in-place changes (under g_io)
+
+template <class V, class P>
+void erase_from(V& v, P p) {
+  v.erase(std::remove(v.begin(), v.end(), p), v.end());
+}
+}  // namespace
+
 OutputFile::OutputFile(int fd, std::string path, uint64_t start_offset)
     : fd_(fd), path_(std::move(path)), offset_(start_offset) {
   buf_.reserve(1 << 20);
 }
 
-OutputFile::~OutputFile() = default;  // the owner decides what an unflushed buffer means
+OutputFile::~OutputFile() {
+  // An armed change that was neither committed nor rolled back (an exception
+  // unwound past its owner) is undone here.
+  if (armed_) rollback();
+}
+
+void OutputFile::write_all_locked(uint64_t off, ByteSpan data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, off_t(off + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno("cannot write", path_, errno);
+    }
+    done += size_t(n);
+  }
+}
 
 void OutputFile::write(ByteSpan data) {
   if (buf_.size() + data.size() > (1u << 20)) {
@@ -71,35 +111,21 @@ void OutputFile::write(ByteSpan data) {
 
 void OutputFile::flush() {
   if (buf_.empty()) return;
-  uint64_t off = offset_;
-  size_t done = 0;
-  while (done < buf_.size()) {
-    ssize_t n = ::pwrite(fd_, buf_.data() + done, buf_.size() - done, off_t(off + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail_errno("cannot write", path_, errno);
-    }
-    done += size_t(n);
-  }
+  std::lock_guard lk(g_io);
+  write_all_locked(offset_, buf_);
   offset_ += buf_.size();
   buf_.clear();
 }
 
 void OutputFile::pwrite_at(uint64_t off, ByteSpan data) {
   flush();
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, off_t(off + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail_errno("cannot write", path_, errno);
-    }
-    done += size_t(n);
-  }
+  std::lock_guard lk(g_io);
+  write_all_locked(off, data);
 }
 
 void OutputFile::truncate(uint64_t size) {
   flush();
+  std::lock_guard lk(g_io);
   if (::ftruncate(fd_, off_t(size)) != 0) fail_errno("cannot truncate", path_, errno);
   offset_ = size;
 }
@@ -109,38 +135,118 @@ void OutputFile::sync() {
   if (::fsync(fd_) != 0) fail_errno("cannot sync", path_, errno);
 }
 
+void OutputFile::arm_rollback(uint64_t old_size, ByteSpan prefix) {
+  std::lock_guard lk(g_io);
+  old_size_ = old_size;
+  old_prefix_.assign(prefix.begin(), prefix.end());
+  if (!armed_) g_armed.push_back(this);
+  armed_ = true;
+}
+
+void OutputFile::commit_at(uint64_t off, ByteSpan data) {
+  sync();
+  std::lock_guard lk(g_io);
+  write_all_locked(off, data);
+  if (::fdatasync(fd_) != 0) fail_errno("cannot sync", path_, errno);
+  if (armed_) erase_from(g_armed, this);
+  armed_ = false;
+}
+
+std::string OutputFile::rollback_locked() noexcept {
+  if (!armed_) return {};
+  armed_ = false;
+  erase_from(g_armed, this);
+  buf_.clear();  // never flush what was not written: it may be what failed (ENOSPC)
+  std::string err;
+  if (::ftruncate(fd_, off_t(old_size_)) != 0) err = "cannot truncate: " + errno_text(errno);
+  size_t done = 0;
+  while (done < old_prefix_.size()) {
+    ssize_t n = ::pwrite(fd_, old_prefix_.data() + done, old_prefix_.size() - done, off_t(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err += std::string(err.empty() ? "" : "; ") + "cannot restore the header: " + errno_text(errno);
+      break;
+    }
+    done += size_t(n);
+  }
+  if (err.empty() && ::fdatasync(fd_) != 0) err = "cannot sync: " + errno_text(errno);
+  offset_ = old_size_;
+  return err;
+}
+
+std::string OutputFile::rollback() noexcept {
+  std::lock_guard lk(g_io);
+  return rollback_locked();
+}
+
+// --- the writer lock ---------------------------------------------------------
+
+WriterLock::WriterLock(const std::string& path) : path_(path) {
+  for (int attempt = 0;; attempt++) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      int e = errno;
+      throw Error(e == ENOENT ? Errc::NotFound : Errc::Failure, "cannot open '" + path + "': " + errno_text(e));
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      if (e == EWOULDBLOCK)
+        fail(Errc::Busy, "'" + path + "' is locked for writing by another process (a wimpack or wimlib command is "
+                         "changing it); try again when it has finished");
+      fail_errno("cannot lock", path, e);
+    }
+    // The lock is on the inode we opened; if another writer renamed a new
+    // archive over the path meanwhile, lock that one instead.
+    struct stat a, b;
+    if (::fstat(fd.get(), &a) != 0) fail_errno("cannot stat", path, errno);
+    if (::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+      fd_ = std::move(fd);
+      return;
+    }
+    if (attempt >= 100) fail(Errc::Busy, "'" + path + "' keeps being replaced by another process");
+  }
+}
+
+bool WriterLock::same_file(int fd) const {
+  struct stat a, b;
+  return ::fstat(fd_.get(), &a) == 0 && ::fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 // --- temporary files and signal cleanup ----------------------------------
 
-namespace {
-constexpr int kMaxTemp = 16;
-char g_temp_paths[kMaxTemp][4096];
-std::atomic<bool> g_temp_used[kMaxTemp];
-
-extern "C" void cleanup_and_exit(int sig) {
-  for (int i = 0; i < kMaxTemp; i++)
-    if (g_temp_used[i].load()) ::unlink(g_temp_paths[i]);
-  ::signal(sig, SIG_DFL);
+// The signal thread's work, in a normal thread context (so it may lock).
+void run_signal_cleanup(int sig) {
+  std::unique_lock lk(g_io);  // waits out a write in progress; none starts after
+  std::string msg = std::string("wimpack: interrupted by ") +
+                    (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+  for (const TempFile* t : g_temps) {
+    ::unlink(t->temp_path().c_str());
+    msg += "; removed the unfinished '" + t->temp_path() + "' ('" + t->final_path() + "' is unchanged)";
+  }
+  for (OutputFile* f : std::vector<OutputFile*>(g_armed)) {
+    std::string err = f->rollback_locked();
+    if (err.empty())
+      msg += "; '" + f->path() + "' was rolled back to its previous state";
+    else
+      msg += "; rolling back '" + f->path() + "' failed (" + err + "); its old header still points at the old data";
+  }
+  msg += "\n";
+  if (::write(2, msg.data(), msg.size()) < 0) {
+  }
   ::_exit(128 + sig);
 }
 
-int register_temp(const std::string& path) {
-  if (path.size() >= sizeof g_temp_paths[0]) return -1;
-  for (int i = 0; i < kMaxTemp; i++) {
-    bool expected = false;
-    if (!g_temp_used[i].load()) {
-      std::memcpy(g_temp_paths[i], path.c_str(), path.size() + 1);
-      if (g_temp_used[i].compare_exchange_strong(expected, true)) return i;
-    }
-  }
-  return -1;
-}
-}  // namespace
-
 void install_cleanup_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = cleanup_and_exit;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set] {
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    run_signal_cleanup(sig);
+  }).detach();
 }
 
 TempFile::TempFile(const std::string& final_path) : final_path_(final_path) {
@@ -149,33 +255,33 @@ TempFile::TempFile(const std::string& final_path) : final_path_(final_path) {
   for (int attempt = 0; attempt < 100; attempt++) {
     std::string p = final_path + ".";
     for (int i = 0; i < 9; i++) p.push_back(alnum[rd() % 62]);
-    // Register before creating, so a signal between the two cannot leak it.
-    slot_ = register_temp(p);
+    // Created and registered under the I/O lock, so a signal cannot leak it.
+    std::lock_guard lk(g_io);
     int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
       fd_.reset(fd);
       temp_path_ = p;
+      g_temps.push_back(this);
       return;
     }
     int e = errno;
-    if (slot_ >= 0) g_temp_used[slot_] = false;
-    slot_ = -1;
     if (e != EEXIST) fail_errno("cannot create", final_path, e);
   }
   fail(Errc::Failure, "cannot create a temporary file next to '" + final_path + "'");
 }
 
 TempFile::~TempFile() {
+  std::lock_guard lk(g_io);
   if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
-  if (slot_ >= 0) g_temp_used[slot_] = false;
+  erase_from(g_temps, this);
 }
 
 void TempFile::commit() {
   if (::fsync(fd_.get()) != 0) fail_errno("cannot sync", temp_path_, errno);
+  std::lock_guard lk(g_io);
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) fail_errno("cannot rename into place", final_path_, errno);
   committed_ = true;
-  if (slot_ >= 0) g_temp_used[slot_] = false;
-  slot_ = -1;
+  erase_from(g_temps, this);
 }
 
 std::string read_text_file(const std::string& path) {

@@ -52,11 +52,22 @@ private:
 
 // Sequential writer with a large buffer; also supports patching earlier bytes
 // (headers, chunk tables) with pwrite after flush.
+//
+// In-place changes to an existing file (wim-format.md §14.2) arm a rollback
+// first: arm_rollback(old_size, prefix) remembers the file's old length and
+// its first bytes (the header). Until commit_at() writes the final bytes,
+// rollback() -- called explicitly, by the destructor, or by the signal thread
+// on SIGINT/SIGTERM/SIGHUP -- drops unwritten data without flushing it, cuts
+// the file back to its old length and restores the prefix, leaving the file
+// as it was. Every write to the file and the rollback hold one process-wide
+// I/O lock, so a signal can never interleave with a write.
 class OutputFile {
 public:
   OutputFile() = default;
   OutputFile(int fd, std::string path, uint64_t start_offset);
   ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
   const std::string& path() const { return path_; }
   int fd() const { return fd_; }
   uint64_t offset() const { return offset_ + buf_.size(); }
@@ -66,11 +77,44 @@ public:
   void truncate(uint64_t size);                  // flushes first, moves offset
   void sync();
 
+  void arm_rollback(uint64_t old_size, ByteSpan prefix);
+  // The commit point: flushes, syncs, writes `data` at `off` and disarms the
+  // rollback, atomically with respect to signals.
+  void commit_at(uint64_t off, ByteSpan data);
+  // Undoes an armed in-place change (no-op when not armed or committed).
+  // Returns an empty string on success, else what went wrong.
+  std::string rollback() noexcept;
+  bool armed() const { return armed_; }
+
 private:
+  friend void run_signal_cleanup(int sig);
+  void write_all_locked(uint64_t off, ByteSpan data);
+  std::string rollback_locked() noexcept;
+
   int fd_ = -1;
   std::string path_;
   uint64_t offset_ = 0;  // file offset of buf_[0]
   Bytes buf_;
+  bool armed_ = false;
+  uint64_t old_size_ = 0;
+  Bytes old_prefix_;
+};
+
+// An exclusive writer lock on an existing archive (flock(2), as wimlib takes
+// it), held until destruction. flock locks die with their process, so a killed
+// writer never blocks the next one. Fails at once with Errc::Busy when another
+// process holds it. The lock is taken on `path`'s current inode; the caller
+// re-checks identity() against the file it then reads.
+class WriterLock {
+public:
+  explicit WriterLock(const std::string& path);
+  const std::string& path() const { return path_; }
+  // True when `fd` is the locked inode.
+  bool same_file(int fd) const;
+
+private:
+  std::string path_;
+  Fd fd_;
 };
 
 // A new file written under a temporary name in the target's directory
@@ -91,12 +135,13 @@ public:
 private:
   std::string final_path_, temp_path_;
   Fd fd_;
-  int slot_ = -1;
   bool committed_ = false;
 };
 
-// Installs the SIGINT/SIGTERM/SIGHUP handlers that remove live temporary
-// files and exit with status 130.
+// Blocks SIGINT/SIGTERM/SIGHUP in every thread and starts one thread that
+// waits for them: it takes the I/O lock, removes live temporary files, rolls
+// back armed in-place changes, says on stderr what it did, and exits with
+// 128 + the signal number. Call before any other thread starts.
 void install_cleanup_signal_handlers();
 
 // Reads a whole file (for config files, source lists); "-" means stdin.

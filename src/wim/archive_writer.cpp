@@ -863,12 +863,11 @@ void ArchiveWriter::finish() {
     header_.boot_metadata.flags |= kResMetadata;
   }
   header_.flags &= ~kHdrWriteInProgress;
-  // §14.1 step 5 / §14.2 step 5: the header is written last. Sync first so
-  // the new header never points at data that is not on disk yet.
-  out_.sync();
+  // §14.1 step 5 / §14.2 step 5: the header is written last (the commit
+  // point), after a sync so that it never points at data not yet on disk.
   uint8_t hb[kHeaderSize];
   encode_header(header_, hb);
-  out_.pwrite_at(0, {hb, kHeaderSize});
+  out_.commit_at(0, {hb, kHeaderSize});
 }
 
 }  // namespace wp::wim
