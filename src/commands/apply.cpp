@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "apply/extract_image.hpp"
+#include "apply/image_dirs.hpp"
 #include "commands/common.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
@@ -31,15 +32,6 @@ std::vector<std::string> expand_ref(const std::string& pattern) {
   globfree(&g);
   if (out.empty()) out.push_back(pattern);
   return out;
-}
-
-std::string safe_dir_name(const std::string& name, size_t index) {
-  // "all": one subdirectory per image, named after it; names that are not a
-  // single safe path component fall back to the index.
-  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
-      name.find('\0') != std::string::npos)
-    return std::to_string(index);
-  return name;
 }
 
 void run_apply(ApplyArgs& a) {
@@ -76,9 +68,19 @@ void run_apply(ApplyArgs& a) {
   ao.rpfix = a.rpfix || (!a.norpfix && (archive->header().flags & wim::kHdrRpFix));
   auto t0 = std::chrono::steady_clock::now();
   uint64_t bytes = 0;
-  if (all) ::mkdir(target.c_str(), 0755);
+  std::vector<apply::ImageDir> dirs;
+  if (all) {
+    ::mkdir(target.c_str(), 0755);
+    std::vector<std::string> names;
+    for (size_t index : images) names.push_back(archive->xml().get(index, "NAME"));
+    dirs = apply::image_dir_names(names);
+    for (size_t i = 0; i < dirs.size(); i++)
+      if (dirs[i].renamed)
+        warn("image " + std::to_string(i + 1) + "'s directory name is taken by another image; extracting it to '" +
+             target + "/" + dirs[i].name + "'");
+  }
   for (size_t index : images) {
-    std::string dest = all ? target + "/" + safe_dir_name(archive->xml().get(index, "NAME"), index) : target;
+    std::string dest = all ? target + "/" + dirs[index - 1].name : target;
     Progress progress("Applying image " + std::to_string(index), !a.common.quiet);
     auto r = apply::extract_image(*archive, index, dest, ao, [&](uint64_t d, uint64_t t) { progress.update(d, t); });
     progress.finish();
