@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "commands/common.hpp"
 #include "util/error.hpp"
@@ -21,7 +23,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"wimpack: capture, apply and inspect WIM (Windows Imaging) archives.\n"
                "Command line compatible with wimlib-imagex; adds zstd and LZMA compression."};
-  app.set_version_flag("--version", std::string("wimpack ") + WIMPACK_VERSION);
+  app.set_version_flag("--version", std::string("wimpack ") + WIMPACK_VERSION + " (commit " + WIMPACK_COMMIT + ")");
   app.require_subcommand(1);
   app.fallthrough(false);
   cmd::register_capture(app);
@@ -29,10 +31,32 @@ int main(int argc, char** argv) {
   cmd::register_info(app);
   cmd::register_optimize(app);
 
+  // Called as wimCMD (a link to the binary named wimcapture, wimapply, ...),
+  // run CMD, as wimlib-imagex does.
+  std::vector<char*> args(argv, argv + argc);
+  std::string prog = argv[0];
+  if (size_t slash = prog.rfind('/'); slash != std::string::npos) prog = prog.substr(slash + 1);
+  std::string via_name;
+  if (prog.size() > 3 && prog.compare(0, 3, "wim") == 0 && prog != "wimpack") {
+    via_name = prog.substr(3);
+    args.insert(args.begin() + 1, via_name.data());
+  }
+  argc = int(args.size());
+  argv = args.data();
+
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) known |= sub->get_name() == argv[1];
     if (!known) {
+      // wimlib-imagex commands wimpack does not have yet are refused as
+      // such (exit 5); anything else is a usage error (exit 2).
+      static const char* const later[] = {"extract", "dir", "verify", "export", "delete", "update",
+                                          "split", "join", "mount", "mountrw", "unmount"};
+      for (const char* l : later)
+        if (std::string(argv[1]) == l) {
+          std::fprintf(stderr, "wimpack: error: the '%s' command is not supported yet\n", l);
+          return int(Errc::Unsupported);
+        }
       std::fprintf(stderr, "wimpack: unknown command '%s' (commands: capture, append, apply, info, optimize; see 'wimpack --help')\n", argv[1]);
       return int(Errc::Usage);
     }

@@ -31,6 +31,7 @@ struct CaptureArgs {
   bool solid = false, unix_data = false, check = false, boot = false, norpfix = false, rpfix = false;
   std::string config;  // --config=FILE ("-" = stdin); empty = wimlib's default list
   bool source_list = false;
+  bool name_given = false;  // IMAGE_NAME on the command line (else the default)
 };
 
 // Which paths the capture leaves out (config.hpp "Which configuration
@@ -145,6 +146,11 @@ void run_capture(CaptureArgs& a) {
     if (wo.solid && !is_standard(wo.solid_compression.codec) && h.codec() != wo.solid_compression.codec)
       fail(Errc::Usage, std::string("cannot append solid ") + codec_name(wo.solid_compression.codec) + " data to an archive whose header codec is " +
                             codec_name(h.codec()) + " (use --solid-compress=" + codec_name(h.codec()) + " or a standard codec)");
+    // As wimlib: a default name already in use becomes "NAME (1)", "NAME (2)"...
+    if (!a.name_given && !a.name.empty() && existing->xml().find_by_name(a.name)) {
+      std::string base = a.name;
+      for (int k = 1; existing->xml().find_by_name(a.name); k++) a.name = base + " (" + std::to_string(k) + ")";
+    }
     if (!a.name.empty() && existing->xml().find_by_name(a.name))
       fail(Errc::Usage, "'" + a.wimfile + "' already has an image named \"" + a.name + "\"");
     wo.integrity = a.check || (existing->has_integrity() && !a.nocheck);
@@ -299,7 +305,8 @@ void register_capture(CLI::App& app) {
   ap->add_flag("--rebuild", b.rebuild, "Rewrite the whole archive instead of appending in place");
   ap->add_flag("--nocheck", b.nocheck, "Do not write an integrity table even if the archive had one");
   ap->callback([ap] {
-    if (ap->count("IMAGE_NAME") == 0) b.name = default_image_name(b.source);
+    b.name_given = ap->count("IMAGE_NAME") != 0;
+    if (!b.name_given) b.name = default_image_name(b.source);
     run_capture(b);
   });
 }

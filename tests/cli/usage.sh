@@ -59,6 +59,26 @@ fi
 # --- usage errors: code 2, message, nothing written ---------------------------------------
 t "no arguments: code 2" expect_fail 2 wp
 t "unknown command: code 2, names it" expect_fail 2 --mentions frobnicate wp frobnicate
+if [[ $ORACLE == 0 ]]; then
+    for c in extract dir verify export delete update split join mount mountrw unmount; do
+        t "wimlib command '$c' not implemented yet: code 5" expect_fail 5 --mentions "not supported yet" wp "$c" x.wim
+    done
+    t "--version names the version and the commit" expect_ok wp --version
+    t "... commit" grep -qE "wimpack [0-9.]+ \(commit [0-9a-f]+|unknown\)" "$LAST_STDOUT"
+    # wimCMD names: a link named wimcapture runs capture, and so on.
+    mkdir -p "$TMP/names/src"
+    echo x >"$TMP/names/src/f"
+    for n in wimcapture wimappend wimapply wiminfo wimoptimize; do ln -sf "$WIMPACK" "$TMP/names/$n"; done
+    t "wimcapture SOURCE WIMFILE" expect_ok "$TMP/names/wimcapture" "$TMP/names/src" "$TMP/names/n.wim" --quiet
+    t "wimappend SOURCE WIMFILE (default name taken: 'src (1)')" expect_ok "$TMP/names/wimappend" "$TMP/names/src" "$TMP/names/n.wim" --quiet
+    t "wimappend again ('src (2)')" expect_ok "$TMP/names/wimappend" "$TMP/names/src" "$TMP/names/n.wim" --quiet
+    t "wiminfo lists the default names" expect_ok "$TMP/names/wiminfo" "$TMP/names/n.wim"
+    t "... src, src (1), src (2)" bash -c "grep -E '^Name:' '$LAST_STDOUT' | sed 's/^Name: *//' | tr '\n' '|' | grep -qx 'src|src (1)|src (2)|'"
+    t "an explicit name in use is still refused" expect_fail 2 --mentions "already has an image named" wp append "$TMP/names/src" "$TMP/names/n.wim" src --quiet
+    t "wimapply WIMFILE IMAGE TARGET" expect_ok "$TMP/names/wimapply" "$TMP/names/n.wim" 2 "$TMP/names/out" --quiet
+    t "... applied" test -f "$TMP/names/out/f"
+    t "wimoptimize WIMFILE" expect_ok "$TMP/names/wimoptimize" "$TMP/names/n.wim" --quiet
+fi
 t "capture --bogus-option: code 2, names it" expect_fail 2 --mentions --bogus-option wp capture "$S" "$X" --bogus-option
 t "apply --bogus-option: code 2, names it" expect_fail 2 --mentions --bogus-option wp apply "$X" "$TMP/out" --bogus-option
 t "info --bogus-option: code 2, names it" expect_fail 2 --mentions --bogus-option wp info "$X" --bogus-option
