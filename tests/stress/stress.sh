@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stress the read and write paths with several threads, for a sanitizer build
-# (scripts/test runs it with an ASan+UBSan and a ThreadSanitizer wimpack):
+# (scripts/test runs it with an ASan+UBSan wimpack):
 # capture with every codec, solid and not, append, optimize, apply (one image
 # and all), each with more threads than cores, and the trees compared after
 # each round trip. A sanitizer report makes the binary exit non-zero, which
