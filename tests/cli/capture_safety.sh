@@ -133,12 +133,17 @@ os.ftruncate(fd, (2 << 30) + 5)
 os.close(fd)
 EOF
 printf 'small' >"$sp/small"
+# A second file with the same content: apply writes it from the first one.
+cp --sparse=always "$sp/big" "$sp/big-copy"
 t "sparse: capture a 2 GiB sparse file" expect_ok wp capture "$sp" "$TMP/sparse.wim" --compress=zstd
 t "sparse: apply" expect_ok wp apply "$TMP/sparse.wim" "$TMP/sparse-out" --quiet
 t "sparse: same bytes" cmp "$sp/big" "$TMP/sparse-out/big"
 t "sparse: same size" test "$(stat -c %s "$TMP/sparse-out/big")" = $(((2 << 30) + 5))
 t "sparse: applied file stays sparse ($(stat -c %b "$TMP/sparse-out/big" 2>/dev/null) blocks)" \
     test "$(stat -c %b "$TMP/sparse-out/big")" -lt 1000
+t "sparse: the identical copy is applied sparse too ($(stat -c %b "$TMP/sparse-out/big-copy" 2>/dev/null) blocks)" \
+    test "$(stat -c %b "$TMP/sparse-out/big-copy")" -lt 1000
+t "sparse: ... with the same bytes" cmp "$sp/big" "$TMP/sparse-out/big-copy"
 rm -rf "$sp" "$TMP/sparse.wim" "$TMP/sparse-out"
 
 # --- 4. the depth limit apply enforces (image::kMaxDepth = 16384) -----------
