@@ -565,10 +565,11 @@ struct TreeWriter::Impl {
     buf.clear();
   }
 
-  void copy_from_primary(int dst, uint32_t node) {
+  // With `sparse`, zero blocks become holes (copy_file_range would fill them).
+  void copy_from_primary(int dst, uint32_t node, bool sparse) {
     off_t in = 0, out = 0;
     uint64_t left = blobs[cur].size;
-    while (left) {
+    while (left && !sparse) {
       ssize_t n = ::copy_file_range(primary.get(), &in, dst, &out, size_t(std::min<uint64_t>(left, 1u << 30)), 0);
       if (n > 0) {
         left -= uint64_t(n);
@@ -586,7 +587,7 @@ struct TreeWriter::Impl {
         if (n < 0 && errno == EINTR) continue;
         fail_errno("cannot read back", path_of(inodes[primary_inode].first_node), n < 0 ? errno : EIO);
       }
-      write_at(dst, ByteSpan(tmp.data(), size_t(n)), uint64_t(out), false, path_of(node));
+      write_at(dst, ByteSpan(tmp.data(), size_t(n)), uint64_t(out), sparse, path_of(node));
       in += n, out += n, left -= uint64_t(n);
     }
   }
@@ -623,10 +624,12 @@ struct TreeWriter::Impl {
       }
       if (nd.inode == primary_inode) continue;
       Fd fd(create_in_parent(r.first_node, O_WRONLY));
+      bool sp = r.inode->attributes & image::kAttrSparse;  // each user as it was captured
       if (keep_all)
-        write_at(fd.get(), buf, 0, false, path_of(r.first_node));
+        write_at(fd.get(), buf, 0, sp, path_of(r.first_node));
       else
-        copy_from_primary(fd.get(), r.first_node);
+        copy_from_primary(fd.get(), r.first_node, sp);
+      if (sp && ::ftruncate(fd.get(), off_t(b.size)) != 0) fail_errno("cannot set the size of", path_of(r.first_node), errno);
       set_meta_fd(fd.get(), *r.inode, r.first_node);
       r.created = true;
     }

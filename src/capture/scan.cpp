@@ -74,6 +74,7 @@ public:
       : opts_(opts), out_(out), dents_(64 * 1024), xnames_(4096), xvalue_(4096) {
     if (opts.config && !opts.config->excludes_nothing()) config_ = opts.config;
     proc_fd_ = ::access("/proc/self/fd", X_OK) == 0;
+    if (!out_.files) out_.files = std::make_shared<FileReadContext>(opts.continue_on_change);
   }
 
   // Scans one source into a detached tree whose inodes belong to out.image.
@@ -81,7 +82,8 @@ public:
   // and a symlink naming it is followed; otherwise it is taken as it is (a
   // file, a symlink, a special file or a directory). Returns null when the
   // configuration excludes the source's root or it is a skipped special file.
-  std::unique_ptr<Dentry> scan_source(const std::string& source, bool as_root, bool rpfix);
+  // `depth`: how deep in the image the source's top item goes (0 for the root).
+  std::unique_ptr<Dentry> scan_source(const std::string& source, bool as_root, bool rpfix, size_t depth = 0);
   // What the "not a directory" error for an `as_root` source suggests.
   void set_not_dir_hint(std::string hint) { not_dir_hint_ = std::move(hint); }
   // Detect hard links by dev+ino even for files with one link (several sources).
@@ -95,9 +97,11 @@ private:
     size_t next_child = 0;
     dev_t dev;
     ino_t ino;
+    std::shared_ptr<const ScannedDir> sdir;  // what the file sources below reopen
   };
 
-  void scan_dir(Fd fd, const struct stat& st, Dentry* root);
+  void scan_dir(Fd fd, const struct stat& st, Dentry* root, std::shared_ptr<const ScannedDir> sdir);
+  [[noreturn]] void fail_too_deep(const std::string& path) const;
   void read_dir(Frame& f);
   Dentry* add_entry(Frame& f, const char* name, bool check_config = true);
   void fill_common(Inode* inode, const struct stat& st, int dirfd, const char* name);
@@ -119,6 +123,7 @@ private:
   // in place, so the check costs no allocation.
   std::string path_;
   size_t root_len_ = 0;
+  size_t base_depth_ = 0;  // image depth of the source's top item
   DevIno root_{};
   std::vector<Frame> stack_;
   std::unordered_map<DevIno, Inode*, DevInoHash> hard_links_;
@@ -132,8 +137,9 @@ private:
   bool warned_xattr_unsupported_ = false;
 };
 
-std::unique_ptr<Dentry> Scanner::scan_source(const std::string& source, bool as_root, bool rpfix) {
+std::unique_ptr<Dentry> Scanner::scan_source(const std::string& source, bool as_root, bool rpfix, size_t depth) {
   path_ = source;
+  base_depth_ = depth;
   while (path_.size() > 1 && path_.back() == '/') path_.pop_back();
   if (path_ == "/") path_.clear();
   root_len_ = path_.size();
@@ -162,10 +168,18 @@ std::unique_ptr<Dentry> Scanner::scan_source(const std::string& source, bool as_
       fail_errno("cannot open source directory", source, e);
     }
     if (::fstat(fd.get(), &st) != 0) fail_errno("cannot stat", source, errno);
+    if (depth >= image::kMaxDepth) fail_too_deep(source);
     auto root = std::make_unique<Dentry>();
     root->inode = out_.image.new_inode();
     root->inode->nlink = 1;
-    scan_dir(std::move(fd), st, root.get());
+    // File sources reopen the root as it was opened here, and check it.
+    auto sdir = std::make_shared<ScannedDir>();
+    sdir->name = source;
+    sdir->path = source;
+    sdir->dev = st.st_dev;
+    sdir->ino = st.st_ino;
+    sdir->follow = as_root;
+    scan_dir(std::move(fd), st, root.get(), std::move(sdir));
     return root;
   }
   if (as_root)
@@ -179,26 +193,34 @@ std::unique_ptr<Dentry> Scanner::scan_source(const std::string& source, bool as_
   std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
   Fd pfd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!pfd) fail_errno("cannot open the directory of", source, errno);
+  struct stat pst;
+  if (::fstat(pfd.get(), &pst) != 0) fail_errno("cannot stat", parent, errno);
+  auto psdir = std::make_shared<ScannedDir>();
+  psdir->name = parent;
+  psdir->path = parent;
+  psdir->dev = pst.st_dev;
+  psdir->ino = pst.st_ino;
+  psdir->follow = true;  // opened by the path the user gave, like the scan did
   path_ = slash == std::string::npos ? "." : path_.substr(0, slash);
   root_len_ = path_.size();
   Dentry holder;
   image::Inode holder_inode;
   holder_inode.attributes = image::kAttrDirectory;
   holder.inode = &holder_inode;
-  Frame f{std::move(pfd), &holder, path_.size(), 0, 0, 0};
+  Frame f{std::move(pfd), &holder, path_.size(), 0, pst.st_dev, pst.st_ino, std::move(psdir)};
   if (!add_entry(f, name.c_str(), false)) return nullptr;
   std::unique_ptr<Dentry> d = std::move(holder.children.front());
   d->parent = nullptr;
   return d;
 }
 
-void Scanner::scan_dir(Fd fd, const struct stat& st, Dentry* root) {
+void Scanner::scan_dir(Fd fd, const struct stat& st, Dentry* root, std::shared_ptr<const ScannedDir> sdir) {
   root_ = {st.st_dev, st.st_ino};
   root->inode->attributes = image::kAttrDirectory;
   fill_common(root->inode, st, fd.get(), nullptr);
 
   stack_.clear();
-  stack_.push_back(Frame{std::move(fd), root, path_.size(), 0, st.st_dev, st.st_ino});
+  stack_.push_back(Frame{std::move(fd), root, path_.size(), 0, st.st_dev, st.st_ino, std::move(sdir)});
   read_dir(stack_.back());
 
   while (!stack_.empty()) {
@@ -215,6 +237,9 @@ void Scanner::scan_dir(Fd fd, const struct stat& st, Dentry* root) {
     path_.resize(f.path_len);
     path_ += '/';
     path_ += c->name;
+    // The child is at depth base + stack size; apply refuses to read a
+    // directory that deep (image::kMaxDepth), so do not write one.
+    if (base_depth_ + stack_.size() >= image::kMaxDepth) fail_too_deep(path_);
     int cfd = ::openat(f.fd.get(), c->name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (cfd < 0) {
       int e = errno;
@@ -236,9 +261,20 @@ void Scanner::scan_dir(Fd fd, const struct stat& st, Dentry* root) {
     for (const Frame& a : stack_)
       if (a.dev == cst.st_dev && a.ino == cst.st_ino)
         fail(Errc::Failure, "cannot capture '" + path_ + "': it is the same directory as one of its ancestors (a bind mount loop?)");
-    stack_.push_back(Frame{std::move(child), c, path_.size(), 0, cst.st_dev, cst.st_ino});
+    auto sdir = std::make_shared<ScannedDir>();
+    sdir->parent = f.sdir;
+    sdir->name = c->name;
+    sdir->path = path_;
+    sdir->dev = cst.st_dev;
+    sdir->ino = cst.st_ino;
+    stack_.push_back(Frame{std::move(child), c, path_.size(), 0, cst.st_dev, cst.st_ino, std::move(sdir)});
     read_dir(stack_.back());
   }
+}
+
+void Scanner::fail_too_deep(const std::string& path) const {
+  fail(Errc::Failure, "directory tree deeper than " + std::to_string(image::kMaxDepth) + " levels: " + path +
+                          " (WIM readers refuse deeper trees)");
 }
 
 void Scanner::read_dir(Frame& f) {
@@ -416,7 +452,8 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
       s.type = image::StreamType::Data;
       s.size = uint64_t(st.st_size);
       s.source = uint32_t(out_.sources.size());
-      out_.sources.push_back(std::make_unique<wim::FileBlobSource>(child_path(name), s.size));
+      out_.sources.push_back(std::make_unique<FileBlobSource>(out_.files, f.sdir, name, child_path(name), s.size,
+                                                              st.st_dev, st.st_ino));
       inode->streams.push_back(std::move(s));
     }
   } else if (S_ISLNK(st.st_mode)) {
@@ -497,7 +534,8 @@ ScanResult scan_sources(const std::vector<SourceListEntry>& entries, const ScanO
     std::string where = list_name + ":" + std::to_string(e.line);
     std::unique_ptr<Dentry> tree;
     try {
-      tree = scanner.scan_source(e.source, step.to_root, opts.rpfix && step.rpfix);
+      tree = scanner.scan_source(e.source, step.to_root, opts.rpfix && step.rpfix,
+                                 step.to_root ? 0 : step.parents.size() + 1);
     } catch (const Error& err) {
       throw Error(err.code(), where + ": " + err.what());
     }

@@ -2,8 +2,8 @@
 //
 // The walk is relative to directory fds (openat/fstatat/getdents64) and never
 // follows a symlink inside the tree. Regular file contents are not read here:
-// each non-empty file gets a FileBlobSource that the archive writer reads
-// (and hashes) later, so an unreadable *file* fails the capture when the
+// each non-empty file gets a FileBlobSource (file_source.hpp) that the
+// archive writer reads (and hashes) later, so an unreadable *file* fails the capture when the
 // writer opens it, while an unreadable *directory* fails the scan itself.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/file_source.hpp"
 #include "capture/source_list.hpp"
 #include "image/image.hpp"
 #include "wim/blob_source.hpp"
@@ -29,6 +30,9 @@ struct ScanOptions {
   // Paths to leave out (config.hpp), matched relative to each scanned
   // source's root; nullptr excludes nothing. Not owned.
   const CaptureConfig* config = nullptr;
+  // --continue-on-change: a file that changes before or while the writer
+  // reads it is stored as read (file_source.hpp) instead of failing.
+  bool continue_on_change = false;
 };
 
 struct ScanResult {
@@ -36,6 +40,8 @@ struct ScanResult {
   // Stream::source indexes into this vector. File data streams carry a zero
   // hash (the writer hashes while writing); reparse streams carry their hash.
   std::vector<std::unique_ptr<wim::BlobSource>> sources;
+  // Shared by the file sources: which files changed while they were read.
+  std::shared_ptr<FileReadContext> files;
   std::vector<std::string> warnings;
   // Entries the configuration left out (each counts once, with whatever was
   // below it), and the source roots it excluded whole (wimlib's 'Excluding
@@ -49,7 +55,8 @@ struct ScanResult {
 };
 
 // `source_dir` must name a directory (a symlink to one is followed: the user
-// named it). Throws wp::Error naming the offending path.
+// named it). Throws wp::Error naming the offending path; a tree deeper than
+// image::kMaxDepth is refused (apply could not read it back).
 ScanResult scan_tree(const std::string& source_dir, const ScanOptions& opts);
 
 // `capture --source-list`: scans each entry's source on its own and grafts it

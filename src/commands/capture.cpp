@@ -32,6 +32,7 @@ struct CaptureArgs {
   std::string config;  // --config=FILE ("-" = stdin); empty = wimlib's default list
   bool source_list = false;
   bool name_given = false;  // IMAGE_NAME on the command line (else the default)
+  bool continue_on_change = false;
 };
 
 // Which paths the capture leaves out (config.hpp "Which configuration
@@ -177,6 +178,7 @@ void run_capture(CaptureArgs& a) {
   so.unix_data = a.unix_data;
   so.rpfix = rpfix;
   so.config = &config;
+  so.continue_on_change = a.continue_on_change;
   capture::ScanResult scan;
   if (a.source_list) {
     std::vector<std::string> list_warnings;
@@ -245,6 +247,7 @@ void run_capture(CaptureArgs& a) {
     update->rollback_and_rethrow();
   }
 
+  if (scan.files->changed_count()) print_warnings(scan.files->take_warnings());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto st = scan.image.stats();
   if (!a.common.quiet)
@@ -252,6 +255,11 @@ void run_capture(CaptureArgs& a) {
                 a.append ? "Appended" : "Captured", a.name.c_str(), a.append ? "to" : "into", a.wimfile.c_str(),
                 (unsigned long long)st.dir_count, (unsigned long long)st.file_count, format_size(st.total_bytes).c_str(),
                 format_size(update->final_size()).c_str(), secs);
+  // --continue-on-change: like tar's "file changed as we read it".
+  if (size_t n = scan.files->changed_count()) {
+    fail(Errc::Changed, "the archive was written, but " + std::to_string(n) + (n == 1 ? " file" : " files") +
+                            " changed while being read (stored as read; see the warnings above)");
+  }
 }
 
 void add_capture_options(CLI::App* c, CaptureArgs& a) {
@@ -283,6 +291,9 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
                 "(default: wimlib's list, e.g. /pagefile.sys, /System Volume Information)");
   c->add_flag("--source-list", a.source_list,
               "SOURCE is a file (or - for stdin) listing \"SOURCE [TARGET]\" lines, overlaid into one image");
+  c->add_flag("--continue-on-change", a.continue_on_change,
+              "Archive a tree in use: store a file that changes while it is read as read (padded or cut to its "
+              "scanned size), warn, and exit with status 6 instead of failing");
   add_common_options(c, a.common);
 }
 

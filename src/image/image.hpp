@@ -41,6 +41,10 @@ constexpr uint32_t kTagUnixData = 0x337DD873;
 constexpr uint32_t kTagOldXattrs = 0x337DD874;
 
 constexpr uint32_t kNoSource = UINT32_MAX;
+// wim-format.md §7.4, §15: the deepest directory (root = depth 0) a reader
+// accepts is kMaxDepth - 1, as in wimlib's metadata reader. Capture refuses
+// deeper trees and the metadata decoder refuses them, with the same limit.
+constexpr uint32_t kMaxDepth = 16384;
 
 enum class StreamType : uint8_t { Data, Reparse, EfsRaw };
 

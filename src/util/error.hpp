@@ -14,6 +14,7 @@ enum class Errc : int {
   BadArchive = 3,   // not a WIM, corrupt or truncated archive, hash mismatch
   NotFound = 4,     // no such image, missing blob (delta without --ref), missing path
   Unsupported = 5,  // valid input we cannot handle yet
+  Changed = 6,      // archive written, but some files changed while being read (--continue-on-change)
   Busy = 7,         // another process is writing the archive (writer lock held)
   Interrupted = 130,
 };

@@ -169,13 +169,21 @@ void read_exact(BlobStream& s, std::span<uint8_t> out, const BlobSource& src) {
   }
 }
 
+// The content read differs from an earlier read of the same source: an
+// error, unless the source tolerates it (--continue-on-change), and then the
+// blob is stored under the hash of the bytes actually stored.
+void content_changed(const BlobSource& src) {
+  if (!src.tolerates_change()) fail(Errc::Failure, "'" + src.describe() + "' changed while it was being archived");
+  src.report_change();
+}
+
 // At the end of a blob: the source must not have grown, and its content must
 // be what an earlier hash said (pre-hashed or --update-of). Returns the hash.
 Sha1 end_of_blob(BlobStream& s, Sha1Hasher& h, const BlobSource& src, bool hash_known, const Sha1& expected) {
   uint8_t extra;
   if (s.read({&extra, 1}) != 0) fail(Errc::Failure, "'" + src.describe() + "' grew while it was being archived");
   Sha1 got = h.final();
-  if (hash_known && got != expected) fail(Errc::Failure, "'" + src.describe() + "' changed while it was being archived");
+  if (hash_known && got != expected) content_changed(src);
   return got;
 }
 
@@ -331,7 +339,10 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
           out_.pwrite_at(w.start + off, {buf.data(), k});
           off += k;
         }
-        if (h.final() != p.hash) fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
+        if (Sha1 got = h.final(); got != p.hash) {
+          content_changed(*p.source);
+          p.hash = got;  // the raw bytes just written
+        }
       }
       out_.truncate(w.start + p.size);
     }
@@ -342,7 +353,9 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
     o.hash = p.hash;
     uint32_t ri = uint32_t(resources_.size());
     resources_.push_back(o);
-    blobs_[p.hash] = OutBlob{ri, 0, p.size, 0};
+    // Only a source that changed into content already stored can find its
+    // hash taken: the first copy stays, this resource is unreferenced.
+    blobs_.try_emplace(p.hash, OutBlob{ri, 0, p.size, 0});
     if (stats) stats->blobs_written++, stats->bytes_written += r.size_in_wim;
   };
 
@@ -655,6 +668,25 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   for (const auto& p : candidates)
     if (p.hash_known) hash_of[p.source] = p.hash;
   for (const auto& p : to_write) hash_of[p.source] = p.hash;
+  // A source that changed while it was read (--continue-on-change) is stored
+  // under the hash of what was stored, so the duplicates dropped in step 3
+  // for its earlier hash may now have no blob: write those too (they may
+  // change in turn; every round stores at least one source for good).
+  for (;;) {
+    std::vector<Pending> again;
+    queued.clear();
+    for (const auto& p : candidates) {
+      const Sha1& h = hash_of[p.source];
+      if (blobs_.count(h) || excluded_.count(h) || !queued.insert(h).second) continue;
+      again.push_back(p);
+      again.back().hash = h;
+      again.back().hash_known = true;
+    }
+    if (again.empty()) break;
+    if (stats) stats->blobs_deduplicated -= std::min<uint64_t>(stats->blobs_deduplicated, again.size());
+    write_blobs(again, stats);
+    for (const auto& p : again) hash_of[p.source] = p.hash;
+  }
   for (size_t i = 0; i < sources.size(); i++) {
     if (by_source[i].empty()) continue;
     auto it = hash_of.find(sources[i].get());

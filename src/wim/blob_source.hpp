@@ -1,7 +1,7 @@
 // Where the writer gets a blob's bytes from: a file on disk, memory, or a
 // range of another archive (architecture.md: "the writer takes blobs from
-// blob sources"). Implementations live with their producers (src/capture/
-// for files and memory); the writer only sees this interface.
+// blob sources"). Implementations live with their producers (files in
+// capture/file_source.hpp); the writer only sees this interface.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,12 @@ public:
   // Empty keeps the caller's order (e.g. blobs copied from another archive,
   // which read fastest in their archive order).
   virtual std::string sort_name() const { return describe(); }
+  // A source that may deliver different bytes on a second read (a live file
+  // under --continue-on-change) says so here; the writer then stores a blob
+  // under the hash of the bytes it actually stored, and reports the change
+  // with report_change() instead of failing.
+  virtual bool tolerates_change() const { return false; }
+  virtual void report_change() const {}
 };
 
 // A blob held in memory (reparse data, small generated content).
@@ -46,20 +52,6 @@ public:
 private:
   Bytes data_;
   std::string what_;
-};
-
-// A regular file on disk, opened with O_NOFOLLOW when the writer gets to it.
-// A file that changed size since the scan is an error (the archive would lie).
-class FileBlobSource final : public BlobSource {
-public:
-  FileBlobSource(std::string path, uint64_t size) : path_(std::move(path)), size_(size) {}
-  uint64_t size() const override { return size_; }
-  std::unique_ptr<BlobStream> open() const override;
-  std::string describe() const override { return path_; }
-
-private:
-  std::string path_;
-  uint64_t size_;
 };
 
 }  // namespace wp::wim

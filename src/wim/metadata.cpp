@@ -40,8 +40,8 @@ constexpr uint64_t kStreamFixedSize = 38;
 constexpr uint64_t kOffStreamHash = 16;
 constexpr uint64_t kOffStreamNameNbytes = 36;
 
-// §7.4 / §15
-constexpr uint32_t kMaxDepth = 16384;
+// §7.4 / §15 (the limit capture also enforces)
+using image::kMaxDepth;
 constexpr size_t kMaxWarnings = 1000;
 
 const Sha1 kZeroHash{};
