@@ -45,6 +45,14 @@ std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
     fail(Errc::BadArchive, "'" + path + "': the XML data describes " + std::to_string(a->xml_.image_count()) +
                                " images but the header says " + std::to_string(a->header_.image_count));
   a->read_blob_table();
+  // §5.3 rule 6 / §6.2: the header, the XML and the blob table must agree on
+  // the number of images. wimlib lowers the count with a warning when metadata
+  // resources are missing; refusing is safer, because commands that rewrite
+  // the archive (append, optimize) would otherwise silently drop images.
+  if (a->metadata_.size() != a->header_.image_count)
+    fail(Errc::BadArchive, "'" + path + "': the header and the XML data announce " +
+                               std::to_string(a->header_.image_count) + " image(s) but the blob table holds " +
+                               std::to_string(a->metadata_.size()) + " metadata resource(s) (corrupt archive)");
   return a;
 }
 
@@ -160,9 +168,6 @@ void Archive::read_blob_table() {
     blobs_[e.hash] = BlobLocation{uint32_t(resources_.size()), 0, r.usize, e.refcnt, this};
     resources_.push_back(res);
   }
-  if (metadata_.size() < header_.image_count)
-    fail(Errc::BadArchive, "'" + path + "': the header announces " + std::to_string(header_.image_count) +
-                               " images but the blob table holds " + std::to_string(metadata_.size()) + " metadata resources");
 }
 
 const BlobLocation* Archive::find_blob(const Sha1& hash) const {
