@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -20,6 +21,27 @@ struct ChunkRef {
   uint32_t csize = 0;
   uint32_t usize = 0;
   bool raw = false;
+};
+
+// An output buffer for one decoded chunk. Unlike a Bytes it is not zeroed:
+// a chunk that claims 1 GiB but whose data decodes to far less (a hostile
+// archive) only costs the pages the decoder really writes, not a 1 GiB memset
+// before the failure is found. Grows on demand, never shrinks.
+class ChunkBuffer {
+public:
+  std::span<uint8_t> get(size_t n) {
+    if (n > cap_) {
+      buf_.reset();
+      buf_.reset(new uint8_t[n]);  // default-initialised: no memset
+      cap_ = n;
+    }
+    return {buf_.get(), n};
+  }
+  const uint8_t* data() const { return buf_.get(); }
+
+private:
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t cap_ = 0;
 };
 
 // Reads the solid resource header (§4.3) and fills res.usize, codec,
