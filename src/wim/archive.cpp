@@ -150,6 +150,7 @@ void Archive::read_blob_table() {
     check_bounds(r);
     Resource res = nonsolid_resource(r);
     if (res.compressed && res.codec == Codec::None) bad("a compressed resource in an uncompressed WIM");
+    check_chunk_count(f, res);
     if (r.flags & kResMetadata) {  // rule 6
       if (e.refcnt == 0) continue;
       if (e.refcnt != 1) bad("a metadata resource has a reference count other than 1");

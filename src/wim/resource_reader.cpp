@@ -37,6 +37,17 @@ void read_solid_header(const InputFile& f, Resource& res) {
   if (n > (res.size_in_wim - 16) / 5) fail(Errc::BadArchive, where(f, res) + ": solid chunk table larger than the resource");
 }
 
+void check_chunk_count(const InputFile& f, const Resource& res) {
+  if (!res.compressed || res.solid || res.chunk_size == 0) return;
+  // §4.2: N-1 table entries, then N chunks of at least one byte each. More
+  // chunks than that means the uncompressed size is a lie, whatever the codec.
+  uint64_t n = ceil_div(res.usize, res.chunk_size);
+  uint64_t E = res.usize > 0xFFFFFFFFull ? 8 : 4;
+  if (n > res.size_in_wim || (n ? (n - 1) : 0) > (res.size_in_wim - n) / E)
+    fail(Errc::BadArchive, where(f, res) + ": uncompressed size " + std::to_string(res.usize) +
+                               " is implausible for a compressed resource of " + std::to_string(res.size_in_wim) + " bytes");
+}
+
 std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
   std::vector<ChunkRef> out;
   const std::string ctx = where(f, res);
@@ -53,11 +64,9 @@ std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
   }
   uint64_t C = res.chunk_size;
   if (C == 0) fail(Errc::BadArchive, where(f, res) + ": zero chunk size");
+  check_chunk_count(f, res);
   uint64_t n = ceil_div(res.usize, C);
   if (res.usize == 0) return out;
-  // Each chunk occupies at least one byte of the resource: more chunks than
-  // bytes means the uncompressed size is a lie, whatever the codec (§15).
-  if (n > res.size_in_wim) fail(Errc::BadArchive, ctx + ": uncompressed size implausible for the resource's size");
   auto chunk_usize = [&](uint64_t i) { return uint32_t(i + 1 < n ? C : res.usize - (n - 1) * C); };
   if (res.solid) {
     // §4.3: 16-byte header, then N compressed sizes (always 4 bytes each).

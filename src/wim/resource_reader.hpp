@@ -48,6 +48,11 @@ private:
 // chunk_size; validates per §15.
 void read_solid_header(const InputFile& f, Resource& res);
 
+// A non-solid compressed resource needs a table entry and at least one byte
+// per chunk: throws Errc::BadArchive if its uncompressed size needs more
+// chunks than its size in the file can hold (cheap; no I/O).
+void check_chunk_count(const InputFile& f, const Resource& res);
+
 // Computes (and validates) the chunk layout of a resource. Uncompressed
 // resources are cut into 1 MiB raw pieces.
 std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res);

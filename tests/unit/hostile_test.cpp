@@ -214,6 +214,23 @@ TEST_CASE("hostile: a solid resource size near 2^64 does not wrap the chunk coun
   }
 }
 
+TEST_CASE("hostile: a compressed blob claiming more chunks than its bytes can hold is refused at open") {
+  TempDir dir;
+  Bytes w = slurp(kData + "/wimlib-lzx.wim");
+  uint64_t bt = load_le64(&w[kBlobTable + 8]), n = load_le64(&w[kBlobTable + 16]) / 50;
+  for (uint64_t usize : {~0ull, 1ull << 40, 1ull << 33}) {
+    Bytes m = w;
+    bool patched = false;
+    for (uint64_t i = 0; i < n && !patched; i++) {
+      uint8_t* e = &m[bt + i * 50];
+      if ((e[7] & wim::kResCompressed) && !(e[7] & wim::kResMetadata)) store_le64(e + 16, usize), patched = true;
+    }
+    REQUIRE(patched);
+    std::string p = spill(dir.path, "huge.wim", m);
+    CHECK(code_of([&] { wim::Archive::open(p); }) == Errc::BadArchive);
+  }
+}
+
 TEST_CASE("hostile: a chunk claiming 1 GiB that its data cannot fill fails fast, without a 1 GiB buffer") {
   TempDir dir;
   std::string src = kData + "/wimlib-solid.wim";
