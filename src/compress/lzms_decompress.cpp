@@ -413,7 +413,12 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
       const size_t span = size_t(1) << power;
       if (dist > UINT32_MAX || dist + span > pos || len > usize - pos) return false;
       uint8_t* d = dst + pos;
-      for (size_t k = 0; k < len; k++) d[k] = uint8_t(d[k - dist] + d[k - span] - d[k - dist - span]);
+      // Pointers first: d[k - dist] would wrap k - dist as an unsigned index
+      // (undefined pointer arithmetic, UBSan found it with archive_fuzz).
+      const uint8_t* a = d - dist;
+      const uint8_t* b = d - span;
+      const uint8_t* c = d - dist - span;
+      for (size_t k = 0; k < len; k++) d[k] = uint8_t(a[k] + b[k] - c[k]);
       pos += len;
     }
   }
