@@ -1,6 +1,7 @@
 #include "wim/archive.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,10 @@
 #include "wim/resource_reader.hpp"
 
 namespace wp::wim {
+
+static std::atomic<uint64_t> g_archive_serial{0};
+
+Archive::Archive(const std::string& path) : file_(path), serial_(++g_archive_serial) {}
 
 std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
   std::unique_ptr<Archive> a(new Archive(path));

@@ -14,7 +14,7 @@ namespace {
 // The last decoded chunk and the layout of the last resource, per thread, so
 // consecutive blobs of one solid chunk decode it once.
 struct DecodeCache {
-  const Archive* archive = nullptr;
+  uint64_t archive = 0;  // Archive::serial(): an address could be reused
   uint32_t resource = UINT32_MAX;
   std::vector<ChunkRef> layout;
   size_t chunk = SIZE_MAX;
@@ -34,8 +34,8 @@ public:
     while (done < out.size() && pos_ < loc_.size) {
       DecodeCache& c = t_cache;
       const Resource& r = a_.resources()[loc_.resource];
-      if (c.archive != &a_ || c.resource != loc_.resource) {
-        c.archive = &a_;
+      if (c.archive != a_.serial() || c.resource != loc_.resource) {
+        c.archive = a_.serial();
         c.resource = loc_.resource;
         c.chunk = SIZE_MAX;
         c.data = {};

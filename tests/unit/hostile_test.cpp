@@ -346,3 +346,24 @@ TEST_CASE("wimlib samples: every archive in tests/data opens and applies") {
     }
   }
 }
+
+TEST_CASE("archive blob source: blobs read from several archives in turn each come from their own archive") {
+  // The same file's blob from archives of different layouts, each destroyed
+  // before the next is opened. The per-thread decode cache was keyed by the
+  // Archive's address, which the allocator may reuse (it does not here, so
+  // this is a sanity check more than a reproducer); it is now keyed by
+  // Archive::serial().
+  for (int round = 0; round < 2; round++)
+    for (std::string name : {"wimlib-lzx.wim", "wimlib-xpress.wim", "wimlib-lzms.wim", "wimlib-solid.wim"}) {
+      CAPTURE(name);
+      auto a = wim::Archive::open(kData + "/" + name);
+      image::Image img = a->load_image(1);
+      Sha1 h = img.lookup("/sub/numbers.txt")->inode->unnamed_data()->hash;
+      wim::ArchiveBlobSource s(*a, *a->find_blob(h), h);
+      auto st = s.open();
+      Bytes buf(1 << 16), all;
+      size_t k;
+      CHECK_NOTHROW(while ((k = st->read(buf)) != 0) all.insert(all.end(), buf.begin(), buf.begin() + ptrdiff_t(k)));
+      CHECK(sha1_of(all) == h);
+    }
+}
