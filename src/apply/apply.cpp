@@ -19,6 +19,7 @@
 
 #include "util/error.hpp"
 #include "util/file.hpp"
+#include "util/printable.hpp"
 #include "wim/reparse.hpp"
 
 namespace wp::apply {
@@ -72,12 +73,6 @@ struct Blob {
 bool unsafe_name(std::string_view n) {
   return n.empty() || n == "." || n == ".." || n.find('/') != std::string_view::npos ||
          n.find('\0') != std::string_view::npos;
-}
-
-// For messages: a NUL would end the exception text.
-std::string printable(std::string s) {
-  for (size_t i = 0; (i = s.find('\0', i)) != std::string::npos;) s.replace(i, 1, "\\0");
-  return s;
 }
 
 struct timespec filetime_to_timespec(uint64_t ft) {
@@ -432,15 +427,15 @@ struct TreeWriter::Impl {
       if (d->children.empty()) continue;
       Kind k = inodes[pos->second].kind;
       if (k != Kind::Dir || !d->inode->is_directory()) {
-        warnings.push_back("ignoring the children of non-directory '" + d->path() + "' in the image");
+        warnings.push_back("ignoring the children of non-directory '" + printable(d->path()) + "' in the image");
         continue;
       }
       names.clear();
       for (const auto& c : d->children) names.push_back(c->name);
       std::sort(names.begin(), names.end());
       if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end())
-        fail(Errc::BadArchive, "refusing to apply image directory '" + d->path() + "': it holds two entries named '" +
-                                   std::string(*dup) + "'");
+        fail(Errc::BadArchive, "refusing to apply image directory '" + printable(d->path()) + "': it holds two entries named '" +
+                                   printable(std::string(*dup)) + "'");
       for (auto c = d->children.rbegin(); c != d->children.rend(); ++c) stack.push_back({c->get(), idx});
     }
     // A directory inode reached by several dentries (not valid in a WIM,

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "util/error.hpp"
+#include "util/printable.hpp"
 #include "wim/resource_reader.hpp"
 
 namespace wp::apply {
@@ -44,15 +45,27 @@ ExtractResult extract_image(const wim::Archive& archive, size_t index, const std
     total += loc->size;
   }
   if (!missing.empty()) {
-    // A delta made by wimpack names its bases in the XML.
-    std::string hint = "if this is a delta archive, pass its base with --ref=BASE.wim";
+    // A delta made by wimpack names its bases in the XML; only then can a
+    // blob legitimately live elsewhere (split WIMs are refused at open).
     std::string bases;
     for (auto b : archive.xml().image(index).children("WIMPACK_DELTA_BASE"))
-      bases += std::string(bases.empty() ? "" : ", ") + b.child("PATH").text().as_string();
-    if (!bases.empty()) hint = "this is a delta of " + bases + ": pass it with --ref=" + bases.substr(0, bases.find(','));
-    fail(Errc::NotFound, "cannot apply image " + std::to_string(index) + " of '" + archive.path() + "': " +
-                             std::to_string(missing.size()) + " blob" + (missing.size() == 1 ? " is" : "s are") +
-                             " missing (first: " + missing[0].hex() + "); " + hint);
+      bases += std::string(bases.empty() ? "" : ", ") + printable(b.child("PATH").text().as_string());
+    std::string what = "cannot apply image " + std::to_string(index) + " of '" + archive.path() + "': " +
+                       std::to_string(missing.size()) + " blob" + (missing.size() == 1 ? " is" : "s are") +
+                       " missing (first: " + missing[0].hex();
+    if (bases.empty()) {
+      // Not a delta: the image references data the archive does not hold.
+      std::string user;
+      img.for_each_dentry([&](const image::Dentry& d) {
+        if (!user.empty()) return;
+        for (const auto& st : d.inode->streams)
+          if (st.hash == missing[0]) user = d.path();
+      });
+      fail(Errc::BadArchive, what + (user.empty() ? "" : ", needed by '" + printable(user) + "'") +
+                                 "): the archive is corrupt: its blob table lacks data its image uses (unless it is a delta made by "
+                                 "another tool: then pass its base with --ref=BASE.wim)");
+    }
+    fail(Errc::NotFound, what + "); this is a delta of " + bases + ": pass it with --ref=" + bases.substr(0, bases.find(',')));
   }
 
   uint64_t done = 0;

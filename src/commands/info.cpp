@@ -4,6 +4,7 @@
 
 #include "commands/common.hpp"
 #include "util/error.hpp"
+#include "util/printable.hpp"
 #include "wim/archive.hpp"
 
 namespace wp::cmd {
@@ -59,19 +60,21 @@ const char* attributes_text(uint32_t flags) {
 
 void print_image(const wim::Archive& a, size_t i) {
   const auto& x = a.xml();
+  // XML text is the archive's: control characters are shown escaped.
+  auto get = [&](const char* el) { return printable(x.get(i, el)); };
   std::printf("Index:                  %zu\n", i);
-  std::printf("Name:                   %s\n", x.get(i, "NAME").c_str());
-  std::printf("Description:            %s\n", x.get(i, "DESCRIPTION").c_str());
-  if (!x.get(i, "DISPLAYNAME").empty()) std::printf("Display Name:           %s\n", x.get(i, "DISPLAYNAME").c_str());
+  std::printf("Name:                   %s\n", get("NAME").c_str());
+  std::printf("Description:            %s\n", get("DESCRIPTION").c_str());
+  if (!x.get(i, "DISPLAYNAME").empty()) std::printf("Display Name:           %s\n", get("DISPLAYNAME").c_str());
   if (!x.get(i, "DISPLAYDESCRIPTION").empty())
-    std::printf("Display Description:    %s\n", x.get(i, "DISPLAYDESCRIPTION").c_str());
-  std::printf("Directory Count:        %s\n", x.get(i, "DIRCOUNT").c_str());
-  std::printf("File Count:             %s\n", x.get(i, "FILECOUNT").c_str());
-  std::printf("Total Bytes:            %s\n", x.get(i, "TOTALBYTES").c_str());
-  std::printf("Hard Link Bytes:        %s\n", x.get(i, "HARDLINKBYTES").c_str());
+    std::printf("Display Description:    %s\n", get("DISPLAYDESCRIPTION").c_str());
+  std::printf("Directory Count:        %s\n", get("DIRCOUNT").c_str());
+  std::printf("File Count:             %s\n", get("FILECOUNT").c_str());
+  std::printf("Total Bytes:            %s\n", get("TOTALBYTES").c_str());
+  std::printf("Hard Link Bytes:        %s\n", get("HARDLINKBYTES").c_str());
   std::printf("Creation Time:          %s\n", wim::format_filetime(x.get_time(i, "CREATIONTIME")).c_str());
   std::printf("Last Modification Time: %s\n", wim::format_filetime(x.get_time(i, "LASTMODIFICATIONTIME")).c_str());
-  if (!x.get(i, "FLAGS").empty()) std::printf("Flags:                  %s\n", x.get(i, "FLAGS").c_str());
+  if (!x.get(i, "FLAGS").empty()) std::printf("Flags:                  %s\n", get("FLAGS").c_str());
   std::printf("WIMBoot compatible:     %s\n", x.get(i, "WIMBOOT") == "1" ? "yes" : "no");
   if ((size_t)a.header().boot_index == i) std::printf("Bootable:               yes\n");
   std::printf("\n");

@@ -234,6 +234,7 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
   // left-aligned in bitbuf; past the start of the chunk it reads zeros.
   uint64_t bitbuf = 0;
   unsigned bitcount = 0;
+  size_t zero_words = 0;  // words read past the start (see kOverread)
   size_t bitpos = csize;  // the bytes below bitpos are still unread
   // Afterwards at least 49 bits are buffered: enough for a codeword (15)
   // and its extra bits (up to 30).
@@ -251,6 +252,8 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
         if (bitpos >= 2) {
           bitpos -= 2;
           w = load_le16(src + bitpos);
+        } else {
+          zero_words++;
         }
         bitbuf |= w << (48 - bitcount);
         bitcount += 16;
@@ -286,8 +289,16 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
   uint32_t dq_power[4] = {0, 0, 0, 0}, dq_raw[4] = {1, 2, 3, 4};
   enum Item { kLiteral, kLz, kDelta } prev = kLiteral;
 
+  // Both readers feed zeros past their end of the chunk. A valid stream only
+  // looks a few words past it (read-ahead); a chunk whose data runs out long
+  // before its claimed size would otherwise decode zeros into garbage until
+  // the claimed size (up to 1 GiB) is filled. Stop it early: the data, not
+  // the claim, bounds the work.
+  constexpr size_t kOverread = 64;
   size_t pos = 0;
   while (pos < usize) {
+    if (next_word > nwords + kOverread || zero_words > kOverread) [[unlikely]]
+      return false;
     refill();
     if (!decide(main_, main_state)) {
       dst[pos++] = uint8_t(decode(literal_));
@@ -402,7 +413,12 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
       const size_t span = size_t(1) << power;
       if (dist > UINT32_MAX || dist + span > pos || len > usize - pos) return false;
       uint8_t* d = dst + pos;
-      for (size_t k = 0; k < len; k++) d[k] = uint8_t(d[k - dist] + d[k - span] - d[k - dist - span]);
+      // Pointers first: d[k - dist] would wrap k - dist as an unsigned index
+      // (undefined pointer arithmetic, UBSan found it with archive_fuzz).
+      const uint8_t* a = d - dist;
+      const uint8_t* b = d - span;
+      const uint8_t* c = d - dist - span;
+      for (size_t k = 0; k < len; k++) d[k] = uint8_t(a[k] + b[k] - c[k]);
       pos += len;
     }
   }

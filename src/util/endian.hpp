@@ -24,7 +24,8 @@ inline void store_le64(uint8_t* p, uint64_t v) {
 }
 
 constexpr uint64_t align8(uint64_t x) { return (x + 7) & ~uint64_t(7); }
-constexpr uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+// ceil(a / b), b > 0; never wraps (a + b - 1 would for a near 2^64).
+constexpr uint64_t ceil_div(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
 constexpr bool is_power_of_two(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
 }  // namespace wp

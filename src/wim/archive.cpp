@@ -1,6 +1,7 @@
 #include "wim/archive.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,10 @@
 #include "wim/resource_reader.hpp"
 
 namespace wp::wim {
+
+static std::atomic<uint64_t> g_archive_serial{0};
+
+Archive::Archive(const std::string& path) : file_(path), serial_(++g_archive_serial) {}
 
 std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
   std::unique_ptr<Archive> a(new Archive(path));
@@ -45,6 +50,14 @@ std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
     fail(Errc::BadArchive, "'" + path + "': the XML data describes " + std::to_string(a->xml_.image_count()) +
                                " images but the header says " + std::to_string(a->header_.image_count));
   a->read_blob_table();
+  // §5.3 rule 6 / §6.2: the header, the XML and the blob table must agree on
+  // the number of images. wimlib lowers the count with a warning when metadata
+  // resources are missing; refusing is safer, because commands that rewrite
+  // the archive (append, optimize) would otherwise silently drop images.
+  if (a->metadata_.size() != a->header_.image_count)
+    fail(Errc::BadArchive, "'" + path + "': the header and the XML data announce " +
+                               std::to_string(a->header_.image_count) + " image(s) but the blob table holds " +
+                               std::to_string(a->metadata_.size()) + " metadata resource(s) (corrupt archive)");
   return a;
 }
 
@@ -142,6 +155,7 @@ void Archive::read_blob_table() {
     check_bounds(r);
     Resource res = nonsolid_resource(r);
     if (res.compressed && res.codec == Codec::None) bad("a compressed resource in an uncompressed WIM");
+    check_chunk_count(f, res);
     if (r.flags & kResMetadata) {  // rule 6
       if (e.refcnt == 0) continue;
       if (e.refcnt != 1) bad("a metadata resource has a reference count other than 1");
@@ -160,9 +174,6 @@ void Archive::read_blob_table() {
     blobs_[e.hash] = BlobLocation{uint32_t(resources_.size()), 0, r.usize, e.refcnt, this};
     resources_.push_back(res);
   }
-  if (metadata_.size() < header_.image_count)
-    fail(Errc::BadArchive, "'" + path + "': the header announces " + std::to_string(header_.image_count) +
-                               " images but the blob table holds " + std::to_string(metadata_.size()) + " metadata resources");
 }
 
 const BlobLocation* Archive::find_blob(const Sha1& hash) const {

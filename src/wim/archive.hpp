@@ -53,15 +53,20 @@ public:
   // filled from the blob table (0 for blobs nobody has).
   image::Image load_image(size_t index) const;
 
+  // Unique per Archive object in this process (never reused, unlike its
+  // address): a key for per-thread caches of decoded data.
+  uint64_t serial() const { return serial_; }
+
   void add_ref(std::unique_ptr<Archive> ref) { refs_.push_back(std::move(ref)); }
   const std::vector<std::unique_ptr<Archive>>& refs() const { return refs_; }
 
 private:
-  explicit Archive(const std::string& path) : file_(path) {}
+  explicit Archive(const std::string& path);
   void read_blob_table();
   Resource nonsolid_resource(const ResHdr& r) const;
 
   InputFile file_;
+  uint64_t serial_;
   Header header_;
   XmlInfo xml_;
   std::vector<BlobEntry> entries_;

@@ -578,9 +578,13 @@ ResHdr ArchiveWriter::write_one_buffer(ByteSpan data, bool metadata) {
     uint64_t C = opts_.chunk_size;
     uint64_t n = ceil_div(data.size(), C);
     uint64_t E = data.size() > 0xFFFFFFFFull ? 8 : 4;
-    auto comp = make_compressor(codec, opts_.compression.level, uint32_t(C));
+    // Buffers sized by the data, not by the chunk size: a header may say
+    // 1 GiB chunks for a 1 KiB metadata resource. (LZX/XPRESS streams depend
+    // on the window the compressor was made for; their chunks are small.)
+    uint64_t biggest = std::min<uint64_t>(C, data.size());
+    auto comp = make_compressor(codec, opts_.compression.level, uint32_t(is_standard(codec) ? C : biggest));
     ByteWriter table, body;
-    Bytes buf(C);
+    Bytes buf(biggest);
     for (uint64_t i = 0; i < n; i++) {
       ByteSpan chunk = data.subspan(i * C, std::min<uint64_t>(C, data.size() - i * C));
       size_t cs = chunk.size() > 1 ? comp->compress(chunk, buf) : 0;
@@ -797,7 +801,7 @@ void ArchiveWriter::import_archive(const Archive& src, bool recompress, WriteSta
   });
   std::vector<Pending> pending;
   for (const auto& [loc, hash] : recompress_list) {
-    sources.push_back(std::make_unique<ArchiveBlobSource>(src, *loc));
+    sources.push_back(std::make_unique<ArchiveBlobSource>(src, *loc, hash));  // verifies: corrupt = BadArchive
     Pending p;
     p.source = sources.back().get();
     p.size = loc->size;

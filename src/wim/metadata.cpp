@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "util/printable.hpp"
 #include "util/utf.hpp"
 
 namespace wp::wim {
@@ -472,8 +473,9 @@ Image Decoder::run() {
   std::unordered_map<GroupKey, Inode*, GroupKeyHash> groups;
   std::vector<Work> subdirs;
 
+  // For messages: names are the archive's, escaped (util/printable.hpp).
   auto path_of = [](const Dentry* dir, std::u16string_view name) {
-    return (dir->parent ? dir->path() : std::string()) + "/" + utf16_to_utf8(name);
+    return printable((dir->parent ? dir->path() : std::string()) + "/" + utf16_to_utf8(name));
   };
 
   while (!stack.empty()) {
@@ -548,7 +550,7 @@ Image Decoder::run() {
         if (is_dir)
           subdirs.push_back({c.subdir_offset, child, w.depth + 1});
         else if (want_warning())
-          warn("ignoring children of the non-directory " + child->path());
+          warn("ignoring children of the non-directory " + printable(child->path()));
       }
     }
     // Pre-order, first child first.

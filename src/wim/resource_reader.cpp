@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 
+#include "util/checked.hpp"
 #include "util/error.hpp"
 
 namespace wp::wim {
@@ -30,12 +31,26 @@ void read_solid_header(const InputFile& f, Resource& res) {
   if (res.chunk_size > max_chunk_size(res.codec))
     fail(Errc::BadArchive, where(f, res) + ": solid chunk size too large for " + codec_name(res.codec));
   res.compressed = true;
+  // Every chunk takes at least one byte besides its 4-byte table entry, so a
+  // claimed size that needs more chunks than that is a lie (§15).
   uint64_t n = ceil_div(res.usize, res.chunk_size);
-  if (n > (res.size_in_wim - 16) / 4) fail(Errc::BadArchive, where(f, res) + ": solid chunk table larger than the resource");
+  if (n > (res.size_in_wim - 16) / 5) fail(Errc::BadArchive, where(f, res) + ": solid chunk table larger than the resource");
+}
+
+void check_chunk_count(const InputFile& f, const Resource& res) {
+  if (!res.compressed || res.solid || res.chunk_size == 0) return;
+  // §4.2: N-1 table entries, then N chunks of at least one byte each. More
+  // chunks than that means the uncompressed size is a lie, whatever the codec.
+  uint64_t n = ceil_div(res.usize, res.chunk_size);
+  uint64_t E = res.usize > 0xFFFFFFFFull ? 8 : 4;
+  if (n > res.size_in_wim || (n ? (n - 1) : 0) > (res.size_in_wim - n) / E)
+    fail(Errc::BadArchive, where(f, res) + ": uncompressed size " + std::to_string(res.usize) +
+                               " is implausible for a compressed resource of " + std::to_string(res.size_in_wim) + " bytes");
 }
 
 std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
   std::vector<ChunkRef> out;
+  const std::string ctx = where(f, res);
   if (res.offset > f.size() || res.size_in_wim > f.size() - res.offset)
     fail(Errc::BadArchive, where(f, res) + " extends past the end of the file (truncated archive?)");
   if (!res.compressed) {
@@ -49,14 +64,17 @@ std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
   }
   uint64_t C = res.chunk_size;
   if (C == 0) fail(Errc::BadArchive, where(f, res) + ": zero chunk size");
+  check_chunk_count(f, res);
   uint64_t n = ceil_div(res.usize, C);
   if (res.usize == 0) return out;
   auto chunk_usize = [&](uint64_t i) { return uint32_t(i + 1 < n ? C : res.usize - (n - 1) * C); };
   if (res.solid) {
     // §4.3: 16-byte header, then N compressed sizes (always 4 bytes each).
-    uint64_t table_off = res.offset + 16;
-    Bytes table = f.read_bytes(table_off, n * 4, "solid chunk table");
-    uint64_t pos = table_off + n * 4, end = res.offset + res.size_in_wim;
+    uint64_t table_off = checked_add(res.offset, 16, ctx);
+    uint64_t table_size = checked_mul(n, 4, ctx);
+    if (table_size > res.size_in_wim - 16) fail(Errc::BadArchive, ctx + ": solid chunk table larger than the resource");
+    Bytes table = f.read_bytes(table_off, table_size, "solid chunk table");
+    uint64_t pos = table_off + table_size, end = res.offset + res.size_in_wim;
     out.reserve(n);
     for (uint64_t i = 0; i < n; i++) {
       uint32_t cs = load_le32(&table[i * 4]);
@@ -70,7 +88,7 @@ std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
   }
   // §4.2: N-1 entries of 4 or 8 bytes, offsets relative to the end of the table.
   uint64_t E = res.usize > 0xFFFFFFFFull ? 8 : 4;
-  uint64_t table_size = (n - 1) * E;
+  uint64_t table_size = checked_mul(n - 1, E, ctx);
   if (table_size > res.size_in_wim) fail(Errc::BadArchive, where(f, res) + ": chunk table larger than the resource");
   Bytes table = f.read_bytes(res.offset, table_size, "chunk table");
   uint64_t data_start = res.offset + table_size;
@@ -94,8 +112,8 @@ namespace {
 struct Token {
   size_t index = 0;
   ChunkRef chunk;
-  Bytes in, out;
-  bool raw_passthrough = false;
+  Bytes in;
+  ChunkBuffer out;
 };
 
 using DecompKey = std::pair<Codec, uint32_t>;
@@ -167,15 +185,14 @@ void stream_resources(const InputFile& f, std::span<const Resource> resources, c
                 auto& cache = decomps.local();
                 auto& d = cache[{r.codec, r.chunk_size}];
                 if (!d) d = make_decompressor(r.codec, r.chunk_size);
-                t->out.resize(t->chunk.usize);
-                if (!d->decompress(t->in, t->out)) {
+                if (!d->decompress(t->in, t->out.get(t->chunk.usize))) {
                   fail(Errc::BadArchive, where(f, r) + ": corrupt " + codec_name(r.codec) + " data in the chunk at offset " +
                                              std::to_string(t->chunk.file_offset));
                 }
                 return t;
               }) &
           tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, [&](Token* t) {
-            const Bytes& data = t->chunk.raw ? t->in : t->out;
+            ByteSpan data = t->chunk.raw ? ByteSpan(t->in) : ByteSpan(t->out.data(), t->chunk.usize);
             sink(t->index, t->chunk.uoffset, data);
             std::lock_guard lk(pool_mutex);
             pool.push_back(t);

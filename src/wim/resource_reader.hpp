@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -22,9 +23,35 @@ struct ChunkRef {
   bool raw = false;
 };
 
+// An output buffer for one decoded chunk. Unlike a Bytes it is not zeroed:
+// a chunk that claims 1 GiB but whose data decodes to far less (a hostile
+// archive) only costs the pages the decoder really writes, not a 1 GiB memset
+// before the failure is found. Grows on demand, never shrinks.
+class ChunkBuffer {
+public:
+  std::span<uint8_t> get(size_t n) {
+    if (n > cap_) {
+      buf_.reset();
+      buf_.reset(new uint8_t[n]);  // default-initialised: no memset
+      cap_ = n;
+    }
+    return {buf_.get(), n};
+  }
+  const uint8_t* data() const { return buf_.get(); }
+
+private:
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t cap_ = 0;
+};
+
 // Reads the solid resource header (§4.3) and fills res.usize, codec,
 // chunk_size; validates per §15.
 void read_solid_header(const InputFile& f, Resource& res);
+
+// A non-solid compressed resource needs a table entry and at least one byte
+// per chunk: throws Errc::BadArchive if its uncompressed size needs more
+// chunks than its size in the file can hold (cheap; no I/O).
+void check_chunk_count(const InputFile& f, const Resource& res);
 
 // Computes (and validates) the chunk layout of a resource. Uncompressed
 // resources are cut into 1 MiB raw pieces.

@@ -1,6 +1,8 @@
 #include "wim/xml_info.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <sstream>
@@ -10,6 +12,22 @@
 #include "util/utf.hpp"
 
 namespace wp::wim {
+
+// An IMAGE element's INDEX attribute as a number; 0 if it is not one. Read
+// as wimlib reads it (strtoul over the whole value): leading white space, a
+// '+' and leading zeros are accepted ("01", "+1", " 1" all mean 1), trailing
+// characters are not. Every lookup compares these numbers, never the text.
+static size_t index_of(pugi::xml_node img) {
+  const char* idx = img.attribute("INDEX").value();
+  const char* p = idx;
+  while (*p == ' ' || (*p >= '\t' && *p <= '\r')) p++;
+  if (*p == '-') return 0;  // strtoul would negate it
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(idx, &end, 10);
+  if (end == idx || *end || errno == ERANGE || v > 0xFFFFFFFFull) return 0;
+  return size_t(v);
+}
 
 XmlInfo::XmlInfo() : doc_(std::make_unique<pugi::xml_document>()) { doc_->append_child("WIM"); }
 
@@ -32,10 +50,8 @@ XmlInfo XmlInfo::parse(ByteSpan data, const std::string& path) {
   for (auto img : wim.children("IMAGE")) (void)img, count++;
   seen.assign(count + 1, false);
   for (auto img : wim.children("IMAGE")) {
-    const char* idx = img.attribute("INDEX").value();
-    char* end = nullptr;
-    unsigned long v = std::strtoul(idx, &end, 10);
-    if (!*idx || *end || v < 1 || v > count || seen[v]) bad("IMAGE INDEX attributes are not 1.." + std::to_string(count));
+    size_t v = index_of(img);
+    if (v < 1 || v > count || seen[v]) bad("IMAGE INDEX attributes are not 1.." + std::to_string(count));
     seen[v] = true;
   }
   return x;
@@ -54,10 +70,9 @@ size_t XmlInfo::image_count() const {
 }
 
 pugi::xml_node XmlInfo::image(size_t index) const {
-  std::string want = std::to_string(index);
   for (auto img : doc_->document_element().children("IMAGE"))
-    if (want == img.attribute("INDEX").value()) return img;
-  fail(Errc::NotFound, "image " + want + " does not exist");
+    if (index_of(img) == index) return img;
+  fail(Errc::NotFound, "image " + std::to_string(index) + " does not exist");
 }
 
 std::string XmlInfo::get(size_t index, const char* element) const {
@@ -77,7 +92,7 @@ void XmlInfo::set(size_t index, const char* element, const std::string& value) {
 
 size_t XmlInfo::find_by_name(const std::string& name) const {
   for (auto img : doc_->document_element().children("IMAGE"))
-    if (name == img.child("NAME").text().as_string()) return std::strtoul(img.attribute("INDEX").value(), nullptr, 10);
+    if (name == img.child("NAME").text().as_string()) return index_of(img);
   return 0;
 }
 
@@ -121,7 +136,7 @@ void XmlInfo::remove_image(size_t index) {
   pugi::xml_node img = image(index);
   doc_->document_element().remove_child(img);
   for (auto i : doc_->document_element().children("IMAGE")) {
-    size_t v = std::strtoul(i.attribute("INDEX").value(), nullptr, 10);
+    size_t v = index_of(i);
     if (v > index) i.attribute("INDEX").set_value(std::to_string(v - 1).c_str());
   }
 }
@@ -161,6 +176,8 @@ Bytes XmlInfo::encode(uint64_t total_bytes) const {
   copy.reset(*doc_);
   pugi::xml_node wim = copy.document_element();
   while (pugi::xml_node tb = wim.child("TOTALBYTES")) wim.remove_child(tb);
+  // Written in canonical form ("1", not "01" or " 1"), as wimlib does.
+  for (auto img : wim.children("IMAGE")) img.attribute("INDEX").set_value(std::to_string(index_of(img)).c_str());
   wim.append_child("TOTALBYTES").text().set(std::to_string(total_bytes).c_str());
   StringWriter w;
   copy.save(w, "", pugi::format_raw | pugi::format_no_declaration, pugi::encoding_utf8);
