@@ -23,15 +23,28 @@ void Fd::reset(int fd) {
   fd_ = fd;
 }
 
-InputFile::InputFile(const std::string& path) : path_(path) {
-  fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd_) {
+namespace {
+// Opens an archive for reading. O_NONBLOCK: a FIFO or a device named as
+// WIMFILE must be refused, not waited on forever.
+Fd open_regular(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
     int e = errno;
     throw Error(e == ENOENT ? Errc::NotFound : Errc::Failure, "cannot open '" + path + "': " + errno_text(e));
   }
   struct stat st;
-  if (::fstat(fd_.get(), &st) != 0) fail_errno("cannot stat", path, errno);
+  if (::fstat(fd.get(), &st) != 0) fail_errno("cannot stat", path, errno);
   if (S_ISDIR(st.st_mode)) fail(Errc::Failure, "'" + path + "' is a directory, not a WIM file");
+  if (!S_ISREG(st.st_mode))
+    fail(Errc::Failure, "'" + path + "' is not a regular file (a WIM archive must be one)");
+  return fd;
+}
+}  // namespace
+
+InputFile::InputFile(const std::string& path) : path_(path) {
+  fd_ = open_regular(path);
+  struct stat st;
+  if (::fstat(fd_.get(), &st) != 0) fail_errno("cannot stat", path, errno);
   size_ = uint64_t(st.st_size);
 }
 
@@ -183,11 +196,7 @@ std::string OutputFile::rollback() noexcept {
 
 WriterLock::WriterLock(const std::string& path) : path_(path) {
   for (int attempt = 0;; attempt++) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-      int e = errno;
-      throw Error(e == ENOENT ? Errc::NotFound : Errc::Failure, "cannot open '" + path + "': " + errno_text(e));
-    }
+    Fd fd = open_regular(path);
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       int e = errno;
       if (e == EWOULDBLOCK)
@@ -205,6 +214,15 @@ WriterLock::WriterLock(const std::string& path) : path_(path) {
     }
     if (attempt >= 100) fail(Errc::Busy, "'" + path + "' keeps being replaced by another process");
   }
+}
+
+void WriterLock::copy_mode_to(int fd) const {
+  struct stat st;
+  if (::fstat(fd_.get(), &st) != 0) fail_errno("cannot stat", path_, errno);
+  // Owner first (fchown may clear set-id bits), then the mode. Only root
+  // can give a file away; for others the new file is theirs anyway.
+  if (::geteuid() == 0 && ::fchown(fd, st.st_uid, st.st_gid) != 0) fail_errno("cannot set the owner of the new", path_, errno);
+  if (::fchmod(fd, st.st_mode & 07777) != 0) fail_errno("cannot set the mode of the new", path_, errno);
 }
 
 bool WriterLock::same_file(int fd) const {

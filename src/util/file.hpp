@@ -111,6 +111,9 @@ public:
   const std::string& path() const { return path_; }
   // True when `fd` is the locked inode.
   bool same_file(int fd) const;
+  // Gives `fd` (the file that will replace this one) its owner and mode, so
+  // that a rebuild never widens who may read an archive.
+  void copy_mode_to(int fd) const;
 
 private:
   std::string path_;

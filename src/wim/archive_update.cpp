@@ -23,7 +23,12 @@ std::unique_ptr<ArchiveUpdate> ArchiveUpdate::open(const std::string& path, bool
 std::unique_ptr<ArchiveUpdate> ArchiveUpdate::create(const std::string& path) {
   std::unique_ptr<ArchiveUpdate> u(new ArchiveUpdate(path));
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) u->lock_.emplace(path);
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) fail(Errc::Usage, "'" + path + "' is a directory; WIMFILE must name a file");
+    if (!S_ISREG(st.st_mode))
+      fail(Errc::Failure, "'" + path + "' is not a regular file (a WIM archive must be one)");
+    u->lock_.emplace(path);
+  }
   return u;
 }
 
@@ -67,6 +72,7 @@ ArchiveWriter& ArchiveUpdate::begin(const WriterOptions& opts, bool in_place) {
     writer_ = std::make_unique<ArchiveWriter>(*out_, opts, *existing_);
   } else {
     tmp_.emplace(path_);
+    if (lock_) lock_->copy_mode_to(tmp_->fd());  // the replacement keeps the old file's owner and mode
     out_ = std::make_unique<OutputFile>(tmp_->fd(), tmp_->temp_path(), 0);
     writer_ = std::make_unique<ArchiveWriter>(*out_, opts);
   }

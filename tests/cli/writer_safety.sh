@@ -138,6 +138,27 @@ else
     skip "disk-full scenarios (need root and tmpfs)"
 fi
 
+# --- what a rebuild replaces keeps its owner and mode; odd WIMFILEs ---------
+cp "$TMP/orig.wim" "$TMP/private.wim"
+chmod 600 "$TMP/private.wim"
+[[ $(id -u) == 0 ]] && chown nobody:nogroup "$TMP/private.wim" 2>/dev/null
+before=$(stat -c '%a %U %G' "$TMP/private.wim")
+t "optimize a 0600 archive" expect_ok wp optimize "$TMP/private.wim" --recompress --quiet
+t "... the rebuilt archive keeps mode and owner ($before)" test "$(stat -c '%a %U %G' "$TMP/private.wim")" = "$before"
+t "append --rebuild" expect_ok wp append "$src" "$TMP/private.wim" again --rebuild --quiet
+t "... keeps them too" test "$(stat -c '%a %U %G' "$TMP/private.wim")" = "$before"
+t "capture over it" expect_ok wp capture "$src" "$TMP/private.wim" --quiet
+t "... keeps them too" test "$(stat -c '%a %U %G' "$TMP/private.wim")" = "$before"
+mkfifo "$TMP/fifo"
+T_TIMEOUT=10
+t "info of a FIFO fails at once instead of waiting for a writer" expect_fail 1 --mentions "not a regular file" -- wp info "$TMP/fifo"
+t "append to a FIFO too" expect_fail 1 --mentions "not a regular file" -- wp append "$src" "$TMP/fifo" --quiet
+t "apply from a FIFO too" expect_fail 1 --mentions "not a regular file" -- wp apply "$TMP/fifo" "$TMP/fifo-out" --quiet
+t "capture to a FIFO too" expect_fail 1 --mentions "not a regular file" -- wp capture "$src" "$TMP/fifo" --quiet
+mkdir -p "$TMP/adir"
+t "capture to a directory is refused before any work" expect_fail 2 --mentions "is a directory" -- wp capture "$src" "$TMP/adir" --quiet
+T_TIMEOUT=60
+
 # --- SIGINT during apply says so ----------------------------------------------
 mkdir -p "$TMP/many"
 "$PY" -c '
