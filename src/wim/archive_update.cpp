@@ -24,7 +24,7 @@ std::unique_ptr<ArchiveUpdate> ArchiveUpdate::create(const std::string& path) {
   std::unique_ptr<ArchiveUpdate> u(new ArchiveUpdate(path));
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) fail(Errc::Usage, "'" + path + "' is a directory; WIMFILE must name a file");
+    if (S_ISDIR(st.st_mode)) fail(Errc::Failure, "'" + path + "' is a directory; WIMFILE must name a file");
     if (!S_ISREG(st.st_mode))
       fail(Errc::Failure, "'" + path + "' is not a regular file (a WIM archive must be one)");
     u->lock_.emplace(path);

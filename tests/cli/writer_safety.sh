@@ -156,7 +156,7 @@ t "append to a FIFO too" expect_fail 1 --mentions "not a regular file" -- wp app
 t "apply from a FIFO too" expect_fail 1 --mentions "not a regular file" -- wp apply "$TMP/fifo" "$TMP/fifo-out" --quiet
 t "capture to a FIFO too" expect_fail 1 --mentions "not a regular file" -- wp capture "$src" "$TMP/fifo" --quiet
 mkdir -p "$TMP/adir"
-t "capture to a directory is refused before any work" expect_fail 2 --mentions "is a directory" -- wp capture "$src" "$TMP/adir" --quiet
+t "capture to a directory is refused before any work" expect_fail 1 --mentions "is a directory" -- wp capture "$src" "$TMP/adir" --quiet
 T_TIMEOUT=60
 
 # --- SIGINT during apply says so ----------------------------------------------
