@@ -154,14 +154,16 @@ std::unique_ptr<Dentry> Scanner::scan_source(const std::string& source, bool as_
   }
 
   struct stat st;
-  if ((as_root ? ::stat(source.c_str(), &st) : ::lstat(source.c_str(), &st)) != 0) {
+  const bool follow = as_root || opts_.dereference;
+  if ((follow ? ::stat(source.c_str(), &st) : ::lstat(source.c_str(), &st)) != 0) {
     int e = errno;
     if (e == ENOENT) throw Error(Errc::NotFound, "cannot capture '" + source + "': no such file or directory");
+    if (e == ELOOP) fail(Errc::Failure, "cannot capture '" + source + "': too many levels of symbolic links (a link loop?)");
     fail_errno("cannot stat", source, e);
   }
 
   if (S_ISDIR(st.st_mode)) {
-    Fd fd(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (as_root ? 0 : O_NOFOLLOW)));
+    Fd fd(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)));
     if (!fd) {
       int e = errno;
       if (e == ENOENT) throw Error(Errc::NotFound, "cannot capture '" + source + "': no such directory");
@@ -178,7 +180,7 @@ std::unique_ptr<Dentry> Scanner::scan_source(const std::string& source, bool as_
     sdir->path = source;
     sdir->dev = st.st_dev;
     sdir->ino = st.st_ino;
-    sdir->follow = as_root;
+    sdir->follow = follow;
     scan_dir(std::move(fd), st, root.get(), std::move(sdir));
     return root;
   }
@@ -240,7 +242,10 @@ void Scanner::scan_dir(Fd fd, const struct stat& st, Dentry* root, std::shared_p
     // The child is at depth base + stack size; apply refuses to read a
     // directory that deep (image::kMaxDepth), so do not write one.
     if (base_depth_ + stack_.size() >= image::kMaxDepth) fail_too_deep(path_);
-    int cfd = ::openat(f.fd.get(), c->name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    // --dereference: the name may be a link to a directory; the fstat below
+    // and the file sources check that it is the directory the scan saw.
+    int cfd = ::openat(f.fd.get(), c->name.c_str(),
+                       O_RDONLY | O_DIRECTORY | O_CLOEXEC | (opts_.dereference ? 0 : O_NOFOLLOW));
     if (cfd < 0) {
       int e = errno;
       if (e == ENOENT || e == ENOTDIR || e == ELOOP) {
@@ -267,6 +272,7 @@ void Scanner::scan_dir(Fd fd, const struct stat& st, Dentry* root, std::shared_p
     sdir->path = path_;
     sdir->dev = cst.st_dev;
     sdir->ino = cst.st_ino;
+    sdir->follow = opts_.dereference;
     stack_.push_back(Frame{std::move(child), c, path_.size(), 0, cst.st_dev, cst.st_ino, std::move(sdir)});
     read_dir(stack_.back());
   }
@@ -411,8 +417,15 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
   }
   int dirfd = f.fd.get();
   struct stat st;
-  if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (::fstatat(dirfd, name, &st, opts_.dereference ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
     int e = errno;
+    struct stat lst;
+    if (opts_.dereference && e == ELOOP)
+      fail(Errc::Failure, "cannot capture '" + child_path(name) +
+                              "' with --dereference: too many levels of symbolic links (a link loop?)");
+    if (opts_.dereference && e == ENOENT && ::fstatat(dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0)
+      fail(Errc::NotFound, "cannot capture '" + child_path(name) +
+                               "' with --dereference: it is a symbolic link to something that does not exist");
     if (e == ENOENT) {
       warn("skipping '" + child_path(name) + "': it vanished during the scan");
       return nullptr;
@@ -435,7 +448,7 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
   // With several sources, the same file may be reached twice even with one
   // link on disk (listed twice, or inside two listed directories): wimlib
   // then makes one inode of it, so every file is remembered.
-  bool linkable = (st.st_nlink > 1 || link_all_) && (S_ISREG(st.st_mode) || special);
+  bool linkable = (st.st_nlink > 1 || link_all_ || opts_.dereference) && (S_ISREG(st.st_mode) || special);
   if (linkable) {
     auto it = hard_links_.find({st.st_dev, st.st_ino});
     if (it != hard_links_.end()) return attach(f.dir, nm, it->second);
@@ -453,7 +466,7 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
       s.size = uint64_t(st.st_size);
       s.source = uint32_t(out_.sources.size());
       out_.sources.push_back(std::make_unique<FileBlobSource>(out_.files, f.sdir, name, child_path(name), s.size,
-                                                              st.st_dev, st.st_ino));
+                                                              st.st_dev, st.st_ino, opts_.dereference));
       inode->streams.push_back(std::move(s));
     }
   } else if (S_ISLNK(st.st_mode)) {
@@ -520,6 +533,11 @@ ScanResult scan_tree(const std::string& source_dir, const ScanOptions& opts) {
     out.empty = true;
   }
   return out;
+}
+
+std::unique_ptr<Dentry> scan_branch(ScanResult& into, const std::string& source, const ScanOptions& opts,
+                                    bool rpfix, size_t depth) {
+  return Scanner(opts, into).scan_source(source, false, rpfix, depth);
 }
 
 ScanResult scan_sources(const std::vector<SourceListEntry>& entries, const ScanOptions& opts, const std::string& list_name) {
