@@ -88,6 +88,8 @@ public:
   void set_not_dir_hint(std::string hint) { not_dir_hint_ = std::move(hint); }
   // Detect hard links by dev+ino even for files with one link (several sources).
   void set_link_all(bool v) { link_all_ = v; }
+  // Detect hard links in this table (shared with other scanners).
+  void share_links(std::unordered_map<DevIno, Inode*, DevInoHash>* t) { hard_links_ = t; }
 
 private:
   struct Frame {
@@ -126,7 +128,8 @@ private:
   size_t base_depth_ = 0;  // image depth of the source's top item
   DevIno root_{};
   std::vector<Frame> stack_;
-  std::unordered_map<DevIno, Inode*, DevInoHash> hard_links_;
+  std::unordered_map<DevIno, Inode*, DevInoHash> own_links_;
+  std::unordered_map<DevIno, Inode*, DevInoHash>* hard_links_ = &own_links_;
   std::vector<char> dents_;
   std::string names_;                               // one directory's names, NUL-separated
   std::vector<std::pair<uint64_t, uint32_t>> order_;  // (d_ino, offset in names_)
@@ -450,8 +453,8 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
   // then makes one inode of it, so every file is remembered.
   bool linkable = (st.st_nlink > 1 || link_all_ || opts_.dereference) && (S_ISREG(st.st_mode) || special);
   if (linkable) {
-    auto it = hard_links_.find({st.st_dev, st.st_ino});
-    if (it != hard_links_.end()) return attach(f.dir, nm, it->second);
+    auto it = hard_links_->find({st.st_dev, st.st_ino});
+    if (it != hard_links_->end()) return attach(f.dir, nm, it->second);
   }
 
   Inode* inode = out_.image.new_inode();
@@ -475,7 +478,7 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
     inode->attributes = 0;  // wim-format.md §10.2: special files
   }
   fill_common(inode, st, dirfd, name);
-  if (linkable) hard_links_.emplace(DevIno{st.st_dev, st.st_ino}, inode);
+  if (linkable) hard_links_->emplace(DevIno{st.st_dev, st.st_ino}, inode);
   return attach(f.dir, nm, inode);
 }
 
@@ -535,9 +538,18 @@ ScanResult scan_tree(const std::string& source_dir, const ScanOptions& opts) {
   return out;
 }
 
-std::unique_ptr<Dentry> scan_branch(ScanResult& into, const std::string& source, const ScanOptions& opts,
-                                    bool rpfix, size_t depth) {
-  return Scanner(opts, into).scan_source(source, false, rpfix, depth);
+struct LinkTable::Impl {
+  std::unordered_map<DevIno, Inode*, DevInoHash> map;
+};
+LinkTable::LinkTable() : impl(std::make_unique<Impl>()) {}
+LinkTable::~LinkTable() = default;
+
+std::unique_ptr<Dentry> scan_branch(ScanResult& into, LinkTable& links, const std::string& source,
+                                    const ScanOptions& opts, bool rpfix, size_t depth) {
+  Scanner s(opts, into);
+  s.share_links(&links.impl->map);
+  s.set_link_all(true);
+  return s.scan_source(source, false, rpfix, depth);
 }
 
 ScanResult scan_sources(const std::vector<SourceListEntry>& entries, const ScanOptions& opts, const std::string& list_name) {

@@ -95,8 +95,18 @@ ScanResult scan_sources(const std::vector<SourceListEntry>& entries, const ScanO
 // ScanResult, hence one source vector). `depth` is the image depth the
 // tree's top will have (0 = the root). Returns null when the configuration
 // excludes the source or it is a special file skipped without unix_data.
-std::unique_ptr<image::Dentry> scan_branch(ScanResult& into, const std::string& source, const ScanOptions& opts,
-                                           bool rpfix, size_t depth);
+// Files are matched by dev+ino across every scan_branch call sharing one
+// LinkTable, whatever their link count (as wimlib does within one update):
+// a file reached twice is one inode of `into.image`.
+class LinkTable {
+public:
+  LinkTable();
+  ~LinkTable();
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
+std::unique_ptr<image::Dentry> scan_branch(ScanResult& into, LinkTable& links, const std::string& source,
+                                           const ScanOptions& opts, bool rpfix, size_t depth);
 
 // The current time as a FILETIME (for directories a capture invents).
 uint64_t filetime_now();

@@ -21,6 +21,7 @@
 #include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
+#include "wim/integrity.hpp"
 
 namespace wp::cmd {
 namespace {
@@ -168,8 +169,11 @@ void run_update(UpdateArgs& a) {
   }
 
   auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<wim::ArchiveUpdate> update = wim::ArchiveUpdate::open(a.wimfile, a.check);
+  std::unique_ptr<wim::ArchiveUpdate> update = wim::ArchiveUpdate::open(a.wimfile);
   wim::Archive& ar = *update->existing();
+  // --check (wimupdate): verify the integrity table first if there is one.
+  if (a.check && ar.has_integrity())
+    wim::check_integrity(ar.file().fd(), a.wimfile, ar.file().size(), ar.header());
   print_warnings(ar.warnings());
   const wim::Header& h = ar.header();
   if (h.flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.wimfile + "' is marked read-only");
@@ -189,6 +193,8 @@ void run_update(UpdateArgs& a) {
   // Run the commands on the loaded image; file data is only read when the
   // writer gets to it.
   capture::ScanResult scanned;  // every add's file sources, in one vector
+  capture::LinkTable links;     // a file reached by two adds is one inode (as wimlib)
+  image::InodeMap adopted;
   uint64_t now = capture::filetime_now();
   bool rpfix_hdr = h.flags & wim::kHdrRpFix;
   size_t adds = 0, deletes = 0, renames = 0;
@@ -207,13 +213,13 @@ void run_update(UpdateArgs& a) {
           so.rpfix = to_root && !c.norpfix && (c.rpfix || rpfix_hdr);
           size_t depth = image::split_image_path(dest).size();
           size_t warn_from = scanned.warnings.size();
-          std::unique_ptr<image::Dentry> tree = capture::scan_branch(scanned, c.args[0], so, so.rpfix, depth);
+          std::unique_ptr<image::Dentry> tree = capture::scan_branch(scanned, links, c.args[0], so, so.rpfix, depth);
           for (size_t i = warn_from; i < scanned.warnings.size(); i++) warn(scanned.warnings[i]);
           if (!tree) {
             info(a.common.quiet, "Nothing to add for \"" + c.args[0] + "\" (excluded or skipped)");
             break;
           }
-          image::adopt_tree(img, *tree, 0);
+          image::adopt_tree(img, *tree, 0, &adopted);
           image::GraftOptions go;
           go.no_replace = c.no_replace;
           go.now = now;

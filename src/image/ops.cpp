@@ -137,13 +137,14 @@ void rename_path(Image& img, std::string_view from, std::string_view to) {
   attach(parent, std::move(moving));
 }
 
-void adopt_tree(Image& to, Dentry& tree, uint32_t source_offset) {
-  std::unordered_map<const Inode*, Inode*> map;
+void adopt_tree(Image& to, Dentry& tree, uint32_t source_offset, InodeMap* shared) {
+  InodeMap local;
+  InodeMap& map = shared ? *shared : local;
   std::vector<Dentry*> stack{&tree};
   while (!stack.empty()) {
     Dentry* d = stack.back();
     stack.pop_back();
-    auto [it, fresh] = map.emplace(d->inode, nullptr);
+    auto [it, fresh] = map.try_emplace(d->inode, nullptr);
     if (fresh) {
       Inode* n = to.new_inode();
       *n = *d->inode;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "image/image.hpp"
@@ -46,11 +47,16 @@ bool delete_path(Image& img, std::string_view path, bool force, bool recursive);
 // inode is replaced: the link count drops by one.)
 void rename_path(Image& img, std::string_view from, std::string_view to);
 
-// Moves a detached tree whose inodes live in `from` into `to`: each inode is
-// copied into `to` once (hard links stay one inode) and the dentries are
-// repointed; `source_offset` is added to every Stream::source that is set.
-// `from` keeps its (now unused) inodes.
-void adopt_tree(Image& to, Dentry& tree, uint32_t source_offset);
+// Which inode of the destination image each adopted inode became.
+using InodeMap = std::unordered_map<const Inode*, Inode*>;
+
+// Moves a detached tree whose inodes live in another image into `to`: each
+// inode is copied into `to` once (hard links stay one inode) and the
+// dentries are repointed; `source_offset` is added to every Stream::source
+// that is set. The other image keeps its (now unused) inodes. With `map`,
+// inodes adopted by an earlier call are reused: a file reached by two adds
+// stays one inode (several trees scanned with one hard-link table).
+void adopt_tree(Image& to, Dentry& tree, uint32_t source_offset, InodeMap* map = nullptr);
 
 struct GraftOptions {
   bool no_replace = false;  // an existing nondirectory is an error, not replaced

@@ -33,7 +33,14 @@ apply_all() {
     expect_ok wp apply "$1" 1 "$2.wp" --quiet || return 1
     expect_ok wimlib-imagex apply "$1" 1 "$2.wl" || return 1
 }
-stats_of() { wimlib-imagex info "$1" 1 | grep -E '^(Directory Count|File Count|Total Bytes|Hard Link Bytes)'; }
+# XML statistics compared with wimlib's. Not HARDLINKBYTES: wimlib also makes
+# one inode of a symlink reached by two adds, wimpack never links reparse
+# points. Not DIRCOUNT with NO_DIRCOUNT=1: wimlib leaves the directories an
+# add creates as missing parents out of its count.
+stats_of() {
+    wimlib-imagex info "$1" 1 | grep -E '^(File Count|Total Bytes)'
+    [[ ${NO_DIRCOUNT:-0} == 1 ]] || wimlib-imagex info "$1" 1 | grep -E '^Directory Count'
+}
 
 # same_result BASE SCRIPT NAME [compare options]: the same commands run by
 # both tools on copies of BASE give archives that both tools apply to the
@@ -83,7 +90,7 @@ same_result "$W" "$S1" s1-wimlib-made
 # Missing parents are made at update time: their times differ between tools.
 S2=$TMP/s2.txt
 printf 'add "%s" /x/y/z\nadd "%s/a.txt" /p/q/file\ndelete --recursive /\nadd "%s" /again/here\n' "$add" "$add" "$add" >"$S2"
-same_result "$B" "$S2" s2 --no-times
+NO_DIRCOUNT=1 same_result "$B" "$S2" s2 --no-times
 S3=$TMP/s3.txt
 printf 'delete --recursive /names\nrename /sizes /sizes2\nadd %s /sizes2\n' "$add2" >"$S3"
 same_result "$B" "$S3" s3
@@ -100,11 +107,14 @@ t "... wimlib-imagex verify accepts it" expect_ok wimlib-imagex verify "$TMP/rb.
 cp "$B" "$TMP/ck.wim"
 t "--check writes an integrity table" expect_ok wp update "$TMP/ck.wim" --check --command="delete /hello.txt" --quiet
 t "... wimlib-imagex verify accepts it" expect_ok wimlib-imagex verify "$TMP/ck.wim"
-t "... which has one" bash -c "wimlib-imagex info '$TMP/ck.wim' --header | grep -q 'Integrity.*[1-9]'"
+t "... which has one" bash -c "wimlib-imagex verify '$TMP/ck.wim' | grep -qi 'integrity'"
+t "--check verifies an existing table first, --nocheck drops it" expect_ok wp update "$TMP/ck.wim" --check --command="delete /empty_file" --quiet
+t "... --nocheck" expect_ok wp update "$TMP/ck.wim" --nocheck --command="delete /sym_rel" --quiet
+t "... wimlib-imagex verify accepts it" expect_ok wimlib-imagex verify "$TMP/ck.wim"
 
 # The image's other XML elements survive; statistics follow the tree.
 cp "$B" "$TMP/x.wim"
-wp info "$TMP/x.wim" 1 base "a description" >/dev/null
+wimlib-imagex info "$TMP/x.wim" 1 base "a description" >/dev/null
 t "update keeps NAME and DESCRIPTION" expect_ok wp update "$TMP/x.wim" base --command="delete /hello.txt" --quiet
 t "... NAME" bash -c "wimlib-imagex info '$TMP/x.wim' 1 | grep -q '^Name: *base$'"
 t "... DESCRIPTION" bash -c "wimlib-imagex info '$TMP/x.wim' 1 | grep -q '^Description: *a description$'"
