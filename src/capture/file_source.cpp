@@ -24,8 +24,8 @@ const char* hint() { return " (to archive a tree that is in use, pass --continue
 }  // namespace
 
 std::shared_ptr<Fd> FileReadContext::open_one(const ScannedDir& d, int parent_fd, std::string* why) {
-  int fd = d.parent ? ::openat(parent_fd, d.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                    : ::open(d.name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (d.follow ? 0 : O_NOFOLLOW));
+  int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (d.follow ? 0 : O_NOFOLLOW);
+  int fd = d.parent ? ::openat(parent_fd, d.name.c_str(), flags) : ::open(d.name.c_str(), flags);
   if (fd < 0) {
     int e = errno;
     if (e == ENOENT) {
@@ -106,7 +106,8 @@ public:
     std::shared_ptr<Fd> dir = src.ctx_->open_dir(*src.dir_, &why);
     if (dir) {
       // O_NONBLOCK: a file replaced by a FIFO must not hang the capture.
-      int fd = ::openat(dir->get(), src.name_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+      int fd = ::openat(dir->get(), src.name_.c_str(),
+                        O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (src.follow_ ? 0 : O_NOFOLLOW));
       if (fd < 0) {
         int e = errno;
         if (e == ENOENT)
@@ -120,6 +121,10 @@ public:
         if (::fstat(fd, &st0_) != 0) fail_errno("cannot stat", src.path_, errno);
         if (!S_ISREG(st0_.st_mode)) {
           why = "was replaced by a non-regular file";
+          fd_.reset();
+        } else if (src.follow_ && (st0_.st_dev != src.dev_ || st0_.st_ino != src.ino_)) {
+          // Followed through a symlink: another file may be anywhere.
+          why = "now reaches another file than the one scanned (a symbolic link was changed?)";
           fd_.reset();
         }
       }

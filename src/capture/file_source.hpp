@@ -38,7 +38,10 @@ struct ScannedDir {
   std::string path;  // for messages
   dev_t dev = 0;
   ino_t ino = 0;
-  bool follow = false;  // root only: the user's path may name a symlink to it
+  // A root: the user's path may name a symlink to it. Below the root
+  // (--dereference): `name` may be a symlink to it. Either way the directory
+  // reached must have dev+ino.
+  bool follow = false;
 };
 
 // What every file source of one capture shares: the directory fd cache and
@@ -76,9 +79,9 @@ private:
 class FileBlobSource final : public wim::BlobSource {
 public:
   FileBlobSource(std::shared_ptr<FileReadContext> ctx, std::shared_ptr<const ScannedDir> dir, std::string name,
-                 std::string path, uint64_t size, dev_t dev, ino_t ino)
+                 std::string path, uint64_t size, dev_t dev, ino_t ino, bool follow = false)
       : ctx_(std::move(ctx)), dir_(std::move(dir)), name_(std::move(name)), path_(std::move(path)), size_(size),
-        dev_(dev), ino_(ino) {}
+        dev_(dev), ino_(ino), follow_(follow) {}
   uint64_t size() const override { return size_; }
   std::unique_ptr<wim::BlobStream> open() const override;
   std::string describe() const override { return path_; }
@@ -96,6 +99,9 @@ private:
   uint64_t size_;
   dev_t dev_;
   ino_t ino_;
+  // --dereference: `name_` may be a symlink; what it reaches must be the
+  // file the scan saw (dev_, ino_), else nothing is read.
+  bool follow_ = false;
 };
 
 }  // namespace wp::capture

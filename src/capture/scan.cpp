@@ -88,6 +88,8 @@ public:
   void set_not_dir_hint(std::string hint) { not_dir_hint_ = std::move(hint); }
   // Detect hard links by dev+ino even for files with one link (several sources).
   void set_link_all(bool v) { link_all_ = v; }
+  // Detect hard links in this table (shared with other scanners).
+  void share_links(std::unordered_map<DevIno, Inode*, DevInoHash>* t) { hard_links_ = t; }
 
 private:
   struct Frame {
@@ -126,7 +128,8 @@ private:
   size_t base_depth_ = 0;  // image depth of the source's top item
   DevIno root_{};
   std::vector<Frame> stack_;
-  std::unordered_map<DevIno, Inode*, DevInoHash> hard_links_;
+  std::unordered_map<DevIno, Inode*, DevInoHash> own_links_;
+  std::unordered_map<DevIno, Inode*, DevInoHash>* hard_links_ = &own_links_;
   std::vector<char> dents_;
   std::string names_;                               // one directory's names, NUL-separated
   std::vector<std::pair<uint64_t, uint32_t>> order_;  // (d_ino, offset in names_)
@@ -154,14 +157,16 @@ std::unique_ptr<Dentry> Scanner::scan_source(const std::string& source, bool as_
   }
 
   struct stat st;
-  if ((as_root ? ::stat(source.c_str(), &st) : ::lstat(source.c_str(), &st)) != 0) {
+  const bool follow = as_root || opts_.dereference;
+  if ((follow ? ::stat(source.c_str(), &st) : ::lstat(source.c_str(), &st)) != 0) {
     int e = errno;
     if (e == ENOENT) throw Error(Errc::NotFound, "cannot capture '" + source + "': no such file or directory");
+    if (e == ELOOP) fail(Errc::Failure, "cannot capture '" + source + "': too many levels of symbolic links (a link loop?)");
     fail_errno("cannot stat", source, e);
   }
 
   if (S_ISDIR(st.st_mode)) {
-    Fd fd(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (as_root ? 0 : O_NOFOLLOW)));
+    Fd fd(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)));
     if (!fd) {
       int e = errno;
       if (e == ENOENT) throw Error(Errc::NotFound, "cannot capture '" + source + "': no such directory");
@@ -178,7 +183,7 @@ std::unique_ptr<Dentry> Scanner::scan_source(const std::string& source, bool as_
     sdir->path = source;
     sdir->dev = st.st_dev;
     sdir->ino = st.st_ino;
-    sdir->follow = as_root;
+    sdir->follow = follow;
     scan_dir(std::move(fd), st, root.get(), std::move(sdir));
     return root;
   }
@@ -240,7 +245,10 @@ void Scanner::scan_dir(Fd fd, const struct stat& st, Dentry* root, std::shared_p
     // The child is at depth base + stack size; apply refuses to read a
     // directory that deep (image::kMaxDepth), so do not write one.
     if (base_depth_ + stack_.size() >= image::kMaxDepth) fail_too_deep(path_);
-    int cfd = ::openat(f.fd.get(), c->name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    // --dereference: the name may be a link to a directory; the fstat below
+    // and the file sources check that it is the directory the scan saw.
+    int cfd = ::openat(f.fd.get(), c->name.c_str(),
+                       O_RDONLY | O_DIRECTORY | O_CLOEXEC | (opts_.dereference ? 0 : O_NOFOLLOW));
     if (cfd < 0) {
       int e = errno;
       if (e == ENOENT || e == ENOTDIR || e == ELOOP) {
@@ -267,6 +275,7 @@ void Scanner::scan_dir(Fd fd, const struct stat& st, Dentry* root, std::shared_p
     sdir->path = path_;
     sdir->dev = cst.st_dev;
     sdir->ino = cst.st_ino;
+    sdir->follow = opts_.dereference;
     stack_.push_back(Frame{std::move(child), c, path_.size(), 0, cst.st_dev, cst.st_ino, std::move(sdir)});
     read_dir(stack_.back());
   }
@@ -411,8 +420,15 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
   }
   int dirfd = f.fd.get();
   struct stat st;
-  if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (::fstatat(dirfd, name, &st, opts_.dereference ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
     int e = errno;
+    struct stat lst;
+    if (opts_.dereference && e == ELOOP)
+      fail(Errc::Failure, "cannot capture '" + child_path(name) +
+                              "' with --dereference: too many levels of symbolic links (a link loop?)");
+    if (opts_.dereference && e == ENOENT && ::fstatat(dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0)
+      fail(Errc::NotFound, "cannot capture '" + child_path(name) +
+                               "' with --dereference: it is a symbolic link to something that does not exist");
     if (e == ENOENT) {
       warn("skipping '" + child_path(name) + "': it vanished during the scan");
       return nullptr;
@@ -435,10 +451,10 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
   // With several sources, the same file may be reached twice even with one
   // link on disk (listed twice, or inside two listed directories): wimlib
   // then makes one inode of it, so every file is remembered.
-  bool linkable = (st.st_nlink > 1 || link_all_) && (S_ISREG(st.st_mode) || special);
+  bool linkable = (st.st_nlink > 1 || link_all_ || opts_.dereference) && (S_ISREG(st.st_mode) || special);
   if (linkable) {
-    auto it = hard_links_.find({st.st_dev, st.st_ino});
-    if (it != hard_links_.end()) return attach(f.dir, nm, it->second);
+    auto it = hard_links_->find({st.st_dev, st.st_ino});
+    if (it != hard_links_->end()) return attach(f.dir, nm, it->second);
   }
 
   Inode* inode = out_.image.new_inode();
@@ -453,7 +469,7 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
       s.size = uint64_t(st.st_size);
       s.source = uint32_t(out_.sources.size());
       out_.sources.push_back(std::make_unique<FileBlobSource>(out_.files, f.sdir, name, child_path(name), s.size,
-                                                              st.st_dev, st.st_ino));
+                                                              st.st_dev, st.st_ino, opts_.dereference));
       inode->streams.push_back(std::move(s));
     }
   } else if (S_ISLNK(st.st_mode)) {
@@ -462,7 +478,7 @@ Dentry* Scanner::add_entry(Frame& f, const char* name, bool check_config) {
     inode->attributes = 0;  // wim-format.md §10.2: special files
   }
   fill_common(inode, st, dirfd, name);
-  if (linkable) hard_links_.emplace(DevIno{st.st_dev, st.st_ino}, inode);
+  if (linkable) hard_links_->emplace(DevIno{st.st_dev, st.st_ino}, inode);
   return attach(f.dir, nm, inode);
 }
 
@@ -520,6 +536,20 @@ ScanResult scan_tree(const std::string& source_dir, const ScanOptions& opts) {
     out.empty = true;
   }
   return out;
+}
+
+struct LinkTable::Impl {
+  std::unordered_map<DevIno, Inode*, DevInoHash> map;
+};
+LinkTable::LinkTable() : impl(std::make_unique<Impl>()) {}
+LinkTable::~LinkTable() = default;
+
+std::unique_ptr<Dentry> scan_branch(ScanResult& into, LinkTable& links, const std::string& source,
+                                    const ScanOptions& opts, bool rpfix, size_t depth) {
+  Scanner s(opts, into);
+  s.share_links(&links.impl->map);
+  s.set_link_all(true);
+  return s.scan_source(source, false, rpfix, depth);
 }
 
 ScanResult scan_sources(const std::vector<SourceListEntry>& entries, const ScanOptions& opts, const std::string& list_name) {

@@ -33,6 +33,14 @@ struct ScanOptions {
   // --continue-on-change: a file that changes before or while the writer
   // reads it is stored as read (file_source.hpp) instead of failing.
   bool continue_on_change = false;
+  // --dereference: follow symbolic links (stat instead of lstat): a link to
+  // a file is captured as that file, a link to a directory as that
+  // directory. Files and directories are still opened through verified
+  // parents; the followed target must be the file the scan saw (dev+ino).
+  // A link loop, or a directory reached again below itself, fails; a link
+  // whose target does not exist fails. Hard links are detected for every
+  // file, so two links to one file give one inode (as wimlib).
+  bool dereference = false;
 };
 
 struct ScanResult {
@@ -79,6 +87,26 @@ ScanResult scan_tree(const std::string& source_dir, const ScanOptions& opts);
 // line) as documented in source_list.hpp.
 ScanResult scan_sources(const std::vector<SourceListEntry>& entries, const ScanOptions& opts,
                         const std::string& list_name = "the source list");
+
+// `update`'s add: scans `source` as it is -- a directory recursively, a
+// file, symlink or special file as itself (with opts.dereference, a symlink
+// is followed) -- into a detached tree whose inodes live in `into.image` and
+// whose file sources are appended to `into.sources` (several adds share one
+// ScanResult, hence one source vector). `depth` is the image depth the
+// tree's top will have (0 = the root). Returns null when the configuration
+// excludes the source or it is a special file skipped without unix_data.
+// Files are matched by dev+ino across every scan_branch call sharing one
+// LinkTable, whatever their link count (as wimlib does within one update):
+// a file reached twice is one inode of `into.image`.
+class LinkTable {
+public:
+  LinkTable();
+  ~LinkTable();
+  struct Impl;
+  std::unique_ptr<Impl> impl;
+};
+std::unique_ptr<image::Dentry> scan_branch(ScanResult& into, LinkTable& links, const std::string& source,
+                                           const ScanOptions& opts, bool rpfix, size_t depth);
 
 // The current time as a FILETIME (for directories a capture invents).
 uint64_t filetime_now();

@@ -33,6 +33,7 @@ struct CaptureArgs {
   bool source_list = false;
   bool name_given = false;  // IMAGE_NAME on the command line (else the default)
   bool continue_on_change = false;
+  bool dereference = false;
 };
 
 // Which paths the capture leaves out (config.hpp "Which configuration
@@ -179,6 +180,7 @@ void run_capture(CaptureArgs& a) {
   so.rpfix = rpfix;
   so.config = &config;
   so.continue_on_change = a.continue_on_change;
+  so.dereference = a.dereference;
   capture::ScanResult scan;
   if (a.source_list) {
     std::vector<std::string> list_warnings;
@@ -294,6 +296,9 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_flag("--continue-on-change", a.continue_on_change,
               "Archive a tree in use: store a file that changes while it is read as read (padded or cut to its "
               "scanned size), warn, and exit with status 6 instead of failing");
+  c->add_flag("--dereference", a.dereference,
+              "Follow symbolic links in SOURCE: capture what a link points to (a file or a directory) instead of "
+              "the link; a link loop fails");
   add_common_options(c, a.common);
 }
 

@@ -33,5 +33,6 @@ void register_capture(CLI::App& app);  // capture and append
 void register_apply(CLI::App& app);
 void register_info(CLI::App& app);
 void register_optimize(CLI::App& app);
+void register_update(CLI::App& app);
 
 }  // namespace wp::cmd

@@ -721,6 +721,45 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   return index;
 }
 
+void ArchiveWriter::replace_image(size_t index, image::Image& img,
+                                  const std::vector<std::unique_ptr<BlobSource>>& sources, WriteStats* stats) {
+  if (index < 1 || index > metadata_.size())
+    fail(Errc::NotFound, "the archive has no image " + std::to_string(index) + " to replace");
+  // 1. The old tree's blob references go: its metadata is read back from
+  // the output (in place: the old archive's resource; after import_archive:
+  // the copy written there), since the blob table's counts cover all images.
+  const OutResource& old = resources_[metadata_[index - 1]];
+  out_.flush();
+  Resource res;
+  res.offset = old.reshdr.offset;
+  res.size_in_wim = old.reshdr.size_in_wim;
+  res.usize = old.reshdr.usize;
+  res.flags = old.reshdr.flags;
+  if (old.reshdr.flags & kResCompressed) {
+    res.compressed = true;
+    res.codec = opts_.compression.codec;
+    res.chunk_size = opts_.chunk_size;
+  }
+  std::string ctx = "image " + std::to_string(index);
+  Bytes data = read_resource(InputFile(out_.path()), res);
+  if (sha1_of(data) != old.hash) fail(Errc::BadArchive, ctx + ": metadata resource hash mismatch (corrupt archive)");
+  image::Image old_img = decode_metadata(data, ctx, nullptr);
+  old_img.for_each_dentry([&](const image::Dentry& d) {
+    for (const auto& s : d.inode->streams)
+      if (!s.hash.is_zero())
+        if (auto it = blobs_.find(s.hash); it != blobs_.end() && it->second.refcnt > 0) it->second.refcnt--;
+  });
+  // 2. Written like a new image (blobs, references, metadata resource),
+  // then moved into the old one's place: the old metadata resource is no
+  // longer referenced (a hole, §14.2), the XML keeps the old IMAGE element.
+  size_t added = add_image(img, sources, xml_.get(index, "NAME"), stats);
+  metadata_[index - 1] = metadata_.back();
+  metadata_.pop_back();
+  xml_.remove_image(added);
+  header_.image_count = uint32_t(metadata_.size());
+  xml_.set_stats(index, img.stats(), filetime_now());
+}
+
 void ArchiveWriter::import_archive(const Archive& src, bool recompress, WriteStats* stats) {
   // 1. What the images really reference (stored refcounts are not trusted, §5.1).
   std::unordered_map<Sha1, uint32_t, Sha1Hash> refs;

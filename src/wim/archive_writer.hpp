@@ -60,6 +60,15 @@ public:
   size_t add_image(image::Image& img, const std::vector<std::unique_ptr<BlobSource>>& sources, const std::string& name,
                    WriteStats* stats = nullptr);
 
+  // Replaces image `index` (1-based) with `img` (update, mountrw commit):
+  // writes its new blobs (deduplicated as in add_image) and a new metadata
+  // resource, which takes the old one's place in the blob table (the old
+  // resource becomes a hole, wim-format.md §14.2); blob reference counts
+  // move from the old tree to the new one; the image's XML statistics and
+  // LASTMODIFICATIONTIME are refreshed, every other element is kept.
+  void replace_image(size_t index, image::Image& img, const std::vector<std::unique_ptr<BlobSource>>& sources,
+                     WriteStats* stats = nullptr);
+
   // Copies every image of `src` with the blobs its images reference
   // (optimize, §14.3): compressed resources are copied verbatim when their
   // codec and chunk size match this archive's, unless `recompress`.

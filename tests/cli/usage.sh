@@ -60,9 +60,10 @@ fi
 t "no arguments: code 2" expect_fail 2 wp
 t "unknown command: code 2, names it" expect_fail 2 --mentions frobnicate wp frobnicate
 if [[ $ORACLE == 0 ]]; then
-    for c in extract dir verify export delete update split join mount mountrw unmount; do
+    for c in extract dir verify export delete split join mount mountrw unmount; do
         t "wimlib command '$c' not implemented yet: code 5" expect_fail 5 --mentions "not supported yet" wp "$c" x.wim
     done
+    t "update of a missing archive: code 4, names it" expect_fail 4 --mentions x.wim wp update x.wim --command="delete /a"
     t "--version names the version and the commit" expect_ok wp --version
     t "... commit" grep -qE "wimpack [0-9.]+ \(commit [0-9a-f]+|unknown\)" "$LAST_STDOUT"
     # wimCMD names: a link named wimcapture runs capture, and so on.
