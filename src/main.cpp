@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   cmd::register_apply(app);
   cmd::register_info(app);
   cmd::register_optimize(app);
+  cmd::register_export(app);
+  cmd::register_delete(app);
 
   // Called as wimCMD (a link to the binary named wimcapture, wimapply, ...),
   // run CMD, as wimlib-imagex does.
@@ -50,14 +52,14 @@ int main(int argc, char** argv) {
     if (!known) {
       // wimlib-imagex commands wimpack does not have yet are refused as
       // such (exit 5); anything else is a usage error (exit 2).
-      static const char* const later[] = {"extract", "dir", "verify", "export", "delete", "update",
+      static const char* const later[] = {"extract", "dir", "verify", "update",
                                           "split", "join", "mount", "mountrw", "unmount"};
       for (const char* l : later)
         if (std::string(argv[1]) == l) {
           std::fprintf(stderr, "wimpack: error: the '%s' command is not supported yet\n", l);
           return int(Errc::Unsupported);
         }
-      std::fprintf(stderr, "wimpack: unknown command '%s' (commands: capture, append, apply, info, optimize; see 'wimpack --help')\n", argv[1]);
+      std::fprintf(stderr, "wimpack: unknown command '%s' (commands: capture, append, apply, info, optimize, export, delete; see 'wimpack --help')\n", argv[1]);
       return int(Errc::Usage);
     }
   }
