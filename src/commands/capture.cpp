@@ -10,6 +10,7 @@
 #include "capture/source_list.hpp"
 #include "capture/update_of.hpp"
 #include "commands/common.hpp"
+#include "commands/write_options.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/progress.hpp"
@@ -21,14 +22,15 @@ namespace {
 
 struct CaptureArgs {
   bool append = false;
-  bool create = false, rebuild = false, nocheck = false;
+  bool create = false, rebuild = false;
   std::string update_of;
   std::vector<std::string> delta_from;
   CommonOptions common;
   std::string source, wimfile, name, description;
-  std::string compress, chunk_size, solid_compress, solid_chunk_size, flags;
+  WriteArgs write;
+  std::string flags;
   std::vector<std::string> properties;
-  bool solid = false, unix_data = false, check = false, boot = false, norpfix = false, rpfix = false;
+  bool unix_data = false, boot = false, norpfix = false, rpfix = false;
   std::string config;  // --config=FILE ("-" = stdin); empty = wimlib's default list
   bool source_list = false;
   bool name_given = false;  // IMAGE_NAME on the command line (else the default)
@@ -82,30 +84,10 @@ void set_property(pugi::xml_node img, const std::string& spec) {
   node.text().set(value.c_str());
 }
 
-// Options shared by capture and append, turned into writer options.
-wim::WriterOptions writer_options(CaptureArgs& a) {
-  wim::WriterOptions wo;
-  // The default is wimlib-imagex's: LZX with 32 KiB chunks, a file every WIM
-  // tool reads. --compress=zstd is the recommended fast option.
-  wo.compression = a.compress.empty() ? CompressionSpec{Codec::Lzx, 0} : parse_compression(a.compress);
-  if (!a.chunk_size.empty()) wo.chunk_size = parse_chunk_size(a.chunk_size, wo.compression.codec, "--chunk-size");
-  wo.solid = a.solid || !a.solid_compress.empty() || !a.solid_chunk_size.empty();
-  if (wo.solid) {
-    if (!a.solid_compress.empty()) {
-      wo.solid_compression = parse_compression(a.solid_compress);
-      if (wo.solid_compression.codec == Codec::None)
-        fail(Errc::Usage, "--solid-compress=none is not allowed (solid resources are always compressed)");
-    } else {
-      wo.solid_compression = {Codec::Lzma, 0};
-      info(a.common.quiet, "Solid resources use LZMA (LZMS encoding is not supported yet; use --solid-compress to choose)");
-    }
-    if (!a.solid_chunk_size.empty())
-      wo.solid_chunk_size = parse_chunk_size(a.solid_chunk_size, wo.solid_compression.codec, "--solid-chunk-size");
-  }
+void check_xml_texts(const CaptureArgs& a) {
   check_xml_text("the image name", a.name);
   check_xml_text("the image description", a.description);
   check_xml_text("--flags", a.flags);
-  return wo;
 }
 
 // --update-of=[WIMFILE:]IMAGE
@@ -129,7 +111,7 @@ void run_capture(CaptureArgs& a) {
     if (!a.create) fail(Errc::NotFound, "'" + a.wimfile + "' does not exist (use --create to create it)");
     a.append = false;
   }
-  wim::WriterOptions wo = writer_options(a);
+  check_xml_texts(a);
 
   // The archive is locked before it is read, and stays locked until the
   // new header is written (or the old file is restored).
@@ -138,16 +120,15 @@ void run_capture(CaptureArgs& a) {
   wim::Archive* existing = update->existing();
   if (existing) {
     print_warnings(existing->warnings());
-    const wim::Header& h = existing->header();
-    if (h.flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.wimfile + "' is marked read-only");
-    if (h.pipable) fail(Errc::Unsupported, "appending to a pipable WIM is not supported");
-    if (!a.compress.empty() && (wo.compression.codec != h.codec() ||
-                                (!a.chunk_size.empty() && wo.chunk_size != h.chunk_size)))
-      fail(Errc::Usage, "'" + a.wimfile + "' uses " + codec_name(h.codec()) + " with " + std::to_string(h.chunk_size) +
-                            "-byte chunks; an append must use the same (convert with 'wimpack optimize --compress=...')");
-    if (wo.solid && !is_standard(wo.solid_compression.codec) && h.codec() != wo.solid_compression.codec)
-      fail(Errc::Usage, std::string("cannot append solid ") + codec_name(wo.solid_compression.codec) + " data to an archive whose header codec is " +
-                            codec_name(h.codec()) + " (use --solid-compress=" + codec_name(h.codec()) + " or a standard codec)");
+    check_changeable(*existing);
+  }
+  // The default is wimlib-imagex's: LZX with 32 KiB chunks, a file every WIM
+  // tool reads; an append keeps the archive's encoding.
+  WriteTarget target;
+  target.existing = existing;
+  target.quiet = a.common.quiet;
+  wim::WriterOptions wo = make_writer_options(a.write, target);
+  if (existing) {
     // As wimlib: a default name already in use becomes "NAME (1)", "NAME (2)"...
     if (!a.name_given && !a.name.empty() && existing->xml().find_by_name(a.name)) {
       std::string base = a.name;
@@ -155,19 +136,13 @@ void run_capture(CaptureArgs& a) {
     }
     if (!a.name.empty() && existing->xml().find_by_name(a.name))
       fail(Errc::Usage, "'" + a.wimfile + "' already has an image named \"" + a.name + "\"");
-    wo.integrity = a.check || (existing->has_integrity() && !a.nocheck);
-    wo.compression = {h.codec(), wo.compression.codec == h.codec() ? wo.compression.level : 0};
-    wo.chunk_size = h.chunk_size;
-  } else {
-    wo.integrity = a.check;
   }
   // §9.4: the first capture uses rpfix; an append only if the header has RP_FIX.
   bool rpfix = a.rpfix || (!a.norpfix && (!existing || (existing->header().flags & wim::kHdrRpFix)));
   if (rpfix) wo.extra_header_flags |= wim::kHdrRpFix;
 
   // Probe codecs early, so "not supported yet" comes before any work.
-  if (wo.compression.codec != Codec::None) make_compressor(wo.compression.codec, wo.compression.level, 32768);
-  if (wo.solid) make_compressor(wo.solid_compression.codec, wo.solid_compression.level, 32768);
+  probe_codecs(wo);
 
   std::vector<std::unique_ptr<wim::Archive>> bases;
   for (const auto& b : a.delta_from) bases.push_back(wim::Archive::open(b));
@@ -270,16 +245,12 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_option("WIMFILE", a.wimfile, "Archive to write")->required();
   c->add_option("IMAGE_NAME", a.name, "Image name (default: the base name of SOURCE)");
   c->add_option("IMAGE_DESC", a.description, "Image description");
-  c->add_option("--compress", a.compress,
-                "Compression: LZX[:LEVEL] (default, 32K chunks, read by every WIM tool), XPRESS, LZMS "
-                "(aliases fast, maximum, recovery), none, or wimpack's private zstd[:LEVEL] (recommended: several "
-                "times faster than LZX at a similar size) and lzma[:LEVEL] (smaller)");
-  c->add_option("--chunk-size", a.chunk_size, "Chunk size for non-solid resources, e.g. 32K, 128K, 1M");
-  c->add_flag("--solid", a.solid, "Pack all file data into solid resources (better ratio, slower random access)");
-  c->add_option("--solid-compress", a.solid_compress, "Compression for solid resources (default lzma)");
-  c->add_option("--solid-chunk-size", a.solid_chunk_size, "Chunk size for solid resources (default 64M)");
+  add_write_options(c, a.write,
+                    "Compression: LZX[:LEVEL] (default, 32K chunks, read by every WIM tool), XPRESS, LZMS "
+                    "(aliases fast, maximum, recovery), none, or wimpack's private zstd[:LEVEL] (recommended: several "
+                    "times faster than LZX at a similar size) and lzma[:LEVEL] (smaller)",
+                    /*with_nocheck=*/true);
   c->add_flag("--unix-data", a.unix_data, "Store UNIX owners, modes, special files and extended attributes");
-  c->add_flag("--check", a.check, "Write an integrity table");
   c->add_flag("--boot", a.boot, "Mark the new image as bootable");
   c->add_option("--image-property", a.properties, "Set an image property NAME=VALUE (repeatable)");
   c->add_option("--flags", a.flags, "Set the image's FLAGS element (edition)");
@@ -319,7 +290,6 @@ void register_capture(CLI::App& app) {
   add_capture_options(ap, b);
   ap->add_flag("--create", b.create, "Create WIMFILE if it does not exist");
   ap->add_flag("--rebuild", b.rebuild, "Rewrite the whole archive instead of appending in place");
-  ap->add_flag("--nocheck", b.nocheck, "Do not write an integrity table even if the archive had one");
   ap->callback([ap] {
     b.name_given = ap->count("IMAGE_NAME") != 0;
     if (!b.name_given) b.name = default_image_name(b.source);

@@ -1,5 +1,6 @@
 #include "commands/common.hpp"
 
+#include <glob.h>
 #include <tbb/global_control.h>
 
 #include <cstdio>
@@ -32,6 +33,16 @@ uint32_t parse_chunk_size(const std::string& text, Codec codec, const char* opti
                           ": use a power of two from " + format_size(min_chunk_size(codec)) + " to " +
                           format_size(max_chunk_size(codec)));
   return uint32_t(*v);
+}
+
+std::vector<std::string> ref_paths(const std::string& pattern) {
+  glob_t g{};
+  std::vector<std::string> out;
+  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc; i++) out.push_back(g.gl_pathv[i]);
+  globfree(&g);
+  if (out.empty()) out.push_back(pattern);
+  return out;
 }
 
 void warn(const std::string& msg) { std::fprintf(stderr, "wimpack: warning: %s\n", msg.c_str()); }

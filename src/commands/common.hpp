@@ -24,6 +24,10 @@ void apply_thread_count(int threads);
 // allowed range when the size is not valid for it.
 uint32_t parse_chunk_size(const std::string& text, Codec codec, const char* option);
 
+// --ref=GLOB: the matching paths; a pattern that matches nothing is used
+// literally (wim-format.md §13.2).
+std::vector<std::string> ref_paths(const std::string& pattern);
+
 void warn(const std::string& msg);
 void info(bool quiet, const std::string& msg);
 void print_warnings(const std::vector<std::string>& ws);
@@ -34,5 +38,7 @@ void register_apply(CLI::App& app);
 void register_info(CLI::App& app);
 void register_optimize(CLI::App& app);
 void register_update(CLI::App& app);
+void register_export(CLI::App& app);
+void register_delete(CLI::App& app);
 
 }  // namespace wp::cmd

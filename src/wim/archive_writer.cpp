@@ -57,7 +57,7 @@ ArchiveWriter::ArchiveWriter(OutputFile& out, const WriterOptions& opts) : out_(
 }
 
 ArchiveWriter::ArchiveWriter(OutputFile& out, const WriterOptions& opts, const Archive& existing)
-    : out_(out), opts_(opts), appending_(true) {
+    : out_(out), opts_(opts), appending_(true), existing_(&existing) {
   header_ = existing.header();
   opts_.compression.codec = header_.codec();
   opts_.chunk_size = header_.chunk_size;
@@ -760,87 +760,111 @@ void ArchiveWriter::replace_image(size_t index, image::Image& img,
   xml_.set_stats(index, img.stats(), filetime_now());
 }
 
-void ArchiveWriter::import_archive(const Archive& src, bool recompress, WriteStats* stats) {
-  // 1. What the images really reference (stored refcounts are not trusted, §5.1).
+size_t ArchiveWriter::import_image(const Archive& src, size_t index, bool recompress, WriteStats* stats,
+                                   bool allow_missing) {
+  const std::string ctx = "'" + src.path() + "' image " + std::to_string(index);
+  // 1. The metadata, and what the image really references (stored refcounts
+  // are not trusted, §5.1).
+  const Archive::MetadataRef& m = src.metadata(index);
+  const Resource& mres = src.resources()[m.resource];
+  Bytes meta = read_resource(src.file(), mres);
+  if (sha1_of(meta) != m.hash) fail(Errc::BadArchive, ctx + ": metadata resource hash mismatch (corrupt archive)");
   std::unordered_map<Sha1, uint32_t, Sha1Hash> refs;
-  std::vector<Bytes> metas;
-  for (size_t i = 1; i <= src.image_count(); i++) {
-    const auto& m = src.metadata(i);
-    Bytes data = read_resource(src.file(), src.resources()[m.resource]);
-    if (sha1_of(data) != m.hash)
-      fail(Errc::BadArchive, "'" + src.path() + "' image " + std::to_string(i) + ": metadata resource hash mismatch");
-    image::Image img = decode_metadata(data, "'" + src.path() + "' image " + std::to_string(i), nullptr);
+  {
+    image::Image img = decode_metadata(meta, ctx, nullptr);
     img.for_each_dentry([&](const image::Dentry& d) {
       for (const auto& st : d.inode->streams)
         if (!st.hash.is_zero()) refs[st.hash]++;
     });
-    metas.push_back(std::move(data));
   }
-  // 2. Copy compressed data as it is when nothing about its encoding changes.
-  const Header& sh = src.header();
-  Codec target_solid = opts_.solid ? opts_.solid_compression.codec : opts_.compression.codec;
-  bool same_codec = sh.codec() == opts_.compression.codec && sh.chunk_size == opts_.chunk_size;
-  std::vector<uint32_t> copy_res;  // source resources copied verbatim
-  std::unordered_map<uint32_t, uint32_t> res_map;
-  std::vector<std::unique_ptr<BlobSource>> sources;
+
+  // 2. What this archive lacks: copied as it is when nothing about its
+  // encoding changes, else recompressed.
+  auto holder_of = [&](const BlobLocation* loc) -> const Archive& { return loc->archive ? *loc->archive : src; };
+  const Codec target_solid = opts_.solid ? opts_.solid_compression.codec : opts_.compression.codec;
+  using ResKey = std::pair<const Archive*, uint32_t>;
+  std::vector<ResKey> copy_res;
   std::vector<std::pair<const BlobLocation*, Sha1>> recompress_list;
+  std::vector<Sha1> missing;
   for (const auto& [hash, count] : refs) {
+    if (blobs_.count(hash)) continue;  // already here: never written twice
     const BlobLocation* loc = src.find_blob(hash);
-    if (!loc) continue;  // a delta's blob lives in its base: nothing to copy
-    const Resource& r = src.resources()[loc->resource];
+    if (!loc) {
+      missing.push_back(hash);
+      continue;
+    }
+    const Archive& holder = holder_of(loc);
+    ResKey key{&holder, loc->resource};
+    if (copied_.count(key)) continue;  // in a solid resource copied earlier, or queued below
+    const Resource& r = holder.resources()[loc->resource];
     bool raw_ok;
     if (r.solid)  // an extension codec must also be the header's (§2.2)
       raw_ok = !recompress && r.codec == target_solid && (is_standard(r.codec) || opts_.compression.codec == r.codec);
     else
-      raw_ok = !recompress && !opts_.solid && (r.compressed ? same_codec : opts_.compression.codec == sh.codec());
+      raw_ok = !recompress && !opts_.solid &&
+               (r.compressed ? r.codec == opts_.compression.codec && r.chunk_size == opts_.chunk_size
+                             : holder.header().codec() == opts_.compression.codec);
     if (raw_ok) {
-      if (!res_map.count(loc->resource)) {
-        res_map[loc->resource] = UINT32_MAX;
-        copy_res.push_back(loc->resource);
-      }
+      copied_[key] = UINT32_MAX;
+      copy_res.push_back(key);
     } else {
       recompress_list.push_back({loc, hash});
     }
   }
-  std::sort(copy_res.begin(), copy_res.end(),
-            [&](uint32_t a, uint32_t b) { return src.resources()[a].offset < src.resources()[b].offset; });
+  if (!missing.empty() && !allow_missing)
+    fail(Errc::NotFound, ctx + ": " + std::to_string(missing.size()) + (missing.size() == 1 ? " blob is" : " blobs are") +
+                             " missing (first: " + missing[0].hex() +
+                             "); if it is a delta or split archive, pass the others with --ref=GLOB");
+
+  // 3. Verbatim copies, in file order.
+  std::sort(copy_res.begin(), copy_res.end(), [](const ResKey& a, const ResKey& b) {
+    uint64_t oa = a.first->resources()[a.second].offset, ob = b.first->resources()[b.second].offset;
+    return std::tie(a.first, oa) < std::tie(b.first, ob);
+  });
   Bytes buf(1 << 20);
-  for (uint32_t ri : copy_res) {
-    const Resource& r = src.resources()[ri];
+  auto copy_bytes = [&](const Archive& from, uint64_t offset, uint64_t size) {
+    for (uint64_t off = 0; off < size; off += buf.size()) {
+      size_t k = size_t(std::min<uint64_t>(buf.size(), size - off));
+      from.file().read_at(offset + off, {buf.data(), k}, "resource data");
+      out_.write({buf.data(), k});
+    }
+  };
+  for (const ResKey& key : copy_res) {
+    const Resource& r = key.first->resources()[key.second];
     OutResource o;
     o.solid = r.solid;
     o.solid_usize = r.solid ? r.usize : 0;
     if (r.solid) header_.version = kVersionSolid;
     uint64_t start = out_.offset();
-    for (uint64_t off = 0; off < r.size_in_wim; off += buf.size()) {
-      size_t k = size_t(std::min<uint64_t>(buf.size(), r.size_in_wim - off));
-      src.file().read_at(r.offset + off, {buf.data(), k}, "resource data");
-      out_.write({buf.data(), k});
-    }
+    copy_bytes(*key.first, r.offset, r.size_in_wim);
     o.reshdr = r.solid ? ResHdr{r.size_in_wim, kResSolid, start, kSolidResourceMagic}
                        : ResHdr{r.size_in_wim, uint8_t(r.flags & kResCompressed), start, r.usize};
-    res_map[ri] = uint32_t(resources_.size());
+    copied_[key] = uint32_t(resources_.size());
     resources_.push_back(o);
     if (stats) stats->bytes_written += r.size_in_wim;
   }
   for (const auto& [hash, count] : refs) {
+    if (blobs_.count(hash)) continue;
     const BlobLocation* loc = src.find_blob(hash);
     if (!loc) continue;
-    auto it = res_map.find(loc->resource);
-    if (it == res_map.end()) continue;
-    blobs_[hash] = OutBlob{it->second, loc->offset, loc->size, count};
+    auto it = copied_.find(ResKey{&holder_of(loc), loc->resource});
+    if (it == copied_.end()) continue;
+    blobs_[hash] = OutBlob{it->second, loc->offset, loc->size, 0};
     if (!resources_[it->second].solid) resources_[it->second].hash = hash;
   }
-  // 3. Everything else goes through the compression pipeline, read in the
+
+  // 4. Everything else through the compression pipeline, read in the
   // source's order so each source chunk is decoded once.
   std::sort(recompress_list.begin(), recompress_list.end(), [&](const auto& a, const auto& b) {
-    const Resource& ra = src.resources()[a.first->resource];
-    const Resource& rb = src.resources()[b.first->resource];
-    return std::tie(ra.offset, a.first->offset) < std::tie(rb.offset, b.first->offset);
+    const Archive* ha = &holder_of(a.first);
+    const Archive* hb = &holder_of(b.first);
+    uint64_t oa = ha->resources()[a.first->resource].offset, ob = hb->resources()[b.first->resource].offset;
+    return std::tie(ha, oa, a.first->offset) < std::tie(hb, ob, b.first->offset);
   });
+  std::vector<std::unique_ptr<BlobSource>> sources;
   std::vector<Pending> pending;
   for (const auto& [loc, hash] : recompress_list) {
-    sources.push_back(std::make_unique<ArchiveBlobSource>(src, *loc, hash));  // verifies: corrupt = BadArchive
+    sources.push_back(std::make_unique<ArchiveBlobSource>(holder_of(loc), *loc, hash));  // verifies: corrupt = BadArchive
     Pending p;
     p.source = sources.back().get();
     p.size = loc->size;
@@ -849,21 +873,62 @@ void ArchiveWriter::import_archive(const Archive& src, bool recompress, WriteSta
     pending.push_back(p);
   }
   write_blobs(pending, stats);
+
+  // 5. Reference counts (§5.1), added to those of the images already here.
   for (const auto& [hash, count] : refs)
-    if (auto it = blobs_.find(hash); it != blobs_.end()) it->second.refcnt = count;
-  // 4. Metadata resources (re-encoded with this archive's codec) and the XML.
-  for (size_t i = 0; i < metas.size(); i++) {
-    OutResource o;
-    o.reshdr = write_one_buffer(metas[i], true);
-    o.metadata = true;
-    o.hash = src.metadata(i + 1).hash;
-    metadata_.push_back(uint32_t(resources_.size()));
-    resources_.push_back(o);
+    if (auto it = blobs_.find(hash); it != blobs_.end()) it->second.refcnt += count;
+
+  // 6. The metadata resource (copied as it is when encoded the way this
+  // archive would), then the XML entry: the source's subtree (§6.4).
+  OutResource o;
+  bool meta_raw = !recompress && (mres.compressed ? mres.codec == opts_.compression.codec && mres.chunk_size == opts_.chunk_size
+                                                  : src.header().codec() == opts_.compression.codec);
+  if (meta_raw) {
+    uint64_t start = out_.offset();
+    copy_bytes(src, mres.offset, mres.size_in_wim);
+    o.reshdr = {mres.size_in_wim, uint8_t((mres.flags & kResCompressed) | kResMetadata), start, mres.usize};
+  } else {
+    o.reshdr = write_one_buffer(meta, true);
   }
-  xml_ = src.xml().clone();
+  o.metadata = true;
+  o.hash = m.hash;
+  metadata_.push_back(uint32_t(resources_.size()));
+  resources_.push_back(o);
+  size_t new_index = xml_.add_image_copy(src.xml().image(index));
   header_.image_count = uint32_t(metadata_.size());
-  header_.boot_index = sh.boot_index;
-  header_.guid = sh.guid;  // §14.3: a rebuild keeps the GUID
+  return new_index;
+}
+
+void ArchiveWriter::import_archive(const Archive& src, bool recompress, WriteStats* stats) {
+  const bool fresh = metadata_.empty();
+  for (size_t i = 1; i <= src.image_count(); i++) import_image(src, i, recompress, stats, /*allow_missing=*/true);
+  if (fresh) {
+    xml_ = src.xml().clone();  // top-level elements other than IMAGE survive too
+    header_.boot_index = src.header().boot_index;
+    header_.guid = src.header().guid;  // §14.3: a rebuild keeps the GUID
+  }
+}
+
+void ArchiveWriter::remove_image(size_t index) {
+  if (index < 1 || index > metadata_.size())
+    fail(Errc::NotFound, "internal error: no image " + std::to_string(index) + " to remove");
+  uint32_t ri = metadata_[index - 1];
+  // An image of the archive appended to: its blobs lose its references.
+  if (existing_ && ri < existing_->image_count()) {
+    image::Image img = existing_->load_image(ri + 1);
+    img.for_each_dentry([&](const image::Dentry& d) {
+      for (const auto& st : d.inode->streams)
+        if (!st.hash.is_zero())
+          if (auto it = blobs_.find(st.hash); it != blobs_.end() && it->second.refcnt > 0) it->second.refcnt--;
+    });
+  }
+  metadata_.erase(metadata_.begin() + std::ptrdiff_t(index - 1));
+  xml_.remove_image(index);
+  if (header_.boot_index == index)
+    header_.boot_index = 0;
+  else if (header_.boot_index > index)
+    header_.boot_index--;
+  header_.image_count = uint32_t(metadata_.size());
 }
 
 void ArchiveWriter::finish() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -69,10 +70,29 @@ public:
   void replace_image(size_t index, image::Image& img, const std::vector<std::unique_ptr<BlobSource>>& sources,
                      WriteStats* stats = nullptr);
 
-  // Copies every image of `src` with the blobs its images reference
-  // (optimize, §14.3): compressed resources are copied verbatim when their
-  // codec and chunk size match this archive's, unless `recompress`.
+  // Copies image `index` of `src` (export, §14.5): its metadata resource and
+  // XML entry, and the blobs it references that this archive does not hold
+  // yet, found in `src` or its --ref archives. A resource is copied verbatim
+  // when its codec and chunk size match this archive's, unless `recompress`
+  // (a solid resource whole, once per writer: later images find their blobs
+  // in that copy); everything else goes through the compression pipeline. A
+  // blob nobody has is an error (Errc::NotFound) unless `allow_missing` (a
+  // delta archive rewritten on its own keeps pointing at its base). Returns
+  // the new image's index.
+  size_t import_image(const Archive& src, size_t index, bool recompress, WriteStats* stats = nullptr,
+                      bool allow_missing = false);
+
+  // Copies every image of `src` (optimize, rebuilds, §14.3): import_image
+  // for each, missing blobs allowed. Into a writer that holds no image yet it
+  // also copies src's XML document as it is, its GUID and its boot index.
   void import_archive(const Archive& src, bool recompress, WriteStats* stats = nullptr);
+
+  // Drops image `index` (delete; in place, a soft delete per §14.2): its
+  // metadata entry and XML entry; later images are renumbered and the boot
+  // index follows its image (0 if it was this one). Blobs stay. For an image
+  // of the archive being appended to, the reference counts of its blobs are
+  // lowered (unused ones end at 0, as wimlib leaves them).
+  void remove_image(size_t index);
 
   // Writes the blob table, XML and optional integrity table, then the final
   // header. The caller then commits (rename) or, for appends, is done.
@@ -112,6 +132,12 @@ private:
   std::vector<uint32_t> metadata_;  // resource index per image
   std::unordered_map<Sha1, OutBlob, Sha1Hash> blobs_;
   std::unordered_set<Sha1, Sha1Hash> excluded_;
+  // In place: the archive appended to. Its images' metadata resources are
+  // resources_[0 .. image_count) in image order.
+  const Archive* existing_ = nullptr;
+  // import_image: resources of other archives already copied verbatim
+  // (archive, resource index) -> index in resources_.
+  std::map<std::pair<const Archive*, uint32_t>, uint32_t> copied_;
   std::unordered_map<uint64_t, uint32_t> excluded_sizes_;
   std::function<void(uint64_t, uint64_t)> progress_;
 };

@@ -132,6 +132,20 @@ size_t XmlInfo::add_image(const std::string& name, uint64_t creation_time) {
   return index;
 }
 
+size_t XmlInfo::add_image_copy(pugi::xml_node src) {
+  size_t index = image_count() + 1;
+  pugi::xml_node wim = doc_->document_element();
+  pugi::xml_node img;
+  if (pugi::xml_node tb = wim.child("TOTALBYTES"))
+    img = wim.insert_copy_before(src, tb);
+  else
+    img = wim.append_copy(src);
+  pugi::xml_attribute at = img.attribute("INDEX");
+  if (!at) at = img.append_attribute("INDEX");
+  at.set_value(std::to_string(index).c_str());
+  return index;
+}
+
 void XmlInfo::remove_image(size_t index) {
   pugi::xml_node img = image(index);
   doc_->document_element().remove_child(img);

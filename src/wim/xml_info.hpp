@@ -37,6 +37,9 @@ public:
   size_t find_by_name(const std::string& name) const;
 
   size_t add_image(const std::string& name, uint64_t creation_time);
+  // Appends a copy of another document's IMAGE element (export, §6.4) as
+  // the last image; returns its index.
+  size_t add_image_copy(pugi::xml_node image);
   void remove_image(size_t index);  // renumbers the following images
   void set_stats(size_t index, const image::ImageStats& s, uint64_t modification_time);
   uint64_t get_time(size_t index, const char* element) const;  // FILETIME, 0 if absent

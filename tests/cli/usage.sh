@@ -60,16 +60,21 @@ fi
 t "no arguments: code 2" expect_fail 2 wp
 t "unknown command: code 2, names it" expect_fail 2 --mentions frobnicate wp frobnicate
 if [[ $ORACLE == 0 ]]; then
-    for c in extract dir verify export delete split join mount mountrw unmount; do
+    for c in extract dir verify split join mount mountrw unmount; do
         t "wimlib command '$c' not implemented yet: code 5" expect_fail 5 --mentions "not supported yet" wp "$c" x.wim
     done
+    # export and delete exist: missing arguments are usage errors, a missing archive is "not found"
+    t "export without SRC_IMAGE: code 2, names it" expect_fail 2 --mentions SRC_IMAGE wp export x.wim
+    t "export from a missing archive: code 4, names it" expect_fail 4 --mentions x.wim wp export x.wim 1 "$TMP/y.wim"
+    t "delete without IMAGE: code 2, names it" expect_fail 2 --mentions IMAGE wp delete x.wim
+    t "delete from a missing archive: code 4, names it" expect_fail 4 --mentions x.wim wp delete x.wim 1
     t "update of a missing archive: code 4, names it" expect_fail 4 --mentions x.wim wp update x.wim --command="delete /a"
     t "--version names the version and the commit" expect_ok wp --version
     t "... commit" grep -qE "wimpack [0-9.]+ \(commit [0-9a-f]+|unknown\)" "$LAST_STDOUT"
     # wimCMD names: a link named wimcapture runs capture, and so on.
     mkdir -p "$TMP/names/src"
     echo x >"$TMP/names/src/f"
-    for n in wimcapture wimappend wimapply wiminfo wimoptimize; do ln -sf "$WIMPACK" "$TMP/names/$n"; done
+    for n in wimcapture wimappend wimapply wiminfo wimoptimize wimexport wimdelete; do ln -sf "$WIMPACK" "$TMP/names/$n"; done
     t "wimcapture SOURCE WIMFILE" expect_ok "$TMP/names/wimcapture" "$TMP/names/src" "$TMP/names/n.wim" --quiet
     t "wimappend SOURCE WIMFILE (default name taken: 'src (1)')" expect_ok "$TMP/names/wimappend" "$TMP/names/src" "$TMP/names/n.wim" --quiet
     t "wimappend again ('src (2)')" expect_ok "$TMP/names/wimappend" "$TMP/names/src" "$TMP/names/n.wim" --quiet
@@ -79,6 +84,10 @@ if [[ $ORACLE == 0 ]]; then
     t "wimapply WIMFILE IMAGE TARGET" expect_ok "$TMP/names/wimapply" "$TMP/names/n.wim" 2 "$TMP/names/out" --quiet
     t "... applied" test -f "$TMP/names/out/f"
     t "wimoptimize WIMFILE" expect_ok "$TMP/names/wimoptimize" "$TMP/names/n.wim" --quiet
+    t "wimexport SRC IMAGE DEST" expect_ok "$TMP/names/wimexport" "$TMP/names/n.wim" 3 "$TMP/names/e.wim" --quiet
+    t "... exported 'src (2)'" bash -c "'$WIMPACK' info '$TMP/names/e.wim' --json | grep -qF '\"name\":\"src (2)\"'"
+    t "wimdelete WIMFILE IMAGE" expect_ok "$TMP/names/wimdelete" "$TMP/names/n.wim" 1 --quiet
+    t "... two images left" bash -c "'$WIMPACK' info '$TMP/names/n.wim' --json | grep -qF '\"image_count\":2'"
 fi
 t "capture --bogus-option: code 2, names it" expect_fail 2 --mentions --bogus-option wp capture "$S" "$X" --bogus-option
 t "apply --bogus-option: code 2, names it" expect_fail 2 --mentions --bogus-option wp apply "$X" "$TMP/out" --bogus-option

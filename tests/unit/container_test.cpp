@@ -14,6 +14,7 @@
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "wim/archive.hpp"
+#include "wim/archive_update.hpp"
 #include "wim/archive_writer.hpp"
 #include "wim/integrity.hpp"
 #include "wim/resource_reader.hpp"
@@ -353,4 +354,97 @@ TEST_CASE("container: decodes an archive written by wimlib-imagex") {
   CHECK(d->inode->unnamed_data()->size == 100000);
   CHECK(read_blob(*a, d->inode->unnamed_data()->hash) == Bytes(100000, 'b'));
   CHECK(img.stats().dir_count == 2);
+}
+
+namespace {
+
+// Writes one archive holding an image per content list; returns its path.
+std::string write_images(const fs::path& dir, const std::string& name, const std::vector<std::vector<Bytes>>& images,
+                         const wim::WriterOptions& wo, uint32_t boot = 0) {
+  std::string path = (dir / name).string();
+  TempFile tmp(path);
+  OutputFile out(tmp.fd(), tmp.temp_path(), 0);
+  wim::ArchiveWriter w(out, wo);
+  std::vector<Built> built;
+  for (size_t i = 0; i < images.size(); i++) {
+    built.push_back(build_image(images[i]));
+    w.add_image(built.back().img, built.back().sources, "img" + std::to_string(i + 1));
+  }
+  w.header().boot_index = boot;
+  w.finish();
+  tmp.commit();
+  return path;
+}
+
+uint32_t refcnt_of(const wim::Archive& a, const Bytes& content) {
+  for (const auto& e : a.entries())
+    if (e.hash == sha1_of(content)) return e.refcnt;
+  return UINT32_MAX;
+}
+
+}  // namespace
+
+TEST_CASE("container: remove_image in place renumbers, fixes the boot index and lowers refcounts") {
+  TempDir dir;
+  Bytes x = make_data(5000, 1, true), y = make_data(6000, 2, true), z = make_data(7000, 3, true);
+  wim::WriterOptions wo;
+  wo.compression = {Codec::Zstd, 0};
+  std::string path = write_images(dir.path, "r.wim", {{x, y}, {y, z}, {z}}, wo, /*boot=*/2);
+  uint64_t before = fs::file_size(path);
+  {
+    auto u = wim::ArchiveUpdate::open(path);
+    wim::ArchiveWriter& w = u->begin(wo, true);
+    REQUIRE(u->in_place());
+    w.remove_image(1);
+    u->commit();
+  }
+  auto a = wim::Archive::open(path);
+  CHECK(a->image_count() == 2);
+  CHECK(a->header().boot_index == 1);  // image 2 became image 1
+  CHECK(a->xml().get(1, "NAME") == "img2");
+  CHECK(a->xml().get(2, "NAME") == "img3");
+  CHECK(refcnt_of(*a, x) == 0);  // soft delete: the blob stays, unreferenced (§14.2)
+  CHECK(refcnt_of(*a, y) == 1);
+  CHECK(fs::file_size(path) >= before - 100);  // no data removed
+  CHECK(a->load_image(2).lookup("/f0"));
+  {
+    auto u = wim::ArchiveUpdate::open(path);
+    wim::ArchiveWriter& w = u->begin(wo, true);
+    w.remove_image(1);  // the boot image
+    u->commit();
+  }
+  a = wim::Archive::open(path);
+  CHECK(a->image_count() == 1);
+  CHECK(a->header().boot_index == 0);
+}
+
+TEST_CASE("container: import_image copies a solid resource once and never stores a blob twice") {
+  TempDir dir;
+  Bytes x = make_data(50000, 4, true), y = make_data(60000, 5, true), z = make_data(70000, 6, false);
+  wim::WriterOptions wo;
+  wo.compression = {Codec::Zstd, 0};
+  wo.solid = true;
+  wo.solid_compression = {Codec::Zstd, 0};
+  std::string src_path = write_images(dir.path, "s.wim", {{x, y, z}, {y}}, wo);
+  auto src = wim::Archive::open(src_path);
+  std::string dst_path = (dir.path / "d.wim").string();
+  {
+    TempFile tmp(dst_path);
+    OutputFile out(tmp.fd(), tmp.temp_path(), 0);
+    wim::ArchiveWriter w(out, wo);
+    CHECK(w.import_image(*src, 2, false) == 1);  // copies the whole solid resource
+    CHECK(w.import_image(*src, 1, false) == 2);  // finds x and z in that copy
+    CHECK(w.import_image(*src, 1, false) == 3);  // nothing new but metadata
+    w.finish();
+    tmp.commit();
+  }
+  auto d = wim::Archive::open(dst_path);
+  CHECK(d->image_count() == 3);
+  CHECK(d->blobs().size() == 3);
+  size_t solid = 0;
+  for (const auto& r : d->resources()) solid += r.solid;
+  CHECK(solid == 1);
+  CHECK(refcnt_of(*d, y) == 3);
+  CHECK(read_blob(*d, sha1_of(z)) == z);
+  CHECK(d->xml().get(3, "NAME") == "img1");
 }

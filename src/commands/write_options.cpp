@@ -1,0 +1,99 @@
+#include "commands/write_options.hpp"
+
+#include "commands/common.hpp"
+#include "util/error.hpp"
+#include "wim/integrity.hpp"
+
+namespace wp::cmd {
+
+void add_write_options(CLI::App* c, WriteArgs& a, const std::string& compress_help, bool with_nocheck) {
+  c->add_option("--compress", a.compress,
+                compress_help.empty()
+                    ? "Compression: LZX[:LEVEL] (32K chunks, read by every WIM tool), XPRESS, LZMS (aliases fast, "
+                      "maximum, recovery), none, or wimpack's private zstd[:LEVEL] and lzma[:LEVEL]"
+                    : compress_help);
+  c->add_option("--chunk-size", a.chunk_size, "Chunk size for non-solid resources, e.g. 32K, 128K, 1M");
+  c->add_flag("--solid", a.solid, "Pack file data into solid resources (better ratio, slower random access)");
+  c->add_option("--solid-compress", a.solid_compress, "Compression for solid resources (default lzma)");
+  c->add_option("--solid-chunk-size", a.solid_chunk_size, "Chunk size for solid resources (default 64M)");
+  c->add_flag("--check", a.check, "Write an integrity table (and verify the existing ones first)");
+  if (with_nocheck) c->add_flag("--nocheck", a.nocheck, "Do not write an integrity table even if the archive had one");
+}
+
+namespace {
+
+// The codec and chunk size of the first solid resource, if any.
+const wim::Resource* first_solid(const wim::Archive& a) {
+  for (const auto& r : a.resources())
+    if (r.solid) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t) {
+  if (a.check && a.nocheck) fail(Errc::Usage, "--check and --nocheck are mutually exclusive");
+  wim::WriterOptions wo;
+  const wim::Archive* dest = t.existing;
+  const bool keep = dest && t.keep_encoding;
+  const wim::Header* like = keep ? &dest->header() : t.like ? &t.like->header() : nullptr;
+
+  // Non-solid codec and chunk size: given, else inherited, else LZX.
+  wo.compression = !a.compress.empty() ? parse_compression(a.compress)
+                   : like             ? CompressionSpec{like->codec(), 0}
+                                      : CompressionSpec{Codec::Lzx, 0};
+  if (!a.chunk_size.empty())
+    wo.chunk_size = parse_chunk_size(a.chunk_size, wo.compression.codec, "--chunk-size");
+  else if (like && wo.compression.codec == like->codec())
+    wo.chunk_size = like->chunk_size;
+  if (keep) {
+    const wim::Header& h = dest->header();
+    if (wo.compression.codec != h.codec() || (!a.chunk_size.empty() && wo.chunk_size != h.chunk_size))
+      fail(Errc::Usage, "'" + dest->path() + "' uses " + codec_name(h.codec()) + " with " + std::to_string(h.chunk_size) +
+                            "-byte chunks; new data must use the same (convert with 'wimpack optimize --compress=...')");
+    wo.chunk_size = h.chunk_size;
+  }
+
+  // Solid resources.
+  const wim::Resource* like_solid = (!keep && t.like && t.inherit_solid && a.compress.empty()) ? first_solid(*t.like) : nullptr;
+  wo.solid = a.solid || !a.solid_compress.empty() || !a.solid_chunk_size.empty() || like_solid;
+  if (wo.solid) {
+    if (!a.solid_compress.empty()) {
+      wo.solid_compression = parse_compression(a.solid_compress);
+      if (wo.solid_compression.codec == Codec::None)
+        fail(Errc::Usage, "--solid-compress=none is not allowed (solid resources are always compressed)");
+    } else if (like_solid) {
+      wo.solid_compression = {like_solid->codec, 0};
+      if (a.solid_chunk_size.empty()) wo.solid_chunk_size = like_solid->chunk_size;
+    } else {
+      wo.solid_compression = {Codec::Lzma, 0};
+      info(t.quiet, "Solid resources use LZMA (LZMS encoding is not supported yet; use --solid-compress to choose)");
+    }
+    if (!a.solid_chunk_size.empty())
+      wo.solid_chunk_size = parse_chunk_size(a.solid_chunk_size, wo.solid_compression.codec, "--solid-chunk-size");
+    // §2.2: an extension codec in a solid resource must also be the header's.
+    if (keep && !is_standard(wo.solid_compression.codec) && dest->header().codec() != wo.solid_compression.codec)
+      fail(Errc::Usage, std::string("cannot add solid ") + codec_name(wo.solid_compression.codec) +
+                            " data to an archive whose header codec is " + codec_name(dest->header().codec()) +
+                            " (use --solid-compress=" + codec_name(dest->header().codec()) + " or a standard codec)");
+  }
+
+  wo.integrity = a.check || (dest && dest->has_integrity() && !a.nocheck);
+  return wo;
+}
+
+void probe_codecs(const wim::WriterOptions& wo) {
+  if (wo.compression.codec != Codec::None) make_compressor(wo.compression.codec, wo.compression.level, 32768);
+  if (wo.solid) make_compressor(wo.solid_compression.codec, wo.solid_compression.level, 32768);
+}
+
+void check_changeable(const wim::Archive& a) {
+  if (a.header().flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.path() + "' is marked read-only");
+  if (a.header().pipable) fail(Errc::Unsupported, "changing a pipable WIM ('" + a.path() + "') is not supported yet");
+}
+
+void verify_integrity_if_present(const wim::Archive& a) {
+  if (a.has_integrity()) wim::check_integrity(a.file().fd(), a.path(), a.file().size(), a.header());
+}
+
+}  // namespace wp::cmd
