@@ -80,6 +80,7 @@ namespace {
 std::mutex g_io;
 std::vector<const TempFile*> g_temps;  // live temporary files (under g_io)
 std::vector<OutputFile*> g_armed;      // armed in-place changes (under g_io)
+std::vector<std::string> g_committed;  // files this process finished changing (under g_io)
 
 template <class V, class P>
 void erase_from(V& v, P p) {
@@ -161,7 +162,10 @@ void OutputFile::commit_at(uint64_t off, ByteSpan data) {
   std::lock_guard lk(g_io);
   write_all_locked(off, data);
   if (::fdatasync(fd_) != 0) fail_errno("cannot sync", path_, errno);
-  if (armed_) erase_from(g_armed, this);
+  if (armed_) {
+    erase_from(g_armed, this);
+    g_committed.push_back(path_);
+  }
   armed_ = false;
 }
 
@@ -248,6 +252,8 @@ void run_signal_cleanup(int sig) {
     else
       msg += "; rolling back '" + f->path() + "' failed (" + err + "); its old header still points at the old data";
   }
+  // A signal after a commit point: that change is complete, not undone.
+  for (const std::string& p : g_committed) msg += "; '" + p + "' had already been written completely";
   msg += "\n";
   if (::write(2, msg.data(), msg.size()) < 0) {
   }
@@ -300,6 +306,7 @@ void TempFile::commit() {
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) fail_errno("cannot rename into place", final_path_, errno);
   committed_ = true;
   erase_from(g_temps, this);
+  g_committed.push_back(final_path_);
 }
 
 std::string read_text_file(const std::string& path) {
