@@ -1,5 +1,4 @@
 // wimpack apply WIMFILE [IMAGE] TARGET
-#include <glob.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -23,17 +22,6 @@ struct ApplyArgs {
   bool unix_data = false, check = false, rpfix = false, norpfix = false;
 };
 
-// --ref=GLOB: a pattern that matches nothing is used literally (§13.2).
-std::vector<std::string> expand_ref(const std::string& pattern) {
-  glob_t g{};
-  std::vector<std::string> out;
-  if (::glob(pattern.c_str(), 0, nullptr, &g) == 0)
-    for (size_t i = 0; i < g.gl_pathc; i++) out.push_back(g.gl_pathv[i]);
-  globfree(&g);
-  if (out.empty()) out.push_back(pattern);
-  return out;
-}
-
 void run_apply(ApplyArgs& a) {
   apply_thread_count(a.common.threads);
   if (a.positional.size() < 2 || a.positional.size() > 3)
@@ -43,7 +31,7 @@ void run_apply(ApplyArgs& a) {
   auto archive = wim::Archive::open(wimfile, a.check);
   print_warnings(archive->warnings());
   for (const auto& pattern : a.refs)
-    for (const auto& path : expand_ref(pattern)) archive->add_ref(wim::Archive::open(path, false));
+    for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
 
   std::vector<size_t> images;
   bool all = false;
