@@ -152,8 +152,11 @@ std::vector<std::string> split_archive(const Archive& src, const std::string& fi
     encode_header(h, hb);
     out.commit_at(0, {hb, kHeaderSize});  // flushes and syncs first
   }
-  // Only now does any part appear under its name.
-  for (auto& t : temps) t->commit();
+  // Only now does any part appear under its name, all at once as far as a
+  // signal is concerned.
+  std::vector<TempFile*> all;
+  for (auto& t : temps) all.push_back(t.get());
+  TempFile::commit_all(all);
   return names;
 }
 

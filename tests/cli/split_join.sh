@@ -145,6 +145,7 @@ t "apply a part other than the first: code 4, names it" expect_fail 4 --mentions
     wp apply "$L/x2.swm" 1 "$TMP/o2" --ref="$L/x*.swm"
 t "... nothing extracted" test ! -e "$TMP/o1" -a ! -e "$TMP/o2"
 t "info reads part 2" expect_ok wp info "$L/x2.swm"
+t "... and lists both images (from its XML), as wimlib-imagex" grep -q "^Image Count: *2$" "$LAST_STDOUT"
 for c in "append $s1" "delete" "optimize" "update"; do
     set -- $c
     cmd=$1
@@ -201,6 +202,11 @@ for delay in 0.05 0.2 0.5; do
     rc=$?
     if [[ $rc == 0 ]]; then
         skip "SIGINT after ${delay}s came after the split finished"
+    elif grep -q "already been written completely" "$TMP/sig.err"; then
+        # after the commit point (all parts renamed at once): all parts, complete
+        t "split interrupted by SIGINT after ${delay}s, after its commit: exit 130" test "$rc" = 130
+        t "... every part is there and they apply" applies_split "$TMP/sig/s.swm" 1 "$TMP/sig/s*.swm" "$TMP/sigsrc"
+        t "... and no temporary file" no_temp_files "$TMP/sig" $(cd "$TMP/sig" && ls)
     else
         t "split interrupted by SIGINT after ${delay}s: exit 130" test "$rc" = 130
         t "... no part or temporary file left" no_temp_files "$TMP/sig"
