@@ -192,7 +192,7 @@ head -c 30000000 /dev/urandom >"$TMP/sig-big.bin"
 mkdir -p "$TMP/sigsrc" && mv "$TMP/sig-big.bin" "$TMP/sigsrc/"
 for i in 1 2 3 4 5 6; do head -c 8000000 /dev/urandom >"$TMP/sigsrc/f$i"; done
 t "big source" expect_ok wp capture "$TMP/sigsrc" "$TMP/sig.wim" --compress=none --quiet
-for delay in 0.05 0.2 0.5; do
+for delay in 0.01 0.03 0.06 0.1; do
     rm -rf "$TMP/sig" && mkdir -p "$TMP/sig"
     "$WIMPACK" split "$TMP/sig.wim" "$TMP/sig/s.swm" 5 --quiet 2>"$TMP/sig.err" &
     pid=$!
