@@ -11,6 +11,7 @@
 #include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive.hpp"
+#include "wim/split.hpp"
 
 namespace wp::cmd {
 namespace {
@@ -32,6 +33,7 @@ void run_apply(ApplyArgs& a) {
   print_warnings(archive->warnings());
   for (const auto& pattern : a.refs)
     for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+  wim::check_split_refs(*archive);  // a split WIM: part 1, with every other part as --ref
 
   std::vector<size_t> images;
   bool all = false;

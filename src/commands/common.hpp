@@ -40,5 +40,7 @@ void register_optimize(CLI::App& app);
 void register_update(CLI::App& app);
 void register_export(CLI::App& app);
 void register_delete(CLI::App& app);
+void register_split(CLI::App& app);
+void register_join(CLI::App& app);
 
 }  // namespace wp::cmd

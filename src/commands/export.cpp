@@ -14,6 +14,7 @@
 #include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
+#include "wim/split.hpp"
 
 namespace wp::cmd {
 namespace {
@@ -88,6 +89,7 @@ void run_export(ExportArgs& a) {
       if (a.write.check) verify_integrity_if_present(*ref);
       src->add_ref(std::move(ref));
     }
+  wim::check_split_refs(*src);  // a split source: part 1, with every other part as --ref
 
   std::vector<size_t> images;
   if (all) {

@@ -205,7 +205,7 @@ void run_info(InfoArgs& a) {
   if (a.positional.size() == 2 && a.positional[1] != "all" && a.positional[1] != "*")
     images.push_back(archive->resolve_image(a.positional[1]));
   else
-    for (size_t i = 1; i <= archive->image_count(); i++) images.push_back(i);
+    for (size_t i = 1; i <= archive->xml().image_count(); i++) images.push_back(i);
 
   if (a.json) {
     print_json(*archive, images, a.blobs);
@@ -224,7 +224,7 @@ void run_info(InfoArgs& a) {
     std::printf("Path:           %s\n", archive->path().c_str());
     std::printf("GUID:           0x%s\n", hex_guid(h.guid).c_str());
     std::printf("Version:        %u\n", h.version);
-    std::printf("Image Count:    %zu\n", archive->image_count());
+    std::printf("Image Count:    %zu\n", archive->xml().image_count());
     std::printf("Compression:    %s\n", codec_name(h.codec()));
     std::printf("Chunk Size:     %u bytes\n", h.chunk_size);
     std::printf("Part Number:    %u/%u\n", h.part_number, h.total_parts);
@@ -233,8 +233,10 @@ void run_info(InfoArgs& a) {
     std::printf("Attributes:     %s%s%s\n", attributes_text(h.flags), archive->has_integrity() ? ", Integrity info" : "",
                 (h.flags & wim::kHdrReadonly) ? ", Readonly" : "");
     std::printf("\n");
-    if (archive->image_count()) std::printf("Available Images:\n-----------------\n");
+    if (archive->xml().image_count()) std::printf("Available Images:\n-----------------\n");
   }
+  // From the XML: a split part other than the first lists the images too,
+  // though only part 1 holds their metadata (as wimlib-imagex).
   for (size_t i : images) print_image(*archive, i);
 }
 

@@ -309,6 +309,29 @@ void TempFile::commit() {
   g_committed.push_back(final_path_);
 }
 
+void TempFile::commit_all(const std::vector<TempFile*>& files) {
+  for (TempFile* t : files)
+    if (::fsync(t->fd_.get()) != 0) fail_errno("cannot sync", t->temp_path_, errno);
+  std::lock_guard lk(g_io);
+  for (size_t i = 0; i < files.size(); i++) {
+    TempFile* t = files[i];
+    if (::rename(t->temp_path_.c_str(), t->final_path_.c_str()) != 0) {
+      int e = errno;
+      for (size_t j = 0; j < i; j++) {
+        ::unlink(files[j]->final_path_.c_str());
+        files[j]->committed_ = false;
+        files[j]->temp_path_.clear();  // nothing left to remove
+      }
+      fail_errno("cannot rename into place", t->final_path_, e);
+    }
+    t->committed_ = true;
+  }
+  for (TempFile* t : files) {
+    erase_from(g_temps, t);
+    g_committed.push_back(t->final_path_);
+  }
+}
+
 std::string read_text_file(const std::string& path) {
   int fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "util/bytes.hpp"
 
@@ -134,6 +135,11 @@ public:
   const std::string& temp_path() const { return temp_path_; }
   const std::string& final_path() const { return final_path_; }
   void commit();  // fsync + rename
+  // Commits several files as one (the parts of a split WIM): all are synced,
+  // then renamed under one hold of the I/O lock, so a signal finds either
+  // none or all of them in place. If a rename fails, the ones already renamed
+  // are removed again.
+  static void commit_all(const std::vector<TempFile*>& files);
 
 private:
   std::string final_path_, temp_path_;

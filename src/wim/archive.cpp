@@ -35,8 +35,6 @@ std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
     if (a->header_.codec() != Codec::None)
       fail(Errc::Unsupported, "'" + path + "' is a compressed pipable WIM; reading those is not supported yet");
   }
-  if (a->header_.total_parts != 1)
-    fail(Errc::Unsupported, "'" + path + "' is part " + std::to_string(a->header_.part_number) + " of a split WIM; split WIMs are not supported yet");
   if (check) {
     if (!check_integrity(f.fd(), path, f.size(), a->header_))
       fail(Errc::BadArchive, "'" + path + "' has no integrity table to check (it was not captured with --check)");
@@ -54,7 +52,8 @@ std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
   // the number of images. wimlib lowers the count with a warning when metadata
   // resources are missing; refusing is safer, because commands that rewrite
   // the archive (append, optimize) would otherwise silently drop images.
-  if (a->metadata_.size() != a->header_.image_count)
+  // Parts of a split WIM other than the first hold no metadata (§13.1).
+  if (a->header_.part_number == 1 && a->metadata_.size() != a->header_.image_count)
     fail(Errc::BadArchive, "'" + path + "': the header and the XML data announce " +
                                std::to_string(a->header_.image_count) + " image(s) but the blob table holds " +
                                std::to_string(a->metadata_.size()) + " metadata resource(s) (corrupt archive)");
@@ -184,6 +183,9 @@ const BlobLocation* Archive::find_blob(const Sha1& hash) const {
 }
 
 size_t Archive::resolve_image(const std::string& spec) const {
+  if (header_.part_number != 1)
+    fail(Errc::NotFound, "'" + path() + "' is part " + std::to_string(header_.part_number) +
+                             " of a split WIM, which holds no image metadata; give the first part, with the others as --ref=GLOB");
   size_t n = image_count();
   long long v = 0;
   auto [p, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), v);

@@ -15,6 +15,10 @@ std::unique_ptr<ArchiveUpdate> ArchiveUpdate::open(const std::string& path, bool
   // Lock first, then read: what we read is what no one else can change.
   u->lock_.emplace(path);
   u->existing_ = Archive::open(path, check_integrity);
+  if (u->existing_->header().total_parts != 1)
+    fail(Errc::Unsupported, "'" + path + "' is part " + std::to_string(u->existing_->header().part_number) + " of " +
+                                std::to_string(u->existing_->header().total_parts) +
+                                " of a split WIM; split WIMs cannot be changed; join them first (wimpack join)");
   if (!u->lock_->same_file(u->existing_->file().fd()))
     fail(Errc::Busy, "'" + path + "' was replaced by another process while it was being opened; try again");
   return u;

@@ -60,7 +60,7 @@ fi
 t "no arguments: code 2" expect_fail 2 wp
 t "unknown command: code 2, names it" expect_fail 2 --mentions frobnicate wp frobnicate
 if [[ $ORACLE == 0 ]]; then
-    for c in extract dir verify split join mount mountrw unmount; do
+    for c in extract dir verify mount mountrw unmount; do
         t "wimlib command '$c' not implemented yet: code 5" expect_fail 5 --mentions "not supported yet" wp "$c" x.wim
     done
     # export and delete exist: missing arguments are usage errors, a missing archive is "not found"
@@ -69,6 +69,12 @@ if [[ $ORACLE == 0 ]]; then
     t "delete without IMAGE: code 2, names it" expect_fail 2 --mentions IMAGE wp delete x.wim
     t "delete from a missing archive: code 4, names it" expect_fail 4 --mentions x.wim wp delete x.wim 1
     t "update of a missing archive: code 4, names it" expect_fail 4 --mentions x.wim wp update x.wim --command="delete /a"
+    # split and join exist: missing arguments are usage errors, a missing archive is "not found"
+    t "split without PART_SIZE: code 2, names it" expect_fail 2 --mentions PART_SIZE wp split x.wim "$TMP/x.swm"
+    t "split with a bad PART_SIZE: code 2, names it" expect_fail 2 --mentions PART_SIZE wp split x.wim "$TMP/x.swm" 1x
+    t "split of a missing archive: code 4, names it" expect_fail 4 --mentions x.wim wp split x.wim "$TMP/x.swm" 1
+    t "join without parts: code 2, names them" expect_fail 2 --mentions SPLIT_WIMFILE_PART wp join "$TMP/j.wim"
+    t "join of a missing part: code 4, names it" expect_fail 4 --mentions x.swm wp join "$TMP/j.wim" x.swm
     t "--version names the version and the commit" expect_ok wp --version
     t "... commit" grep -qE "wimpack [0-9.]+ \(commit [0-9a-f]+|unknown\)" "$LAST_STDOUT"
     # wimCMD names: a link named wimcapture runs capture, and so on.
