@@ -147,8 +147,7 @@ Dentry* Image::add_child(Dentry* parent, std::string name, Inode* inode) {
   return parent->children.back().get();
 }
 
-void Image::remove(Dentry* d) {
-  if (!d->parent) fail(Errc::Failure, "cannot remove the root directory");
+void unlink_subtree(Dentry* d) {
   std::vector<Dentry*> stack{d};
   while (!stack.empty()) {
     Dentry* x = stack.back();
@@ -156,6 +155,11 @@ void Image::remove(Dentry* d) {
     x->inode->nlink--;
     for (auto& c : x->children) stack.push_back(c.get());
   }
+}
+
+void Image::remove(Dentry* d) {
+  if (!d->parent) fail(Errc::Failure, "cannot remove the root directory");
+  unlink_subtree(d);
   auto& sib = d->parent->children;
   std::erase_if(sib, [&](const std::unique_ptr<Dentry>& p) { return p.get() == d; });
 }

@@ -132,6 +132,10 @@ struct ImageStats {
   uint64_t dir_count = 0, file_count = 0, total_bytes = 0, hard_link_bytes = 0;
 };
 
+// Every dentry at and below `d` stops counting as a link of its inode (the
+// dentries themselves are left to their owner to drop).
+void unlink_subtree(Dentry* d);
+
 class Image {
 public:
   Image();

@@ -11,17 +11,6 @@ namespace {
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
-// Every dentry below (and including) `d` stops referring to its inode.
-void unlink_tree(Dentry* d) {
-  std::vector<Dentry*> stack{d};
-  while (!stack.empty()) {
-    Dentry* x = stack.back();
-    stack.pop_back();
-    x->inode->nlink--;
-    for (auto& c : x->children) stack.push_back(c.get());
-  }
-}
-
 // The owning slot of `d` in its parent's child list.
 std::unique_ptr<Dentry>* slot_of(Dentry* d) {
   for (auto& c : d->parent->children)
@@ -95,7 +84,7 @@ bool delete_path(Image& img, std::string_view path, bool force, bool recursive) 
     fail(Errc::Failure, quoted(shown) + " is a directory (pass --recursive to delete a directory tree)");
   if (!d->parent) {
     // "/" itself stays: the image becomes empty.
-    for (auto& c : d->children) unlink_tree(c.get());
+    for (auto& c : d->children) unlink_subtree(c.get());
     d->children.clear();
     return true;
   }
@@ -180,7 +169,7 @@ public:
       if (opts_.no_replace)
         fail(Errc::Failure, "refusing to overwrite the nondirectory " + quoted(existing->path()) + " (--no-replace)");
       std::unique_ptr<Dentry>* slot = slot_of(existing);
-      unlink_tree(existing);
+      unlink_subtree(existing);
       in->parent = parent;
       *slot = std::move(in);
       stats.replaced++;
