@@ -194,6 +194,32 @@ if any(ok(r) for r in inc.values()):
             100.0 * inc["wimpack capture --delta-from base"]["size"] / int(meta["base"])))
     p("")
 
+# writing commands
+ed = {l: get("linux", "edit", l, ph) for l, ph in [
+    ("wimpack export one image", "export"), ("wimpack delete --soft", "delete"),
+    ("wimpack update add one file", "update")]}
+if any(r is not None for r in ed.values()):
+    p("### Writing commands: the `linux` corpus as a two-image archive (base + `linux-mod`), %s bytes" %
+      "{:,}".format(int(meta.get("two", 0))))
+    p("")
+    p("Export writes image 2 into a new archive; delete and update run on a fresh copy (not timed); "
+      "the last column is the destination's size (export) or how much the archive grew.")
+    p("")
+    p("| operation | seconds | peak RSS MB | bytes |")
+    p("|---|---:|---:|---:|")
+    for l, r in ed.items():
+        if r is None:
+            continue
+        st = status(r)
+        if st:
+            p("| %s | %s | | |" % (l, st))
+        else:
+            p("| %s | %.3f | %.0f | %s |" % (l, r["s"], r["rss"] / 1024, "{:,}".format(r["size"])))
+    if "export_dups" in meta:
+        p("")
+        p("Blobs stored more than once in the exported archive: %s" % meta["export_dups"])
+    p("")
+
 # levels
 lv = [(k[2], rows[k]) for k in order if k[0] == "linux" and k[1] == "levels"]
 if lv:
@@ -292,6 +318,17 @@ if ok(u) and ok(f):
           cpu=(u["cpu"] / f["cpu"]) if u.get("cpu") and f.get("cpu") else None)
 if ok(u) and ok(w):
     check("T5 wimlib append --update-of time / wimpack's", w["s"] / u["s"], ">=", 2.0, cpu=cpu_ratio(u, w))
+e, cap = ed["wimpack export one image"], get("linux", "main", "wimpack zstd", "capture")
+if ok(e) and ok(cap):
+    check("T15 capture time / export (one of two images) time", cap["s"] / e["s"], ">=", 5.0, cpu=cpu_ratio(e, cap))
+if "export_dups" in meta:
+    n = int(meta["export_dups"])
+    targets.append("%s T15 blobs stored more than once by export: %d, target 0" % ("PASS" if n == 0 else "MISS", n))
+if ok(ed["wimpack delete --soft"]):
+    check("T15 delete --soft seconds", ed["wimpack delete --soft"]["s"], "<=", 0.1, unit=" s")
+if ok(ed["wimpack update add one file"]) and meta.get("two"):
+    check("T15 update (one file) growth / archive size", ed["wimpack update add one file"]["size"] / int(meta["two"]),
+          "<=", 0.01, unit="")
 d = inc["wimpack capture --delta-from base"]
 if ok(d) and meta.get("base"):
     check("T5 delta size / base size", d["size"] / int(meta["base"]), "<=", 0.10)
