@@ -373,6 +373,21 @@ void write_all(FILE* f, const Bytes& b, const std::string& what) {
 
 bool is_all(const std::string& s) { return s == "all" || s == "*"; }
 
+// IMAGE for showing: a split part other than the first has no metadata but
+// its XML lists every image, and wimlib-imagex shows them from there.
+size_t resolve_for_info(const wim::Archive& a, const std::string& spec) {
+  if (a.header().part_number == 1) return a.resolve_image(spec);
+  size_t n = a.xml().image_count();
+  if (!spec.empty() && spec.find_first_not_of("0123456789") == std::string::npos) {
+    size_t v = spec.size() < 10 ? size_t(std::stoul(spec)) : 0;
+    if (v >= 1 && v <= n) return v;
+    fail(Errc::NotFound, "'" + a.path() + "' has no image " + spec + " (it has " + std::to_string(n) + " image" +
+                             (n == 1 ? "" : "s") + ")");
+  }
+  if (size_t i = a.xml().find_by_name(spec)) return i;
+  fail(Errc::NotFound, "'" + a.path() + "' has no image named \"" + spec + "\" (see: wimpack info " + a.path() + ")");
+}
+
 // IMAGE NEW_NAME [NEW_DESC], --boot, --image-property: the changes, in
 // wimlib-imagex's order and with its messages; the archive is written only
 // if something changed (or its integrity table is to be added or removed).
@@ -477,7 +492,7 @@ void run_info(InfoArgs& a) {
   std::vector<size_t> images;
   bool one = a.positional.size() == 2 && !is_all(a.positional[1]);
   if (one)
-    images.push_back(archive->resolve_image(a.positional[1]));
+    images.push_back(resolve_for_info(*archive, a.positional[1]));
   else
     for (size_t i = 1; i <= archive->xml().image_count(); i++) images.push_back(i);
 
