@@ -69,6 +69,8 @@ size_t XmlInfo::image_count() const {
   return n;
 }
 
+pugi::xml_node XmlInfo::root() const { return doc_->document_element(); }
+
 pugi::xml_node XmlInfo::image(size_t index) const {
   for (auto img : doc_->document_element().children("IMAGE"))
     if (index_of(img) == index) return img;

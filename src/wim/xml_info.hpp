@@ -29,6 +29,7 @@ public:
   XmlInfo clone() const;        // an independent copy (for rewriting an archive)
 
   size_t image_count() const;
+  pugi::xml_node root() const;  // the <WIM> element (read-only use: info)
   pugi::xml_node image(size_t index) const;  // 1-based; throws if absent
 
   std::string get(size_t index, const char* element) const;  // "" if absent
