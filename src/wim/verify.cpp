@@ -257,7 +257,9 @@ VerifyReport verify_archive(const Archive& archive, const VerifyOptions& opts) {
         }
       });
     } catch (const Error& e) {
-      rep.add({Errc::BadArchive, "metadata", archive.path(), i, archive.metadata(i).hash.hex(), e.what()});
+      rep.add({Errc::BadArchive, "metadata", archive.path(), i, archive.metadata(i).hash.hex(),
+               "image " + std::to_string(i) + " of '" + archive.path() + "': its metadata resource (" +
+                   archive.metadata(i).hash.hex() + ") is damaged: " + e.what()});
     }
   }
   report.referenced = referenced.size();
