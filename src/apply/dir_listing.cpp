@@ -139,9 +139,7 @@ private:
 
 }  // namespace
 
-void list_tree(const wim::Archive& archive, const image::Image& img, const Dentry& start, const ListOptions& opts,
-               std::FILE* out) {
-  (void)img;
+void list_tree(const wim::Archive& archive, const Dentry& start, const ListOptions& opts, std::FILE* out) {
   Lister l(archive, opts, out);
   std::vector<const Dentry*> stack{&start};
   while (!stack.empty()) {

@@ -146,8 +146,9 @@ void run_extract(ExtractArgs& a) {
   apply::ApplyOptions ao;
   ao.unix_data = a.unix_data;
   ao.root_metadata = false;
-  // §9.4: only a whole-image extraction fixes absolute links (per RP_FIX).
-  ao.rpfix = whole && (archive->header().flags & wim::kHdrRpFix);
+  // wimlib-imagex extract never fixes absolute links, not even for the whole
+  // image (unlike apply, §9.4): their targets are written as stored.
+  ao.rpfix = false;
   auto t0 = std::chrono::steady_clock::now();
   Progress progress("Extracting file data", !a.common.quiet);
   auto r = apply::extract_tree(*archive, index, tree, a.dest_dir, ao,
