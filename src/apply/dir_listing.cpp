@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "apply/select.hpp"
+#include "util/endian.hpp"
 #include "util/utf.hpp"
 
 namespace wp::apply {
@@ -42,7 +43,22 @@ std::string format_time(uint64_t filetime) {
 
 class Lister {
 public:
-  Lister(const wim::Archive& a, const ListOptions& o, std::FILE* out) : archive_(a), opts_(o), out_(out) {}
+  Lister(const wim::Archive& a, const image::Image& img, const ListOptions& o, std::FILE* out)
+      : archive_(a), opts_(o), out_(out) {
+    // The security block (wim-format.md §7.1): u32 total length, u32 count,
+    // u64 size of each descriptor, then the descriptors back to back.
+    const Bytes& b = img.security().block;
+    if (b.size() >= 8) {
+      uint32_t n = load_le32(&b[4]);
+      uint64_t off = 8 + uint64_t(n) * 8;
+      for (uint32_t i = 0; i < n && 8 + uint64_t(i) * 8 + 8 <= b.size(); i++) {
+        uint64_t len = load_le64(&b[8 + size_t(i) * 8]);
+        if (off > b.size() || len > b.size() - off) break;
+        sds_.emplace_back(b.data() + off, size_t(len));
+        off += len;
+      }
+    }
+  }
 
   void entry(const Dentry& d) {
     if (!opts_.detailed) {
@@ -56,6 +72,11 @@ public:
     std::fprintf(out_, "Attributes          = 0x%08x\n", ino.attributes);
     for (const auto& an : kAttrNames)
       if (ino.attributes & an.bit) std::fprintf(out_, "    FILE_ATTRIBUTE_%s is set\n", an.name);
+    if (ino.security_id >= 0 && size_t(ino.security_id) < sds_.size()) {
+      std::fprintf(out_, "Security Descriptor = ");
+      for (uint8_t c : sds_[size_t(ino.security_id)]) std::fprintf(out_, "%02x", c);
+      std::fprintf(out_, "\n");
+    }
     std::fprintf(out_, "Creation Time       = %s\n", format_time(ino.creation_time).c_str());
     std::fprintf(out_, "Last Write Time     = %s\n", format_time(ino.last_write_time).c_str());
     std::fprintf(out_, "Last Access Time    = %s\n", format_time(ino.last_access_time).c_str());
@@ -132,6 +153,7 @@ private:
   }
 
   const wim::Archive& archive_;
+  std::vector<ByteSpan> sds_;  // security descriptors by ID
   const ListOptions& opts_;
   std::FILE* out_;
   std::unordered_map<const wim::Archive*, std::unordered_map<Sha1, const wim::BlobEntry*, Sha1Hash>> entries_;
@@ -139,8 +161,9 @@ private:
 
 }  // namespace
 
-void list_tree(const wim::Archive& archive, const Dentry& start, const ListOptions& opts, std::FILE* out) {
-  Lister l(archive, opts, out);
+void list_tree(const wim::Archive& archive, const image::Image& img, const Dentry& start, const ListOptions& opts,
+               std::FILE* out) {
+  Lister l(archive, img, opts, out);
   std::vector<const Dentry*> stack{&start};
   while (!stack.empty()) {
     const Dentry* d = stack.back();

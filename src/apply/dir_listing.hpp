@@ -16,8 +16,9 @@ struct ListOptions {
   bool one_file_only = false;  // only `start`, not its subtree
 };
 
-// Writes the listing of `start` (a dentry of an image of `archive`, whose
-// blob table and --ref archives supply the blob details) to out.
-void list_tree(const wim::Archive& archive, const image::Dentry& start, const ListOptions& opts, std::FILE* out);
+// Writes the listing of `start` (a dentry of `img`, an image of `archive`,
+// whose blob table and --ref archives supply the blob details) to out.
+void list_tree(const wim::Archive& archive, const image::Image& img, const image::Dentry& start,
+               const ListOptions& opts, std::FILE* out);
 
 }  // namespace wp::apply

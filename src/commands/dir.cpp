@@ -52,7 +52,7 @@ void run_dir(DirArgs& a) {
   apply::ListOptions lo;
   lo.detailed = a.detailed;
   lo.one_file_only = a.one_file_only;
-  apply::list_tree(*archive, *found[0], lo, stdout);
+  apply::list_tree(*archive, img, *found[0], lo, stdout);
 }
 
 }  // namespace

@@ -65,6 +65,18 @@ t "second image by index" same_dir "$P" 2
 t "wimlib-imagex split" expect_ok wimlib-imagex split "$W" "$TMP/part.swm" 1
 t "split: dir --detailed --ref" same_dir "$TMP/part.swm" 1 --detailed "--ref=$TMP/part*.swm"
 
+# An image captured from an NTFS volume (wimlib's NTFS-3G mode): security
+# descriptors, Windows attributes.
+if have mkntfs && truncate -s 32M "$TMP/ntfs.img" && mkntfs -F -f -q "$TMP/ntfs.img" >/dev/null 2>&1 &&
+    wimlib-imagex apply "$TMP/wpn.wim" "$TMP/ntfs.img" >/dev/null 2>&1 &&
+    wimlib-imagex capture "$TMP/ntfs.img" "$TMP/ntfs.wim" >/dev/null 2>&1; then
+    t "NTFS capture: dir --detailed (security descriptors)" same_dir "$TMP/ntfs.wim" 1 --detailed
+    t "... it has security descriptors" grep -q "Security Descriptor" "$TMP/wp.out"
+else
+    skip "no mkntfs or no NTFS-3G support in wimlib-imagex"
+fi
+rm -f "$TMP/ntfs.img"
+
 # errors and the wimdir name
 t "missing --path: exit 4" expect_fail 4 --mentions /nope -- wp dir "$W" 1 --path=/nope
 t "two images, no IMAGE: usage error" expect_fail 2 -- wp dir "$P"
