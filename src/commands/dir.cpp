@@ -66,7 +66,8 @@ void register_dir(CLI::App& app) {
   c->add_option("--path", a.path, "List only this in-image path (and what is under it)");
   c->add_flag("--detailed", a.detailed, "Print each file's attributes, times, link group, UNIX data and streams");
   c->add_flag("--one-file-only", a.one_file_only, "List only the --path itself, not what is under it");
-  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable");
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable")
+      ->allow_extra_args(false);  // "--ref GLOB PATH": PATH is not a second glob
   add_common_options(c, a.common);
   c->callback([] { run_dir(a); });
 }

@@ -173,7 +173,8 @@ void register_extract(CLI::App& app) {
       ->required();
   c->add_option("--dest-dir", a.dest_dir, "Extract into this directory (default: the current directory)");
   c->add_flag("--to-stdout", a.to_stdout, "Write the contents of the selected regular files to standard output");
-  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable");
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable")
+      ->allow_extra_args(false);  // "--ref GLOB PATH": PATH is not a second glob
   c->add_flag("--unix-data", a.unix_data, "Restore UNIX owners, modes, special files and extended attributes");
   c->add_flag("--no-wildcards,--no-globs", a.no_wildcards, "Take paths literally ('*' and '?' are ordinary characters)");
   c->add_flag("--nullglob", a.nullglob, "A path that matches nothing is skipped with a warning instead of an error");

@@ -114,7 +114,8 @@ void register_verify(CLI::App& app) {
   static VerifyArgs a;
   CLI::App* c = app.add_subcommand("verify", "Verify an archive: integrity table, metadata, every blob's SHA-1, no missing blobs");
   c->add_option("WIMFILE", a.wimfile, "Archive to verify")->required();
-  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable");
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable")
+      ->allow_extra_args(false);  // "--ref GLOB PATH": PATH is not a second glob
   c->add_flag("--nocheck", a.nocheck, "Do not check the integrity table");
   c->add_flag("--json", a.json, "Print the result as one JSON document on stdout");
   add_common_options(c, a.common);

@@ -78,4 +78,6 @@ t "wimlib-imagex split" expect_ok wimlib-imagex split "$W" "$TMP/part.swm" 1
 ln -s "$WIMPACK" "$TMP/wimextract"
 t "wimextract from split parts with --ref" expect_ok "$TMP/wimextract" "$TMP/part.swm" 1 /sizes/big_mixed.bin "--ref=$TMP/part*.swm" --to-stdout
 t "... byte-exact" same_file "$SRC/sizes/big_mixed.bin" "$LAST_STDOUT"
+t "--ref GLOB as a separate word, then paths" expect_ok wp extract "$TMP/part.swm" 1 --ref "$TMP/part*.swm" /hello.txt /sizes/size_1 --to-stdout
+t "... both files" bash -c "cat '$SRC/hello.txt' '$SRC/sizes/size_1' | cmp -s - '$LAST_STDOUT'"
 summary
