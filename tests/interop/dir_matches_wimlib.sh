@@ -61,6 +61,11 @@ t "wimpack append a second image" expect_ok wp append "$SRC/names" "$P" second -
 t "second image by name" same_dir "$P" second --detailed
 t "second image by index" same_dir "$P" 2
 
+# a delta: blobs in the base only (without --ref: the hash alone)
+t "wimpack capture --delta-from" expect_ok wp capture "$SRC/links" "$TMP/delta.wim" --delta-from="$TMP/wpn.wim" --quiet
+t "delta without its base: dir --detailed" same_dir "$TMP/delta.wim" 1 --detailed
+t "delta with --ref: dir --detailed" same_dir "$TMP/delta.wim" 1 --detailed "--ref=$TMP/wpn.wim"
+
 # split parts
 t "wimlib-imagex split" expect_ok wimlib-imagex split "$W" "$TMP/part.swm" 1
 t "split: dir --detailed --ref" same_dir "$TMP/part.swm" 1 --detailed "--ref=$TMP/part*.swm"
