@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
   cmd::register_delete(app);
   cmd::register_split(app);
   cmd::register_join(app);
+  cmd::register_extract(app);
+  cmd::register_dir(app);
+  cmd::register_verify(app);
 
   // Called as wimCMD (a link to the binary named wimcapture, wimapply, ...),
   // run CMD, as wimlib-imagex does.
@@ -55,13 +58,13 @@ int main(int argc, char** argv) {
     if (!known) {
       // wimlib-imagex commands wimpack does not have yet are refused as
       // such (exit 5); anything else is a usage error (exit 2).
-      static const char* const later[] = {"extract", "dir", "verify", "mount", "mountrw", "unmount"};
+      static const char* const later[] = {"mount", "mountrw", "unmount"};
       for (const char* l : later)
         if (std::string(argv[1]) == l) {
           std::fprintf(stderr, "wimpack: error: the '%s' command is not supported yet\n", l);
           return int(Errc::Unsupported);
         }
-      std::fprintf(stderr, "wimpack: unknown command '%s' (commands: capture, append, apply, info, optimize, export, delete, update, split, join; see 'wimpack --help')\n", argv[1]);
+      std::fprintf(stderr, "wimpack: unknown command '%s' (commands: capture, append, apply, extract, info, dir, verify, optimize, export, delete, update, split, join; see 'wimpack --help')\n", argv[1]);
       return int(Errc::Usage);
     }
   }

@@ -731,7 +731,7 @@ struct TreeWriter::Impl {
     // not disturb their times (wim-format.md §10.1).
     for (uint32_t n = uint32_t(nodes.size()); n-- > 0;) {
       const InodeRec& r = inodes[nodes[n].inode];
-      if (r.kind != Kind::Dir) continue;
+      if (r.kind != Kind::Dir || (n == 0 && !opts.root_metadata)) continue;
       set_meta_fd(dir_fd(n), *r.inode, n);
     }
     for (auto& s : slots) ::close(s.fd);

@@ -48,6 +48,9 @@ struct ApplyOptions {
   bool unix_data = false;
   // Prefix fixed absolute symlinks with TARGET's absolute path (§9.3-9.4).
   bool rpfix = false;
+  // Give TARGET itself the times (and owner, mode) of the image's root.
+  // Off for extract, whose root is only a container for selected items.
+  bool root_metadata = true;
 };
 
 class TreeWriter {

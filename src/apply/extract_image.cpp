@@ -6,6 +6,8 @@
 #include <atomic>
 #include <exception>
 #include <map>
+#include <cerrno>
+#include <unistd.h>
 
 #include "util/error.hpp"
 #include "util/printable.hpp"
@@ -20,12 +22,38 @@ struct Wanted {
   Sha1 hash;
 };
 
+// Throws the error for blobs that neither the archive nor its --ref
+// archives hold: NotFound for a wimpack delta (naming its base), BadArchive
+// otherwise.
+[[noreturn]] void missing_blobs(const wim::Archive& archive, size_t index, size_t count, const Sha1& first,
+                                const std::string& user) {
+  // A delta made by wimpack names its bases in the XML; only then can a
+  // blob legitimately live elsewhere (split WIMs are refused at open).
+  std::string bases;
+  for (auto b : archive.xml().image(index).children("WIMPACK_DELTA_BASE"))
+    bases += std::string(bases.empty() ? "" : ", ") + printable(b.child("PATH").text().as_string());
+  std::string what = "cannot apply image " + std::to_string(index) + " of '" + archive.path() + "': " +
+                     std::to_string(count) + " blob" + (count == 1 ? " is" : "s are") + " missing (first: " + first.hex();
+  if (bases.empty()) {
+    // Not a delta: the image references data the archive does not hold.
+    fail(Errc::BadArchive, what + (user.empty() ? "" : ", needed by '" + printable(user) + "'") +
+                               "): the archive is corrupt: its blob table lacks data its image uses (unless it is a delta made by "
+                               "another tool: then pass its base with --ref=BASE.wim)");
+  }
+  fail(Errc::NotFound, what + "); this is a delta of " + bases + ": pass it with --ref=" + bases.substr(0, bases.find(',')));
+}
+
 }  // namespace
 
 ExtractResult extract_image(const wim::Archive& archive, size_t index, const std::string& target,
                             const ApplyOptions& opts, const ProgressFn& progress) {
-  ExtractResult result;
   image::Image img = archive.load_image(index);
+  return extract_tree(archive, index, img, target, opts, progress);
+}
+
+ExtractResult extract_tree(const wim::Archive& archive, size_t index, const image::Image& img,
+                           const std::string& target, const ApplyOptions& opts, const ProgressFn& progress) {
+  ExtractResult result;
   TreeWriter tw(img, target, opts);
   auto needed = tw.prepare();
 
@@ -45,27 +73,13 @@ ExtractResult extract_image(const wim::Archive& archive, size_t index, const std
     total += loc->size;
   }
   if (!missing.empty()) {
-    // A delta made by wimpack names its bases in the XML; only then can a
-    // blob legitimately live elsewhere (split WIMs are refused at open).
-    std::string bases;
-    for (auto b : archive.xml().image(index).children("WIMPACK_DELTA_BASE"))
-      bases += std::string(bases.empty() ? "" : ", ") + printable(b.child("PATH").text().as_string());
-    std::string what = "cannot apply image " + std::to_string(index) + " of '" + archive.path() + "': " +
-                       std::to_string(missing.size()) + " blob" + (missing.size() == 1 ? " is" : "s are") +
-                       " missing (first: " + missing[0].hex();
-    if (bases.empty()) {
-      // Not a delta: the image references data the archive does not hold.
-      std::string user;
-      img.for_each_dentry([&](const image::Dentry& d) {
-        if (!user.empty()) return;
-        for (const auto& st : d.inode->streams)
-          if (st.hash == missing[0]) user = d.path();
-      });
-      fail(Errc::BadArchive, what + (user.empty() ? "" : ", needed by '" + printable(user) + "'") +
-                                 "): the archive is corrupt: its blob table lacks data its image uses (unless it is a delta made by "
-                                 "another tool: then pass its base with --ref=BASE.wim)");
-    }
-    fail(Errc::NotFound, what + "); this is a delta of " + bases + ": pass it with --ref=" + bases.substr(0, bases.find(',')));
+    std::string user;
+    img.for_each_dentry([&](const image::Dentry& d) {
+      if (!user.empty()) return;
+      for (const auto& st : d.inode->streams)
+        if (st.hash == missing[0]) user = d.path();
+    });
+    missing_blobs(archive, index, missing.size(), missing[0], user);
   }
 
   uint64_t done = 0;
@@ -173,6 +187,48 @@ ExtractResult extract_image(const wim::Archive& archive, size_t index, const std
   tw.finish();
   result.warnings = tw.warnings();
   return result;
+}
+
+}  // namespace wp::apply
+
+namespace wp::apply {
+
+void write_file_data(const wim::Archive& archive, size_t index, const image::Inode& inode, const std::string& path,
+                     int fd) {
+  const image::Stream* s = inode.unnamed_data();
+  if (!s || s->hash.is_zero()) return;
+  const wim::BlobLocation* loc = archive.find_blob(s->hash);
+  if (!loc) missing_blobs(archive, index, 1, s->hash, path);
+  const wim::Archive* a = loc->archive;
+  wim::Resource res = a->resources()[loc->resource];
+  const uint64_t begin = loc->offset, end = loc->offset + loc->size;
+  Sha1Hasher hasher;
+  uint64_t got = 0;
+  auto sink = [&](size_t, uint64_t uoff, ByteSpan data) {
+    uint64_t dend = uoff + data.size();
+    if (dend <= begin || uoff >= end) return;
+    uint64_t from = std::max(uoff, begin), to = std::min(dend, end);
+    ByteSpan piece = data.subspan(from - uoff, to - from);
+    hasher.update(piece);
+    got += piece.size();
+    // The last piece is written only once the hash is known to be good: a
+    // corrupt blob never reaches the output whole.
+    const uint8_t* p = piece.data();
+    size_t n = piece.size();
+    if (got == loc->size && hasher.final() != s->hash)
+      fail(Errc::BadArchive, "'" + a->path() + "': blob " + s->hash.hex() + " of '" + printable(path) +
+                                 "' is corrupt (its SHA-1 does not match; the archive is damaged)");
+    while (n) {
+      ssize_t w = ::write(fd, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        fail_errno("cannot write", "standard output", errno);
+      }
+      p += w, n -= size_t(w);
+    }
+  };
+  wim::stream_resources(a->file(), std::span(&res, 1), sink);
+  if (got != loc->size) fail(Errc::BadArchive, "'" + a->path() + "': blob " + s->hash.hex() + " is truncated");
 }
 
 }  // namespace wp::apply

@@ -21,4 +21,15 @@ using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 ExtractResult extract_image(const wim::Archive& archive, size_t index, const std::string& target,
                             const ApplyOptions& opts, const ProgressFn& progress = {});
 
+// The same for a tree built from image `index` (apply/select.hpp: the
+// selected paths of extract): only the blobs its files need are read.
+ExtractResult extract_tree(const wim::Archive& archive, size_t index, const image::Image& tree,
+                           const std::string& target, const ApplyOptions& opts, const ProgressFn& progress = {});
+
+// Writes the unnamed data of `inode` (a regular file of image `index`) to
+// fd, checking its SHA-1: extract --to-stdout. Reads only the resource
+// holding it. `path` is for messages.
+void write_file_data(const wim::Archive& archive, size_t index, const image::Inode& inode, const std::string& path,
+                     int fd);
+
 }  // namespace wp::apply

@@ -96,6 +96,7 @@ void register_apply(CLI::App& app) {
   c->add_flag("--check", a.check, "Verify the integrity table before applying");
   c->add_flag("--rpfix", a.rpfix, "Fix up absolute symbolic links to point inside TARGET");
   c->add_flag("--norpfix", a.norpfix, "Do not fix up absolute symbolic links");
+  add_windows_noop_options(c);
   add_common_options(c, a.common);
   c->callback([] { run_apply(a); });
 }

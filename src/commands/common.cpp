@@ -45,6 +45,35 @@ std::vector<std::string> ref_paths(const std::string& pattern) {
   return out;
 }
 
+std::string json_string(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", c);
+          o += b;
+        } else {
+          o += char(c);
+        }
+    }
+  }
+  return o + "\"";
+}
+
+void add_windows_noop_options(CLI::App* app) {
+  // Flags only: parsed so that wimlib-imagex command lines run unchanged.
+  static bool sink = false;
+  for (const char* name : {"--no-acls", "--strict-acls", "--no-attributes", "--include-invalid-names", "--recover-data"})
+    app->add_flag(name, sink, "Accepted for compatibility with wimlib-imagex; no effect on Linux");
+}
+
 void warn(const std::string& msg) { std::fprintf(stderr, "wimpack: warning: %s\n", msg.c_str()); }
 
 void info(bool quiet, const std::string& msg) {

@@ -28,6 +28,14 @@ uint32_t parse_chunk_size(const std::string& text, Codec codec, const char* opti
 // literally (wim-format.md §13.2).
 std::vector<std::string> ref_paths(const std::string& pattern);
 
+// A JSON string literal for `s` (UTF-8 passed through, controls escaped).
+std::string json_string(const std::string& s);
+
+// Options wimlib-imagex's apply and extract accept for Windows-only features
+// (ACLs, attributes, names Windows cannot hold, data recovery): accepted
+// and ignored, as they have no effect on Linux.
+void add_windows_noop_options(CLI::App* app);
+
 void warn(const std::string& msg);
 void info(bool quiet, const std::string& msg);
 void print_warnings(const std::vector<std::string>& ws);
@@ -42,5 +50,8 @@ void register_export(CLI::App& app);
 void register_delete(CLI::App& app);
 void register_split(CLI::App& app);
 void register_join(CLI::App& app);
+void register_extract(CLI::App& app);
+void register_dir(CLI::App& app);
+void register_verify(CLI::App& app);
 
 }  // namespace wp::cmd

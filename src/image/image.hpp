@@ -86,6 +86,7 @@ struct Inode {
   // Derived/bookkeeping, not stored as such on disk:
   uint32_t nlink = 0;  // dentries that refer to this inode (kept up to date by Image)
   uint64_t ino = 0;    // unique within the image; becomes hard_link_group_id when nlink > 1
+  uint64_t disk_group_id = 0;  // hard_link_group_id as decoded (shown by dir --detailed; 0 if none)
 
   bool is_directory() const { return (attributes & kAttrDirectory) && !(attributes & kAttrReparsePoint); }
   bool is_reparse_point() const { return attributes & kAttrReparsePoint; }

@@ -530,10 +530,14 @@ Image Decoder::run() {
         const Stream* data = c.inode.unnamed_data();
         GroupKey key{c.group_id, data ? data->hash : kZeroHash};
         auto [it, inserted] = groups.try_emplace(key, nullptr);
-        if (inserted) it->second = &(*img.new_inode() = std::move(c.inode));
+        if (inserted) {
+          it->second = &(*img.new_inode() = std::move(c.inode));
+          it->second->disk_group_id = c.group_id;
+        }
         ino = it->second;
       } else {
         ino = &(*img.new_inode() = std::move(c.inode));
+        ino->disk_group_id = c.group_id;
       }
 
       auto d = std::make_unique<Dentry>();

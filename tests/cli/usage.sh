@@ -60,8 +60,13 @@ fi
 t "no arguments: code 2" expect_fail 2 wp
 t "unknown command: code 2, names it" expect_fail 2 --mentions frobnicate wp frobnicate
 if [[ $ORACLE == 0 ]]; then
-    for c in extract dir verify mount mountrw unmount; do
+    for c in mount mountrw unmount; do
         t "wimlib command '$c' not implemented yet: code 5" expect_fail 5 --mentions "not supported yet" wp "$c" x.wim
+    done
+    # extract, dir and verify exist: a missing archive is "not found", no arguments a usage error
+    for c in extract dir verify; do
+        t "$c from a missing archive: code 4, names it" expect_fail 4 --mentions x.wim wp "$c" x.wim
+        t "$c without WIMFILE: code 2" expect_fail 2 wp "$c"
     done
     # export and delete exist: missing arguments are usage errors, a missing archive is "not found"
     t "export without SRC_IMAGE: code 2, names it" expect_fail 2 --mentions SRC_IMAGE wp export x.wim

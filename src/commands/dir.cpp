@@ -1,0 +1,75 @@
+// wimpack dir WIMFILE [IMAGE] [--path=PATH] [--detailed] [--one-file-only]
+#include <cstdio>
+#include <cstdlib>
+
+#include "apply/dir_listing.hpp"
+#include "apply/select.hpp"
+#include "commands/common.hpp"
+#include "util/error.hpp"
+#include "util/printable.hpp"
+#include "wim/archive.hpp"
+#include "wim/split.hpp"
+
+namespace wp::cmd {
+namespace {
+
+struct DirArgs {
+  CommonOptions common;
+  std::vector<std::string> positional;
+  std::vector<std::string> refs;
+  std::string path = "/";
+  bool detailed = false, one_file_only = false;
+};
+
+void run_dir(DirArgs& a) {
+  apply_thread_count(a.common.threads);
+  if (a.positional.empty() || a.positional.size() > 2) fail(Errc::Usage, "usage: wimpack dir WIMFILE [IMAGE]");
+  const std::string& wimfile = a.positional[0];
+  auto archive = wim::Archive::open(wimfile, false);
+  print_warnings(archive->warnings());
+  for (const auto& pattern : a.refs)
+    for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+  wim::check_split_refs(*archive);
+  size_t index;
+  if (a.positional.size() == 2) {
+    index = archive->resolve_image(a.positional[1]);
+  } else {
+    if (archive->image_count() != 1)
+      fail(Errc::Usage, "'" + wimfile + "' contains " + std::to_string(archive->image_count()) +
+                            " images; say which one to list (an index or a name)");
+    index = 1;
+  }
+  image::Image img = archive->load_image(index);
+  // --path is looked up literally (no wildcards), as by wimlib-imagex.
+  apply::SelectOptions so;
+  so.wildcards = false;
+  const char* ic = std::getenv("WIMLIB_IMAGEX_IGNORE_CASE");
+  so.ignore_case = ic && (std::string(ic) == "1" || std::string(ic) == "yes" || std::string(ic) == "true");
+  auto found = apply::select_paths(img, a.path, so);
+  if (found.empty())
+    fail(Errc::NotFound, "'" + printable(a.path) + "' does not exist in image " + std::to_string(index) + " of '" +
+                             wimfile + "'");
+  apply::ListOptions lo;
+  lo.detailed = a.detailed;
+  lo.one_file_only = a.one_file_only;
+  apply::list_tree(*archive, img, *found[0], lo, stdout);
+}
+
+}  // namespace
+
+void register_dir(CLI::App& app) {
+  static DirArgs a;
+  CLI::App* c = app.add_subcommand("dir", "List the files and directories of an image of a WIM archive");
+  c->add_option("WIMFILE [IMAGE]", a.positional, "Archive, image (index or name; optional for single-image archives)")
+      ->required()
+      ->expected(1, 2);
+  c->add_option("--path", a.path, "List only this in-image path (and what is under it)");
+  c->add_flag("--detailed", a.detailed, "Print each file's attributes, times, link group, UNIX data and streams");
+  c->add_flag("--one-file-only", a.one_file_only, "List only the --path itself, not what is under it");
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable")
+      ->allow_extra_args(false);  // "--ref GLOB PATH": PATH is not a second glob
+  add_common_options(c, a.common);
+  c->callback([] { run_dir(a); });
+}
+
+}  // namespace wp::cmd

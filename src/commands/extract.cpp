@@ -1,0 +1,189 @@
+// wimpack extract WIMFILE [IMAGE] [(PATH | @LISTFILE)...]
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "apply/extract_image.hpp"
+#include "apply/select.hpp"
+#include "commands/common.hpp"
+#include "util/error.hpp"
+#include "util/printable.hpp"
+#include "util/progress.hpp"
+#include "util/size.hpp"
+#include "util/utf.hpp"
+#include "wim/archive.hpp"
+#include "wim/split.hpp"
+
+namespace wp::cmd {
+namespace {
+
+struct ExtractArgs {
+  CommonOptions common;
+  std::vector<std::string> positional;
+  std::vector<std::string> refs;
+  std::string dest_dir = ".";
+  bool to_stdout = false, unix_data = false, no_wildcards = false, nullglob = false, preserve = false, check = false;
+};
+
+struct PathArg {
+  std::string path;
+  bool from_listfile;
+};
+
+// A listfile (wimextract(1)): UTF-8 or UTF-16LE (with BOM), one path a line;
+// blank lines and lines starting with ';' or '#' are skipped, surrounding
+// whitespace ignored.
+std::vector<std::string> read_listfile(const std::string& name) {
+  std::string data;
+  if (name == "-") {
+    data.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream in(name, std::ios::binary);
+    if (!in) fail_errno("cannot open listfile", name, errno);
+    data.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  if (data.size() >= 2 && uint8_t(data[0]) == 0xFF && uint8_t(data[1]) == 0xFE) {
+    ByteSpan b(reinterpret_cast<const uint8_t*>(data.data()) + 2, (data.size() - 2) & ~size_t(1));
+    data = utf16_to_utf8(utf16le_decode(b));
+  } else if (data.size() >= 3 && data.compare(0, 3, "\xEF\xBB\xBF") == 0) {
+    data.erase(0, 3);
+  }
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < data.size()) {
+    size_t j = data.find('\n', i);
+    if (j == std::string::npos) j = data.size();
+    std::string line = data.substr(i, j - i);
+    i = j + 1;
+    size_t b = line.find_first_not_of(" \t\r\f\v");
+    if (b == std::string::npos) continue;
+    size_t e = line.find_last_not_of(" \t\r\f\v");
+    line = line.substr(b, e - b + 1);
+    if (line[0] == ';' || line[0] == '#') continue;
+    out.push_back(line);
+  }
+  return out;
+}
+
+bool ignore_case_from_env() {
+  const char* v = std::getenv("WIMLIB_IMAGEX_IGNORE_CASE");
+  if (!v) return false;
+  std::string s = v;
+  return s == "1" || s == "yes" || s == "y" || s == "true";
+}
+
+void run_extract(ExtractArgs& a) {
+  apply_thread_count(a.common.threads);
+  if (a.positional.empty()) fail(Errc::Usage, "usage: wimpack extract WIMFILE [IMAGE] [(PATH | @LISTFILE)...]");
+  const std::string& wimfile = a.positional[0];
+  auto archive = wim::Archive::open(wimfile, a.check);
+  print_warnings(archive->warnings());
+  for (const auto& pattern : a.refs)
+    for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+  wim::check_split_refs(*archive);
+
+  size_t index;
+  if (a.positional.size() >= 2) {
+    index = archive->resolve_image(a.positional[1]);
+  } else {
+    if (archive->image_count() != 1)
+      fail(Errc::Usage, "'" + wimfile + "' contains " + std::to_string(archive->image_count()) +
+                            " images; say which one to extract from (an index or a name)");
+    index = 1;
+  }
+
+  std::vector<PathArg> paths;
+  for (size_t i = 2; i < a.positional.size(); i++) {
+    const std::string& p = a.positional[i];
+    if (!p.empty() && p[0] == '@') {
+      for (auto& l : read_listfile(p.substr(1))) paths.push_back({l, true});
+    } else {
+      paths.push_back({p, false});
+    }
+  }
+  const bool whole = a.positional.size() <= 2;
+
+  image::Image img = archive->load_image(index);
+  apply::SelectOptions so;
+  so.wildcards = !a.no_wildcards;
+  so.ignore_case = ignore_case_from_env();
+  std::vector<apply::ExtractItem> items;
+  if (whole) items.push_back({img.root(), false});
+  for (const PathArg& p : paths) {
+    auto found = apply::select_paths(img, p.path, so);
+    if (found.empty()) {
+      // wimlib: every path is a glob unless --no-wildcards; --nullglob lets
+      // a glob match nothing.
+      if (a.nullglob && !a.no_wildcards) {
+        warn("no matches for path pattern '" + printable(p.path) + "'");
+        continue;
+      }
+      fail(Errc::NotFound, "'" + printable(p.path) + "' does not exist in image " + std::to_string(index) + " of '" +
+                               wimfile + "'" + (a.no_wildcards ? "" : " (--nullglob ignores patterns that match nothing)") +
+                               "; 'wimpack dir " + wimfile + " " + std::to_string(index) + "' lists its files");
+    }
+    for (const image::Dentry* d : found) items.push_back({d, a.preserve || p.from_listfile});
+  }
+
+  if (a.to_stdout) {
+    for (const auto& it : items)
+      if (it.dentry->inode->is_directory() || it.dentry->inode->is_reparse_point() || it.dentry == img.root())
+        fail(Errc::Failure, "'" + printable(it.dentry->path()) +
+                                "' is not a regular file and therefore cannot be extracted to standard output");
+    std::fflush(stdout);
+    for (const auto& it : items)
+      apply::write_file_data(*archive, index, *it.dentry->inode, it.dentry->path(), STDOUT_FILENO);
+    return;
+  }
+  if (items.empty()) return;  // --nullglob and nothing matched
+
+  image::Image tree = apply::build_extract_tree(img, items);
+  apply::ApplyOptions ao;
+  ao.unix_data = a.unix_data;
+  ao.root_metadata = false;
+  // wimlib-imagex extract never fixes absolute links, not even for the whole
+  // image (unlike apply, §9.4): their targets are written as stored.
+  ao.rpfix = false;
+  auto t0 = std::chrono::steady_clock::now();
+  Progress progress("Extracting file data", !a.common.quiet);
+  auto r = apply::extract_tree(*archive, index, tree, a.dest_dir, ao,
+                               [&](uint64_t d, uint64_t t) { progress.update(d, t); });
+  progress.finish();
+  print_warnings(r.warnings);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!a.common.quiet)
+    std::printf("Extracted %zu path%s from image %zu of %s to %s: %s of file data (%.2f s)\n", items.size(),
+                items.size() == 1 ? "" : "s", index, wimfile.c_str(), a.dest_dir.c_str(), format_size(r.bytes).c_str(),
+                secs);
+}
+
+}  // namespace
+
+void register_extract(CLI::App& app) {
+  static ExtractArgs a;
+  CLI::App* c = app.add_subcommand("extract", "Extract files or directory trees from an image of a WIM archive");
+  c->add_option("WIMFILE [IMAGE] [PATH|@LISTFILE...]", a.positional,
+                "Archive, image (index or name; optional for single-image archives when no path is given), in-image "
+                "paths (wildcards * and ?) or @LISTFILE (one path a line; @- reads stdin)")
+      ->required();
+  c->add_option("--dest-dir", a.dest_dir, "Extract into this directory (default: the current directory)");
+  c->add_flag("--to-stdout", a.to_stdout, "Write the contents of the selected regular files to standard output");
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable")
+      ->allow_extra_args(false);  // "--ref GLOB PATH": PATH is not a second glob
+  c->add_flag("--unix-data", a.unix_data, "Restore UNIX owners, modes, special files and extended attributes");
+  c->add_flag("--no-wildcards,--no-globs", a.no_wildcards, "Take paths literally ('*' and '?' are ordinary characters)");
+  c->add_flag("--nullglob", a.nullglob, "A path that matches nothing is skipped with a warning instead of an error");
+  c->add_flag("--preserve-dir-structure", a.preserve,
+              "Recreate each path's parent directories under the destination (default for listfile paths)");
+  c->add_flag("--check", a.check, "Verify the integrity table before extracting");
+  add_windows_noop_options(c);
+  add_common_options(c, a.common);
+  c->callback([] { run_extract(a); });
+}
+
+}  // namespace wp::cmd

@@ -1,0 +1,125 @@
+// wimpack verify WIMFILE [--ref=GLOB]... [--nocheck] [--json]
+#include <cstdio>
+
+#include "commands/common.hpp"
+#include "util/error.hpp"
+#include "util/progress.hpp"
+#include "wim/archive.hpp"
+#include "wim/split.hpp"
+#include "wim/verify.hpp"
+
+namespace wp::cmd {
+namespace {
+
+struct VerifyArgs {
+  CommonOptions common;
+  std::string wimfile;
+  std::vector<std::string> refs;
+  bool nocheck = false, json = false;
+};
+
+const char* integrity_name(wim::VerifyReport::Integrity i) {
+  switch (i) {
+    case wim::VerifyReport::Integrity::Ok: return "ok";
+    case wim::VerifyReport::Integrity::Absent: return "absent";
+    case wim::VerifyReport::Integrity::Skipped: return "skipped";
+    case wim::VerifyReport::Integrity::Bad: return "bad";
+  }
+  return "?";
+}
+
+void print_json(const std::string& wimfile, const wim::VerifyReport* r, const std::string& open_error) {
+  std::string o = "{\"path\":" + json_string(wimfile);
+  bool ok = r && r->ok();
+  o += ",\"ok\":" + std::string(ok ? "true" : "false");
+  if (r) {
+    o += ",\"integrity\":\"" + std::string(integrity_name(r->integrity)) + "\"";
+    o += ",\"images\":" + std::to_string(r->images) + ",\"images_ok\":" + std::to_string(r->images_ok);
+    o += ",\"blobs_referenced\":" + std::to_string(r->referenced);
+    o += ",\"blobs_checked\":" + std::to_string(r->blobs) + ",\"bytes_checked\":" + std::to_string(r->bytes);
+  }
+  o += ",\"problems\":[";
+  if (!r) {
+    o += "{\"kind\":\"open\",\"archive\":" + json_string(wimfile) + ",\"message\":" + json_string(open_error) + "}";
+  } else {
+    bool first = true;
+    for (const auto& p : r->problems) {
+      o += first ? "" : ",";
+      first = false;
+      o += "{\"kind\":" + json_string(p.kind) + ",\"archive\":" + json_string(p.archive);
+      if (p.image) o += ",\"image\":" + std::to_string(p.image);
+      if (!p.hash.empty()) o += ",\"hash\":" + json_string(p.hash);
+      o += ",\"message\":" + json_string(p.message) + "}";
+    }
+  }
+  o += "]}";
+  std::printf("%s\n", o.c_str());
+}
+
+void run_verify(VerifyArgs& a) {
+  apply_thread_count(a.common.threads);
+  const bool chatty = !a.common.quiet && !a.json;
+  std::unique_ptr<wim::Archive> archive;
+  try {
+    archive = wim::Archive::open(a.wimfile, false);
+    for (const auto& pattern : a.refs)
+      for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+    wim::check_split_refs(*archive);
+  } catch (const Error& e) {
+    if (a.json) print_json(a.wimfile, nullptr, e.what());
+    throw;
+  }
+  print_warnings(archive->warnings());
+  if (chatty && !archive->has_integrity())
+    warn("'" + a.wimfile + "' does not contain an integrity table; skipping the integrity check");
+
+  wim::VerifyOptions vo;
+  vo.check_integrity = !a.nocheck;
+  std::unique_ptr<Progress> progress;
+  vo.phase = [&](const std::string& s) {
+    if (!chatty) return;
+    if (progress) progress->finish();
+    progress.reset();
+    if (s == "Verifying file data")
+      progress = std::make_unique<Progress>(s, true);
+    else
+      std::printf("%s\n", s.c_str());
+    std::fflush(stdout);
+  };
+  vo.progress = [&](uint64_t d, uint64_t t) {
+    if (progress) progress->update(d, t);
+  };
+  wim::VerifyReport r = wim::verify_archive(*archive, vo);
+  if (progress) progress->finish();
+
+  if (a.json) print_json(a.wimfile, &r, "");
+  if (r.ok()) {
+    if (chatty)
+      std::printf("\"%s\" was successfully verified (%zu image%s, %llu blobs).\n", a.wimfile.c_str(), r.images,
+                  r.images == 1 ? "" : "s", static_cast<unsigned long long>(r.blobs));
+    return;
+  }
+  std::fflush(stdout);
+  for (size_t i = 1; i < r.problems.size(); i++) std::fprintf(stderr, "wimpack: error: %s\n", r.problems[i].message.c_str());
+  const auto& first = r.problems[0];
+  fail(first.code, first.message + (r.problems.size() > 1 ? " (" + std::to_string(r.problems.size() - 1) +
+                                                                  " more problem(s) listed above)"
+                                                            : "") +
+                       "; '" + a.wimfile + "' failed verification");
+}
+
+}  // namespace
+
+void register_verify(CLI::App& app) {
+  static VerifyArgs a;
+  CLI::App* c = app.add_subcommand("verify", "Verify an archive: integrity table, metadata, every blob's SHA-1, no missing blobs");
+  c->add_option("WIMFILE", a.wimfile, "Archive to verify")->required();
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable")
+      ->allow_extra_args(false);  // "--ref GLOB PATH": PATH is not a second glob
+  c->add_flag("--nocheck", a.nocheck, "Do not check the integrity table");
+  c->add_flag("--json", a.json, "Print the result as one JSON document on stdout");
+  add_common_options(c, a.common);
+  c->callback([] { run_verify(a); });
+}
+
+}  // namespace wp::cmd
