@@ -91,7 +91,8 @@ void register_apply(CLI::App& app) {
   c->add_option("WIMFILE [IMAGE] TARGET", a.positional, "Archive, image (index, name or 'all'; optional for single-image archives), target directory")
       ->required()
       ->expected(2, 3);
-  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases), as a glob; repeatable");
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases), as a glob; repeatable")
+      ->allow_extra_args(false);  // "--ref GLOB IMAGE TARGET": IMAGE is not a second glob
   c->add_flag("--unix-data", a.unix_data, "Restore UNIX owners, modes, special files and extended attributes");
   c->add_flag("--check", a.check, "Verify the integrity table before applying");
   c->add_flag("--rpfix", a.rpfix, "Fix up absolute symbolic links to point inside TARGET");

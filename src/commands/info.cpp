@@ -52,29 +52,7 @@ std::string shown(const std::string& s) {
   return o;
 }
 
-std::string json_str(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          o += b;
-        } else {
-          o += char(c);
-        }
-    }
-  }
-  return o + "\"";
-}
-
-std::string json_opt(const std::optional<std::string>& s) { return s ? json_str(*s) : std::string("null"); }
+std::string json_opt(const std::optional<std::string>& s) { return s ? json_string(*s) : std::string("null"); }
 
 std::string iso_time(uint64_t ft) {
   if (ft < 116444736000000000ull) return "";
@@ -265,12 +243,12 @@ void print_blobs(const wim::Archive& a) {
 void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool blobs) {
   const auto& h = a.header();
   std::string o = "{";
-  o += "\"path\":" + json_str(a.path());
-  o += ",\"guid\":" + json_str(hex_guid(h.guid));
+  o += "\"path\":" + json_string(a.path());
+  o += ",\"guid\":" + json_string(hex_guid(h.guid));
   o += ",\"version\":" + std::to_string(h.version);
   o += ",\"flags\":" + std::to_string(h.flags);
   o += ",\"image_count\":" + std::to_string(a.xml().image_count());
-  o += ",\"compression\":" + json_str(codec_name(h.codec()));
+  o += ",\"compression\":" + json_string(codec_name(h.codec()));
   o += ",\"chunk_size\":" + std::to_string(h.chunk_size);
   o += ",\"part_number\":" + std::to_string(h.part_number);
   o += ",\"total_parts\":" + std::to_string(h.total_parts);
@@ -286,27 +264,27 @@ void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool b
     wim::ImageInfo m = wim::read_image_info(a.xml().image(i), i);
     if (k) o += ",";
     o += "{\"index\":" + std::to_string(i);
-    o += ",\"name\":" + json_str(m.name.value_or(""));
-    o += ",\"description\":" + json_str(m.description.value_or(""));
+    o += ",\"name\":" + json_string(m.name.value_or(""));
+    o += ",\"description\":" + json_string(m.description.value_or(""));
     o += ",\"display_name\":" + json_opt(m.display_name);
     o += ",\"display_description\":" + json_opt(m.display_description);
     o += ",\"dir_count\":" + std::to_string(m.dir_count);
     o += ",\"file_count\":" + std::to_string(m.file_count);
     o += ",\"total_bytes\":" + std::to_string(m.total_bytes);
     o += ",\"hard_link_bytes\":" + std::to_string(m.hard_link_bytes);
-    o += ",\"creation_time\":" + json_str(iso_time(m.creation_time));
-    o += ",\"last_modification_time\":" + json_str(iso_time(m.last_modification_time));
-    o += ",\"flags\":" + json_str(m.flags.value_or(""));
+    o += ",\"creation_time\":" + json_string(iso_time(m.creation_time));
+    o += ",\"last_modification_time\":" + json_string(iso_time(m.last_modification_time));
+    o += ",\"flags\":" + json_string(m.flags.value_or(""));
     o += ",\"wimboot\":" + std::string(m.wimboot ? "true" : "false");
     o += ",\"bootable\":" + std::string(h.boot_index == i ? "true" : "false");
     if (m.windows) {
       const wim::WindowsInfo& w = *m.windows;
-      o += ",\"windows\":{\"arch\":" + std::to_string(w.arch) + ",\"arch_name\":" + json_str(wim::arch_name(w.arch));
+      o += ",\"windows\":{\"arch\":" + std::to_string(w.arch) + ",\"arch_name\":" + json_string(wim::arch_name(w.arch));
       o += ",\"product_name\":" + json_opt(w.product_name) + ",\"edition_id\":" + json_opt(w.edition_id);
       o += ",\"installation_type\":" + json_opt(w.installation_type) + ",\"hal\":" + json_opt(w.hal);
       o += ",\"product_type\":" + json_opt(w.product_type) + ",\"product_suite\":" + json_opt(w.product_suite);
       o += ",\"languages\":[";
-      for (size_t l = 0; l < w.languages.size(); l++) o += (l ? "," : "") + json_str(w.languages[l]);
+      for (size_t l = 0; l < w.languages.size(); l++) o += (l ? "," : "") + json_string(w.languages[l]);
       o += "],\"default_language\":" + json_opt(w.default_language) + ",\"system_root\":" + json_opt(w.system_root);
       if (w.has_version)
         o += ",\"version\":{\"major\":" + std::to_string(w.major) + ",\"minor\":" + std::to_string(w.minor) +
@@ -320,8 +298,8 @@ void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool b
     }
     o += ",\"delta_bases\":[";
     for (size_t b = 0; b < m.delta_bases.size(); b++)
-      o += std::string(b ? "," : "") + "{\"path\":" + json_str(m.delta_bases[b].path) +
-           ",\"guid\":" + json_str(m.delta_bases[b].guid) + "}";
+      o += std::string(b ? "," : "") + "{\"path\":" + json_string(m.delta_bases[b].path) +
+           ",\"guid\":" + json_string(m.delta_bases[b].guid) + "}";
     o += "]}";
   }
   o += "]";
@@ -333,7 +311,7 @@ void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool b
       bool solid = e.reshdr.flags & wim::kResSolid;
       if (!first) o += ",";
       first = false;
-      o += "{\"hash\":" + json_str(e.hash.hex());
+      o += "{\"hash\":" + json_string(e.hash.hex());
       o += ",\"size\":" + std::to_string(solid ? e.reshdr.size_in_wim : e.reshdr.usize);
       o += ",\"stored_size\":" + (solid ? std::string("null") : std::to_string(e.reshdr.size_in_wim));
       o += ",\"offset\":" + std::to_string(e.reshdr.offset);
@@ -569,7 +547,8 @@ void register_info(CLI::App& app) {
   c->add_flag("--boot", a.boot, "Mark IMAGE as the bootable image");
   c->add_option("--image-property", a.properties,
                 "Set a property of IMAGE: NAME=VALUE, NAME a path such as WINDOWS/VERSION/BUILD or "
-                "WINDOWS/LANGUAGES/LANGUAGE[2]; an empty VALUE removes it (repeatable)");
+                "WINDOWS/LANGUAGES/LANGUAGE[2]; an empty VALUE removes it (repeatable)")
+      ->allow_extra_args(false);
   c->callback([] { run_info(a); });
 }
 
