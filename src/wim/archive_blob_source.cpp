@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
 
+#include "compress/chunk_pipeline.hpp"
 #include "util/error.hpp"
 #include "util/sha1.hpp"
 #include "wim/resource_reader.hpp"
@@ -21,7 +21,7 @@ struct DecodeCache {
   Bytes raw;          // a raw chunk's bytes, or the compressed input
   ChunkBuffer decoded;  // a compressed chunk's output (not zeroed: see ChunkBuffer)
   ByteSpan data;      // the current chunk's uncompressed bytes (in raw or decoded)
-  std::map<std::pair<Codec, uint32_t>, std::unique_ptr<Decompressor>> decomps;
+  DecompressContext decomps;
 };
 thread_local DecodeCache t_cache;
 
@@ -52,17 +52,7 @@ public:
         c.chunk = SIZE_MAX;  // until this chunk is decoded successfully
         c.raw.resize(ch.csize);
         a_.file().read_at(ch.file_offset, c.raw, "compressed data");
-        if (ch.raw) {
-          c.data = c.raw;
-        } else {
-          auto& d = c.decomps[{r.codec, r.chunk_size}];
-          if (!d) d = make_decompressor(r.codec, r.chunk_size);
-          std::span<uint8_t> o = c.decoded.get(ch.usize);
-          if (!d->decompress(c.raw, o))
-            fail(Errc::BadArchive, "'" + a_.path() + "': corrupt " + codec_name(r.codec) + " data at offset " +
-                                       std::to_string(ch.file_offset));
-          c.data = o;
-        }
+        c.data = decode_chunk(a_.file(), r, ch, c.raw, c.decoded, c.decomps);
         c.chunk = ci;
       }
       uint64_t in_chunk = off - ch.uoffset;

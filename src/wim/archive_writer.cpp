@@ -2,20 +2,17 @@
 
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for_each.h>
-#include <tbb/parallel_pipeline.h>
-#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 
-#include <unistd.h>
-
+#include "compress/chunk_pipeline.hpp"
 #include "util/error.hpp"
 #include "wim/archive_blob_source.hpp"
 #include "wim/integrity.hpp"
-#include "wim/resource_reader.hpp"
 #include "wim/metadata.hpp"
+#include "wim/resource_reader.hpp"
+#include "wim/resource_writer.hpp"
 
 namespace wp::wim {
 
@@ -119,45 +116,24 @@ void ArchiveWriter::exclude_blobs(const Archive& base) {
 }
 
 // ---------------------------------------------------------------------------
-// The chunk pipeline: a serial reader (hashing as it reads), compressors on
-// every thread, and a serial in-order writer (architecture.md "How data
-// flows").
+// Blobs through the chunk pipeline (compress/chunk_pipeline.hpp): a serial
+// reader (hashing as it reads), compressors on every thread, and a serial
+// in-order writer that hands the chunks to a ResourceWriter (architecture.md
+// "How data flows").
 
 namespace {
 
+// One chunk in flight through the writer's pipeline.
 struct Token {
-  size_t blob = 0;      // index into the pending list (non-solid)
-  uint64_t chunk = 0;   // chunk number within the blob / solid resource
-  bool last = false;    // last chunk of its blob (non-solid) or resource (solid)
+  size_t blob = 0;        // index into the pending list (non-solid)
+  uint64_t chunk = 0;     // chunk number within the blob (non-solid)
+  bool last = false;      // last chunk of its blob (non-solid)
   bool deferred = false;  // a one-chunk blob that the parallel stage reads itself
   Bytes in, out;
-  size_t csize = 0;     // 0 = store raw
+  size_t csize = 0;  // 0 = store raw
 };
 
-// Owns every token it hands out, so tokens still in flight when the
-// pipeline is cancelled by an exception are freed too.
-class TokenPool {
-public:
-  Token* get() {
-    std::lock_guard lk(m_);
-    if (free_.empty()) {
-      owned_.push_back(std::make_unique<Token>());
-      return owned_.back().get();
-    }
-    Token* t = free_.back();
-    free_.pop_back();
-    return t;
-  }
-  void put(Token* t) {
-    std::lock_guard lk(m_);
-    free_.push_back(t);
-  }
-
-private:
-  std::mutex m_;
-  std::vector<std::unique_ptr<Token>> owned_;
-  std::vector<Token*> free_;
-};
+using WritePipeline = ChunkPipeline<Token, CompressContext>;
 
 // Reads exactly out.size() bytes of a blob being archived.
 void read_exact(BlobStream& s, std::span<uint8_t> out, const BlobSource& src) {
@@ -227,13 +203,6 @@ private:
   Sha1Hasher hasher_;
 };
 
-size_t tokens_for(uint64_t chunk) {
-  size_t threads = size_t(tbb::this_task_arena::max_concurrency());
-  // Bounded memory: at most ~256 MiB of chunk buffers in flight.
-  size_t by_mem = size_t((256ull << 20) / (2 * std::max<uint64_t>(chunk, 1)));
-  return std::max<size_t>(2, std::min(threads * 4, by_mem));
-}
-
 }  // namespace
 
 void ArchiveWriter::write_blobs(std::vector<Pending>& blobs, WriteStats* stats) {
@@ -251,8 +220,7 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
   uint64_t total = 0, done = 0;
   for (auto& b : blobs) total += b.size;
 
-  tbb::enumerable_thread_specific<std::unique_ptr<Compressor>> comps;
-  TokenPool pool;
+  WritePipeline pipeline(chunk_tokens(C));
 
   // One-chunk blobs are opened, read and hashed on any thread: many small
   // files must not serialize on syscalls (issue 3).
@@ -269,85 +237,29 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
 
   SerialBlobReader<Pending> reader(blobs, 0);
   uint64_t cur_chunk = 0;
-
-  // Writer state for the blob being written.
-  struct {
-    uint64_t start = 0;
-    uint64_t nchunks = 0;
-    std::vector<uint64_t> csizes;
-    bool buffered = false;
-    Bytes cbuf, rbuf;  // compressed output / raw data of a buffered blob
-    bool all_raw = true;
-  } w;
-  constexpr uint64_t kBufferLimit = 8u << 20;
+  ResourceWriter rw(out_);
 
   auto finish_blob = [&](size_t idx) {
     Pending& p = blobs[idx];
-    uint64_t n = w.nchunks;
-    uint64_t E = p.size > 0xFFFFFFFFull ? 8 : 4;
-    uint64_t table = codec == Codec::None ? 0 : (n - 1) * E;
-    uint64_t csum = 0;
-    for (uint64_t c : w.csizes) csum += c;
-    bool compressed = codec != Codec::None && table + csum < p.size;
-    ResHdr r;
-    r.offset = w.start;
-    r.usize = p.size;
-    if (w.buffered) {
-      if (compressed) {
-        ByteWriter t;
-        uint64_t off = 0;
-        for (uint64_t i = 0; i + 1 < n; i++) {
-          off += w.csizes[i];
-          E == 8 ? t.u64(off) : t.u32(uint32_t(off));
-        }
-        out_.write(t.bytes());
-        out_.write(w.cbuf);
-      } else {
-        out_.write(w.rbuf);
-      }
-    } else if (compressed) {
-      ByteWriter t;
+    // A large blob that ends up stored raw although some chunk compressed:
+    // its bytes are read again (and must still be what was hashed).
+    ResHdr r = rw.end([&](const std::function<void(ByteSpan)>& put) {
+      auto s = p.source->open();
+      Bytes buf(1 << 20);
+      Sha1Hasher h;
       uint64_t off = 0;
-      for (uint64_t i = 0; i + 1 < n; i++) {
-        off += w.csizes[i];
-        E == 8 ? t.u64(off) : t.u32(uint32_t(off));
+      while (off < p.size) {
+        size_t k = s->read({buf.data(), size_t(std::min<uint64_t>(buf.size(), p.size - off))});
+        if (k == 0) fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
+        h.update({buf.data(), k});
+        put({buf.data(), k});
+        off += k;
       }
-      out_.pwrite_at(w.start, t.bytes());
-    } else if (codec != Codec::None) {
-      // §3.1: never COMPRESSED with size_in_wim >= usize. Rewrite raw.
-      if (w.all_raw) {
-        // The chunks on disk are the raw bytes, just shifted by the table.
-        out_.flush();
-        Bytes buf(1 << 20);
-        for (uint64_t off = 0; off < p.size; off += buf.size()) {
-          size_t k = size_t(std::min<uint64_t>(buf.size(), p.size - off));
-          {
-            ssize_t got = ::pread(out_.fd(), buf.data(), k, off_t(w.start + table + off));
-            if (got != ssize_t(k)) fail_errno("cannot re-read", out_.path(), errno);
-          }
-          out_.pwrite_at(w.start + off, {buf.data(), k});
-        }
-      } else {
-        auto s = p.source->open();
-        Bytes buf(1 << 20);
-        Sha1Hasher h;
-        uint64_t off = 0;
-        while (off < p.size) {
-          size_t k = s->read({buf.data(), size_t(std::min<uint64_t>(buf.size(), p.size - off))});
-          if (k == 0) fail(Errc::Failure, "'" + p.source->describe() + "' changed while it was being archived");
-          h.update({buf.data(), k});
-          out_.pwrite_at(w.start + off, {buf.data(), k});
-          off += k;
-        }
-        if (Sha1 got = h.final(); got != p.hash) {
-          content_changed(*p.source);
-          p.hash = got;  // the raw bytes just written
-        }
+      if (Sha1 got = h.final(); got != p.hash) {
+        content_changed(*p.source);
+        p.hash = got;  // the raw bytes just written
       }
-      out_.truncate(w.start + p.size);
-    }
-    r.size_in_wim = compressed ? table + csum : p.size;
-    r.flags = compressed ? kResCompressed : 0;
+    });
     OutResource o;
     o.reshdr = r;
     o.hash = p.hash;
@@ -359,90 +271,38 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
     if (stats) stats->blobs_written++, stats->bytes_written += r.size_in_wim;
   };
 
-  tbb::parallel_pipeline(
-      tokens_for(C),
-      tbb::make_filter<void, Token*>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& fc) -> Token* {
-            if (reader.current() >= blobs.size()) {
-              fc.stop();
-              return nullptr;
-            }
-            Token* t = pool.get();
-            t->blob = reader.current();
-            if (!reader.mid_blob() && blobs[t->blob].size <= C) {
-              reader.skip();
-              t->chunk = 0;
-              t->last = true;
-              t->deferred = true;
-              return t;
-            }
-            if (!reader.mid_blob()) cur_chunk = 0;
-            t->deferred = false;
-            t->chunk = cur_chunk++;
-            t->in.resize(size_t(std::min<uint64_t>(C, reader.left())));
-            try {
-              reader.read(t->in);
-              t->last = reader.current() != t->blob;
-            } catch (...) {
-              pool.put(t);
-              throw;
-            }
-            return t;
-          }) &
-          tbb::make_filter<Token*, Token*>(
-              tbb::filter_mode::parallel,
-              [&](Token* t) -> Token* {
-                t->csize = 0;
-                if (t->deferred) {
-                  try {
-                    read_small(blobs[t->blob], t->in);
-                  } catch (...) {
-                    pool.put(t);
-                    throw;
-                  }
-                }
-                if (codec != Codec::None && t->in.size() > 1) {
-                  auto& c = comps.local();
-                  if (!c) c = make_compressor(codec, level, uint32_t(C));
-                  t->out.resize(t->in.size());
-                  t->csize = c->compress(t->in, t->out);
-                }
-                return t;
-              }) &
-          tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, [&](Token* t) {
-            Pending& p = blobs[t->blob];
-            if (t->chunk == 0) {
-              w.start = out_.offset();
-              w.nchunks = codec == Codec::None ? 1 : ceil_div(p.size, C);
-              w.csizes.clear();
-              w.all_raw = true;
-              w.buffered = codec != Codec::None && p.size <= kBufferLimit;
-              w.cbuf.clear();
-              w.rbuf.clear();
-              if (codec != Codec::None && !w.buffered) {
-                uint64_t E = p.size > 0xFFFFFFFFull ? 8 : 4;
-                Bytes zeros((w.nchunks - 1) * E, 0);
-                out_.write(zeros);
-              }
-            }
-            ByteSpan data = t->csize ? ByteSpan(t->out.data(), t->csize) : ByteSpan(t->in);
-            if (t->csize) w.all_raw = false;
-            w.csizes.push_back(data.size());
-            if (w.buffered) {
-              w.cbuf.insert(w.cbuf.end(), data.begin(), data.end());
-              w.rbuf.insert(w.rbuf.end(), t->in.begin(), t->in.end());
-            } else {
-              out_.write(data);
-            }
-            done += t->in.size();
-            if (stats) stats->bytes_read += t->in.size();
-            bool last = t->last;
-            size_t idx = t->blob;
-            pool.put(t);
-            if (last) finish_blob(idx);
-            if (progress_) progress_(done, total);
-          }));
+  pipeline.run(
+      [&](Token& t) -> bool {
+        if (reader.current() >= blobs.size()) return false;
+        t.blob = reader.current();
+        if (!reader.mid_blob() && blobs[t.blob].size <= C) {
+          reader.skip();
+          t.chunk = 0;
+          t.last = true;
+          t.deferred = true;
+          return true;
+        }
+        if (!reader.mid_blob()) cur_chunk = 0;
+        t.deferred = false;
+        t.chunk = cur_chunk++;
+        t.in.resize(size_t(std::min<uint64_t>(C, reader.left())));
+        reader.read(t.in);
+        t.last = reader.current() != t.blob;
+        return true;
+      },
+      [&](Token& t, CompressContext& ctx) {
+        t.csize = 0;
+        if (t.deferred) read_small(blobs[t.blob], t.in);
+        if (codec != Codec::None && t.in.size() > 1) t.csize = compress_chunk(ctx.get(codec, level, uint32_t(C)), t.in, t.out);
+      },
+      [&](Token& t) {
+        if (t.chunk == 0) rw.begin(blobs[t.blob].size, codec, C);
+        rw.add_chunk(t.in, ByteSpan(t.out.data(), t.csize));
+        done += t.in.size();
+        if (stats) stats->bytes_read += t.in.size();
+        if (t.last) finish_blob(t.blob);
+        if (progress_) progress_(done, total);
+      });
 }
 
 static std::string extension_sort_key(const std::string& path) {
@@ -483,79 +343,40 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
   uint64_t total = 0, done = 0;
   for (auto& b : blobs) total += b.size;
 
-  tbb::enumerable_thread_specific<std::unique_ptr<Compressor>> comps;
-  TokenPool pool;
+  WritePipeline pipeline(chunk_tokens(C));  // tokens and compressors serve every group
+  ResourceWriter rw(out_);
   for (const Group& g : groups) {
-    uint64_t n = ceil_div(g.usize, C);
-    uint64_t start = out_.offset();
-    Bytes head(16 + 4 * n, 0);
-    out_.write(head);
-    std::vector<uint32_t> csizes;
-    csizes.reserve(n);
-    uint64_t data_bytes = 0;
-
+    rw.begin_solid(g.usize, codec, C);
     SerialBlobReader<Pending> reader(blobs, g.first);
-    uint64_t chunk_no = 0, produced = 0;
+    uint64_t produced = 0;
     std::vector<uint64_t> offsets(g.last - g.first);
     uint64_t running = 0;
     for (size_t i = g.first; i < g.last; i++) offsets[i - g.first] = running, running += blobs[i].size;
 
-    tbb::parallel_pipeline(
-        tokens_for(C),
-        tbb::make_filter<void, Token*>(
-            tbb::filter_mode::serial_in_order,
-            [&](tbb::flow_control& fc) -> Token* {
-              if (produced >= g.usize) {
-                fc.stop();
-                return nullptr;
-              }
-              Token* t = pool.get();
-              t->chunk = chunk_no++;
-              size_t want = size_t(std::min<uint64_t>(C, g.usize - produced));
-              t->in.resize(want);
-              try {
-                for (size_t filled = 0; filled < want;) filled += reader.read({t->in.data() + filled, want - filled});
-              } catch (...) {
-                pool.put(t);
-                throw;
-              }
-              produced += want;
-              return t;
-            }) &
-            tbb::make_filter<Token*, Token*>(
-                tbb::filter_mode::parallel,
-                [&](Token* t) -> Token* {
-                  t->csize = 0;
-                  if (t->in.size() > 1) {
-                    auto& c = comps.local();
-                    if (!c) c = make_compressor(codec, level, uint32_t(C));
-                    t->out.resize(t->in.size());
-                    t->csize = c->compress(t->in, t->out);
-                  }
-                  return t;
-                }) &
-            tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, [&](Token* t) {
-              ByteSpan data = t->csize ? ByteSpan(t->out.data(), t->csize) : ByteSpan(t->in);
-              out_.write(data);
-              csizes.push_back(uint32_t(data.size()));
-              data_bytes += data.size();
-              done += t->in.size();
-              if (stats) stats->bytes_read += t->in.size();
-              pool.put(t);
-              if (progress_) progress_(done, total);
-            }));
+    pipeline.run(
+        [&](Token& t) -> bool {
+          if (produced >= g.usize) return false;
+          size_t want = size_t(std::min<uint64_t>(C, g.usize - produced));
+          t.in.resize(want);
+          for (size_t filled = 0; filled < want;) filled += reader.read({t.in.data() + filled, want - filled});
+          produced += want;
+          return true;
+        },
+        [&](Token& t, CompressContext& ctx) {
+          t.csize = 0;
+          if (t.in.size() > 1) t.csize = compress_chunk(ctx.get(codec, level, uint32_t(C)), t.in, t.out);
+        },
+        [&](Token& t) {
+          rw.add_chunk(t.in, ByteSpan(t.out.data(), t.csize));
+          done += t.in.size();
+          if (stats) stats->bytes_read += t.in.size();
+          if (progress_) progress_(done, total);
+        });
 
-    // §4.3: 16-byte header, then the compressed size of every chunk.
-    ByteWriter h;
-    h.u64(g.usize);
-    h.u32(uint32_t(C));
-    h.u32(solid_format_for(codec));
-    for (uint32_t c : csizes) h.u32(c);
-    out_.pwrite_at(start, h.bytes());
     OutResource o;
     o.solid = true;
     o.solid_usize = g.usize;
-    o.reshdr = {16 + 4 * n + data_bytes, kResSolid, start, kSolidResourceMagic};
+    o.reshdr = rw.end();
     uint32_t ri = uint32_t(resources_.size());
     resources_.push_back(o);
     for (size_t i = g.first; i < g.last; i++) {
@@ -569,39 +390,28 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
 
 // Writes a small in-memory resource (metadata) with the header codec.
 ResHdr ArchiveWriter::write_one_buffer(ByteSpan data, bool metadata) {
-  ResHdr r;
-  r.offset = out_.offset();
-  r.usize = data.size();
-  Codec codec = opts_.compression.codec;
-  uint8_t meta = metadata ? kResMetadata : 0;
-  if (codec != Codec::None && data.size() > 1) {
-    uint64_t C = opts_.chunk_size;
-    uint64_t n = ceil_div(data.size(), C);
-    uint64_t E = data.size() > 0xFFFFFFFFull ? 8 : 4;
+  const Codec codec = opts_.compression.codec;
+  ResourceWriter rw(out_);
+  if (codec == Codec::None || data.size() <= 1) {
+    rw.begin(data.size(), Codec::None, 0);
+    if (!data.empty()) rw.add_chunk(data, {});
+  } else {
+    const uint64_t C = opts_.chunk_size;
     // Buffers sized by the data, not by the chunk size: a header may say
     // 1 GiB chunks for a 1 KiB metadata resource. (LZX/XPRESS streams depend
     // on the window the compressor was made for; their chunks are small.)
-    uint64_t biggest = std::min<uint64_t>(C, data.size());
+    const uint64_t biggest = std::min<uint64_t>(C, data.size());
     auto comp = make_compressor(codec, opts_.compression.level, uint32_t(is_standard(codec) ? C : biggest));
-    ByteWriter table, body;
-    Bytes buf(biggest);
-    for (uint64_t i = 0; i < n; i++) {
-      ByteSpan chunk = data.subspan(i * C, std::min<uint64_t>(C, data.size() - i * C));
-      size_t cs = chunk.size() > 1 ? comp->compress(chunk, buf) : 0;
-      body.raw(cs ? ByteSpan(buf.data(), cs) : chunk);
-      if (i + 1 < n) E == 8 ? table.u64(body.size()) : table.u32(uint32_t(body.size()));
-    }
-    if (table.size() + body.size() < data.size()) {
-      out_.write(table.bytes());
-      out_.write(body.bytes());
-      r.size_in_wim = table.size() + body.size();
-      r.flags = meta | kResCompressed;
-      return r;
+    rw.begin(data.size(), codec, C);
+    Bytes buf;
+    for (uint64_t off = 0; off < data.size(); off += C) {
+      ByteSpan chunk = data.subspan(off, std::min<uint64_t>(C, data.size() - off));
+      size_t cs = compress_chunk(*comp, chunk, buf);
+      rw.add_chunk(chunk, ByteSpan(buf.data(), cs));
     }
   }
-  out_.write(data);
-  r.size_in_wim = data.size();
-  r.flags = meta;
+  ResHdr r = rw.end([&](const std::function<void(ByteSpan)>& put) { put(data); });
+  if (metadata) r.flags |= kResMetadata;
   return r;
 }
 

@@ -1,12 +1,8 @@
 #include "wim/resource_reader.hpp"
 
-#include <tbb/enumerable_thread_specific.h>
-#include <tbb/parallel_pipeline.h>
-#include <tbb/task_arena.h>
+#include <algorithm>
 
-#include <map>
-#include <mutex>
-
+#include "compress/chunk_pipeline.hpp"
 #include "util/checked.hpp"
 #include "util/error.hpp"
 
@@ -42,7 +38,7 @@ void check_chunk_count(const InputFile& f, const Resource& res) {
   // §4.2: N-1 table entries, then N chunks of at least one byte each. More
   // chunks than that means the uncompressed size is a lie, whatever the codec.
   uint64_t n = ceil_div(res.usize, res.chunk_size);
-  uint64_t E = res.usize > 0xFFFFFFFFull ? 8 : 4;
+  uint64_t E = chunk_entry_size(res.usize);
   if (n > res.size_in_wim || (n ? (n - 1) : 0) > (res.size_in_wim - n) / E)
     fail(Errc::BadArchive, where(f, res) + ": uncompressed size " + std::to_string(res.usize) +
                                " is implausible for a compressed resource of " + std::to_string(res.size_in_wim) + " bytes");
@@ -87,7 +83,7 @@ std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
     return out;
   }
   // §4.2: N-1 entries of 4 or 8 bytes, offsets relative to the end of the table.
-  uint64_t E = res.usize > 0xFFFFFFFFull ? 8 : 4;
+  uint64_t E = chunk_entry_size(res.usize);
   uint64_t table_size = checked_mul(n - 1, E, ctx);
   if (table_size > res.size_in_wim) fail(Errc::BadArchive, where(f, res) + ": chunk table larger than the resource");
   Bytes table = f.read_bytes(res.offset, table_size, "chunk table");
@@ -107,17 +103,26 @@ std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
   return out;
 }
 
+ByteSpan decode_chunk(const InputFile& f, const Resource& res, const ChunkRef& chunk, ByteSpan stored, ChunkBuffer& out,
+                      DecompressContext& ctx) {
+  if (chunk.raw) return stored;  // §4.2: never passed to the decompressor
+  std::span<uint8_t> o = out.get(chunk.usize);
+  if (!ctx.get(res.codec, res.chunk_size).decompress(stored, o))
+    fail(Errc::BadArchive, where(f, res) + ": corrupt " + codec_name(res.codec) + " data in the chunk at offset " +
+                               std::to_string(chunk.file_offset));
+  return o;
+}
+
 namespace {
 
+// One chunk in flight through the reader's pipeline.
 struct Token {
-  size_t index = 0;
+  size_t index = 0;  // into the resources streamed
   ChunkRef chunk;
   Bytes in;
   ChunkBuffer out;
+  ByteSpan data;  // the decoded bytes (in `in` when raw, else in `out`)
 };
-
-using DecompKey = std::pair<Codec, uint32_t>;
-using DecompCache = std::map<DecompKey, std::unique_ptr<Decompressor>>;
 
 }  // namespace
 
@@ -126,77 +131,33 @@ void stream_resources(const InputFile& f, std::span<const Resource> resources, c
   uint64_t biggest = 1 << 20;
   for (const auto& r : resources)
     if (r.compressed) biggest = std::max<uint64_t>(biggest, r.chunk_size);
-  int threads = tbb::this_task_arena::max_concurrency();
-  // Memory is bounded by the chunks in flight (architecture.md): about 256 MiB
-  // of buffers at most, and never fewer than 2 tokens.
-  size_t tokens = std::max<size_t>(2, std::min<size_t>(size_t(threads) * 4, (256ull << 20) / (2 * biggest)));
-
-  tbb::enumerable_thread_specific<DecompCache> decomps;
-  // `owned` holds every token, so those in flight when an exception cancels
-  // the pipeline are freed too; `pool` lists the idle ones.
-  std::mutex pool_mutex;
-  std::vector<std::unique_ptr<Token>> owned;
-  std::vector<Token*> pool;
 
   size_t res_i = 0, chunk_i = 0;
   std::vector<ChunkRef> layout;
   bool have_layout = false;
 
-  tbb::parallel_pipeline(
-      tokens,
-      tbb::make_filter<void, Token*>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& fc) -> Token* {
-            while (res_i < resources.size()) {
-              if (!have_layout) {
-                layout = chunk_layout(f, resources[res_i]);
-                have_layout = true;
-                chunk_i = 0;
-              }
-              if (chunk_i < layout.size()) break;
-              res_i++;
-              have_layout = false;
-            }
-            if (res_i >= resources.size()) {
-              fc.stop();
-              return nullptr;
-            }
-            Token* t;
-            {
-              std::lock_guard lk(pool_mutex);
-              if (pool.empty()) {
-                owned.push_back(std::make_unique<Token>());
-                pool.push_back(owned.back().get());
-              }
-              t = pool.back();
-              pool.pop_back();
-            }
-            t->index = res_i;
-            t->chunk = layout[chunk_i++];
-            t->in.resize(t->chunk.csize);
-            f.read_at(t->chunk.file_offset, t->in, "compressed data");
-            return t;
-          }) &
-          tbb::make_filter<Token*, Token*>(
-              tbb::filter_mode::parallel,
-              [&](Token* t) -> Token* {
-                const Resource& r = resources[t->index];
-                if (t->chunk.raw) return t;
-                auto& cache = decomps.local();
-                auto& d = cache[{r.codec, r.chunk_size}];
-                if (!d) d = make_decompressor(r.codec, r.chunk_size);
-                if (!d->decompress(t->in, t->out.get(t->chunk.usize))) {
-                  fail(Errc::BadArchive, where(f, r) + ": corrupt " + codec_name(r.codec) + " data in the chunk at offset " +
-                                             std::to_string(t->chunk.file_offset));
-                }
-                return t;
-              }) &
-          tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, [&](Token* t) {
-            ByteSpan data = t->chunk.raw ? ByteSpan(t->in) : ByteSpan(t->out.data(), t->chunk.usize);
-            sink(t->index, t->chunk.uoffset, data);
-            std::lock_guard lk(pool_mutex);
-            pool.push_back(t);
-          }));
+  ChunkPipeline<Token, DecompressContext> pipeline(chunk_tokens(biggest));
+  pipeline.run(
+      [&](Token& t) -> bool {
+        while (res_i < resources.size()) {
+          if (!have_layout) {
+            layout = chunk_layout(f, resources[res_i]);
+            have_layout = true;
+            chunk_i = 0;
+          }
+          if (chunk_i < layout.size()) break;
+          res_i++;
+          have_layout = false;
+        }
+        if (res_i >= resources.size()) return false;
+        t.index = res_i;
+        t.chunk = layout[chunk_i++];
+        t.in.resize(t.chunk.csize);
+        f.read_at(t.chunk.file_offset, t.in, "compressed data");
+        return true;
+      },
+      [&](Token& t, DecompressContext& ctx) { t.data = decode_chunk(f, resources[t.index], t.chunk, t.in, t.out, ctx); },
+      [&](Token& t) { sink(t.index, t.chunk.uoffset, t.data); });
 }
 
 Bytes read_resource(const InputFile& f, const Resource& res) {

@@ -11,6 +11,10 @@
 #include "util/file.hpp"
 #include "wim/blob_table.hpp"
 
+namespace wp {
+struct DecompressContext;  // compress/chunk_pipeline.hpp
+}
+
 namespace wp::wim {
 
 // One piece of a resource: compressed (or raw) bytes at `file_offset`,
@@ -44,6 +48,10 @@ private:
   size_t cap_ = 0;
 };
 
+// §4.2: chunk table entries of a non-solid resource are 8 bytes wide for
+// resources of 4 GiB and more (uncompressed), else 4.
+constexpr uint64_t chunk_entry_size(uint64_t usize) { return usize > 0xFFFFFFFFull ? 8 : 4; }
+
 // Reads the solid resource header (§4.3) and fills res.usize, codec,
 // chunk_size; validates per §15.
 void read_solid_header(const InputFile& f, Resource& res);
@@ -56,6 +64,13 @@ void check_chunk_count(const InputFile& f, const Resource& res);
 // Computes (and validates) the chunk layout of a resource. Uncompressed
 // resources are cut into 1 MiB raw pieces.
 std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res);
+
+// Decodes one chunk of `res` from its stored bytes: returns the
+// uncompressed bytes (`stored` itself for a raw chunk, else in `out`).
+// Throws Errc::BadArchive on corrupt data. The one place a chunk is
+// decompressed (stream_resources' parallel stage, ArchiveBlobSource).
+ByteSpan decode_chunk(const InputFile& f, const Resource& res, const ChunkRef& chunk, ByteSpan stored, ChunkBuffer& out,
+                      DecompressContext& ctx);
 
 // Streams the uncompressed contents of `resources` (in the given order)
 // through decompression on all threads. `sink(i, uoffset, data)` is called
