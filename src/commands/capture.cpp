@@ -36,6 +36,7 @@ struct CaptureArgs {
   bool name_given = false;  // IMAGE_NAME on the command line (else the default)
   bool continue_on_change = false;
   bool dereference = false;
+  bool unsafe_compact = false;  // append only
 };
 
 // Which paths the capture leaves out (config.hpp "Which configuration
@@ -140,6 +141,10 @@ void run_capture(CaptureArgs& a) {
   // §9.4: the first capture uses rpfix; an append only if the header has RP_FIX.
   bool rpfix = a.rpfix || (!a.norpfix && (!existing || (existing->header().flags & wim::kHdrRpFix)));
   if (rpfix) wo.extra_header_flags |= wim::kHdrRpFix;
+  // wimcapture(1): append only; wins over --rebuild, as with wimlib-imagex.
+  // (An append with --create that creates the file has nothing to compact.)
+  wo.unsafe_compact = a.unsafe_compact && existing;
+  if (wo.unsafe_compact) warn_unsafe_compact(a.wimfile);
 
   // Probe codecs early, so "not supported yet" comes before any work.
   probe_codecs(wo);
@@ -196,7 +201,7 @@ void run_capture(CaptureArgs& a) {
   }
 
   try {
-    wim::ArchiveWriter& writer = update->begin(wo, existing && !a.rebuild);
+    wim::ArchiveWriter& writer = update->begin(wo, existing && (!a.rebuild || wo.unsafe_compact));
     // --rebuild (§14.3): the old images go into the new file first, their
     // compressed data copied as it is.
     if (existing && !update->in_place()) writer.import_archive(*existing, false);
@@ -290,6 +295,9 @@ void register_capture(CLI::App& app) {
   add_capture_options(ap, b);
   ap->add_flag("--create", b.create, "Create WIMFILE if it does not exist");
   ap->add_flag("--rebuild", b.rebuild, "Rewrite the whole archive instead of appending in place");
+  ap->add_flag("--unsafe-compact", b.unsafe_compact,
+               "Append in place and squeeze out the holes, without a temporary file (NOT safe against crashes or "
+               "SIGKILL: a failed compaction corrupts the archive)");
   ap->callback([ap] {
     b.name_given = ap->count("IMAGE_NAME") != 0;
     if (!b.name_given) b.name = default_image_name(b.source);
