@@ -91,11 +91,16 @@ void check_xml_texts(const CaptureArgs& a) {
   check_xml_text("--flags", a.flags);
 }
 
-// --update-of=[WIMFILE:]IMAGE
-std::pair<std::string, std::string> split_update_of(const std::string& spec, const std::string& own_wim) {
+// --update-of=[WIMFILE:]IMAGE. Without WIMFILE (wimcapture(1)): the
+// --delta-from base if exactly one is given, else the archive appended to.
+std::pair<std::string, std::string> split_update_of(const std::string& spec, const std::string& own_wim,
+                                                    const std::vector<std::string>& delta_from) {
   size_t colon = spec.rfind(':');
   if (colon == std::string::npos) {
-    if (own_wim.empty()) fail(Errc::Usage, "--update-of needs WIMFILE:IMAGE with capture (IMAGE alone only works with append)");
+    if (delta_from.size() == 1) return {delta_from[0], spec};
+    if (own_wim.empty())
+      fail(Errc::Usage, "--update-of needs WIMFILE:IMAGE with capture, unless --delta-from is given exactly once "
+                        "(IMAGE alone then refers to that base; with append, to the archive appended to)");
     return {own_wim, spec};
   }
   return {spec.substr(0, colon), spec.substr(colon + 1)};
@@ -179,7 +184,7 @@ void run_capture(CaptureArgs& a) {
   if (scan.empty) info(a.common.quiet, "The image is empty");
 
   if (!a.update_of.empty()) {
-    auto [tmpl_path, tmpl_image] = split_update_of(a.update_of, a.append ? a.wimfile : std::string());
+    auto [tmpl_path, tmpl_image] = split_update_of(a.update_of, a.append ? a.wimfile : std::string(), a.delta_from);
     std::unique_ptr<wim::Archive> owned;
     const wim::Archive* tmpl = nullptr;
     if (existing && tmpl_path == a.wimfile)
@@ -262,7 +267,8 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_flag("--norpfix", a.norpfix, "Do not fix up absolute symbolic links that point inside SOURCE");
   c->add_flag("--rpfix", a.rpfix, "Fix up absolute symbolic links that point inside SOURCE (default)");
   c->add_option("--update-of", a.update_of,
-                "[WIMFILE:]IMAGE: skip reading files whose size and timestamps match that image");
+                "[WIMFILE:]IMAGE: skip reading files whose size and timestamps match that image (WIMFILE defaults "
+                "to the one --delta-from base, else to the archive appended to)");
   c->add_option("--delta-from", a.delta_from, "Do not store blobs that this archive already holds (repeatable)");
   c->add_option("--config", a.config,
                 "Capture configuration file (- = stdin): [ExclusionList] / [ExclusionException] path globs "
