@@ -4,6 +4,7 @@
 
 #include "commands/common.hpp"
 #include "util/error.hpp"
+#include "util/filetime.hpp"
 #include "util/printable.hpp"
 #include "wim/archive.hpp"
 
@@ -44,16 +45,6 @@ std::string json_str(const std::string& s) {
   return o + "\"";
 }
 
-std::string iso_time(uint64_t ft) {
-  if (ft < 116444736000000000ull) return "";
-  time_t t = time_t(ft / 10000000ull - 11644473600ull);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 const char* attributes_text(uint32_t flags) {
   return (flags & wim::kHdrRpFix) ? "Relative path junction" : "";
 }
@@ -72,8 +63,8 @@ void print_image(const wim::Archive& a, size_t i) {
   std::printf("File Count:             %s\n", get("FILECOUNT").c_str());
   std::printf("Total Bytes:            %s\n", get("TOTALBYTES").c_str());
   std::printf("Hard Link Bytes:        %s\n", get("HARDLINKBYTES").c_str());
-  std::printf("Creation Time:          %s\n", wim::format_filetime(x.get_time(i, "CREATIONTIME")).c_str());
-  std::printf("Last Modification Time: %s\n", wim::format_filetime(x.get_time(i, "LASTMODIFICATIONTIME")).c_str());
+  std::printf("Creation Time:          %s\n", format_filetime(x.get_time(i, "CREATIONTIME")).c_str());
+  std::printf("Last Modification Time: %s\n", format_filetime(x.get_time(i, "LASTMODIFICATIONTIME")).c_str());
   if (!x.get(i, "FLAGS").empty()) std::printf("Flags:                  %s\n", get("FLAGS").c_str());
   std::printf("WIMBoot compatible:     %s\n", x.get(i, "WIMBOOT") == "1" ? "yes" : "no");
   if ((size_t)a.header().boot_index == i) std::printf("Bootable:               yes\n");
@@ -165,8 +156,8 @@ void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool b
     o += ",\"file_count\":" + num("FILECOUNT");
     o += ",\"total_bytes\":" + num("TOTALBYTES");
     o += ",\"hard_link_bytes\":" + num("HARDLINKBYTES");
-    o += ",\"creation_time\":" + json_str(iso_time(x.get_time(i, "CREATIONTIME")));
-    o += ",\"last_modification_time\":" + json_str(iso_time(x.get_time(i, "LASTMODIFICATIONTIME")));
+    o += ",\"creation_time\":" + json_str(format_filetime_iso(x.get_time(i, "CREATIONTIME")));
+    o += ",\"last_modification_time\":" + json_str(format_filetime_iso(x.get_time(i, "LASTMODIFICATIONTIME")));
     o += ",\"flags\":" + json_str(x.get(i, "FLAGS"));
     o += ",\"bootable\":" + std::string(h.boot_index == i ? "true" : "false");
     o += "}";

@@ -18,6 +18,7 @@
 #include "commands/common.hpp"
 #include "image/ops.hpp"
 #include "util/error.hpp"
+#include "util/filetime.hpp"
 #include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
@@ -193,7 +194,7 @@ void run_update(UpdateArgs& a) {
   capture::ScanResult scanned;  // every add's file sources, in one vector
   capture::LinkTable links;     // a file reached by two adds is one inode (as wimlib)
   image::InodeMap adopted;
-  uint64_t now = capture::filetime_now();
+  uint64_t now = filetime_now();
   bool rpfix_hdr = h.flags & wim::kHdrRpFix;
   size_t adds = 0, deletes = 0, renames = 0;
   for (const Command& c : cmds) {

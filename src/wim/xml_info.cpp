@@ -202,20 +202,4 @@ Bytes XmlInfo::encode(uint64_t total_bytes) const {
   return out;
 }
 
-uint64_t filetime_now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t(ts.tv_sec) + 11644473600ull) * 10000000ull + uint64_t(ts.tv_nsec) / 100;
-}
-
-std::string format_filetime(uint64_t ft) {
-  if (ft < 11644473600ull * 10000000ull) return "(unknown)";
-  time_t t = time_t(ft / 10000000ull - 11644473600ull);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S %Y UTC", &tm);
-  return buf;
-}
-
 }  // namespace wp::wim

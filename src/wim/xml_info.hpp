@@ -12,6 +12,7 @@
 
 #include "image/image.hpp"
 #include "util/bytes.hpp"
+#include "util/filetime.hpp"
 
 namespace wp::wim {
 
@@ -48,7 +49,5 @@ private:
   std::unique_ptr<pugi::xml_document> doc_;
 };
 
-uint64_t filetime_now();
-std::string format_filetime(uint64_t ft);  // "Mon Nov 23 01:50:08 2026 UTC"
 
 }  // namespace wp::wim
