@@ -63,26 +63,14 @@ void check_xml_text(const std::string& what, const std::string& value) {
 }
 
 // --image-property NAME=VALUE; NAME may be a path such as WINDOWS/VERSION/MAJOR.
-void set_property(pugi::xml_node img, const std::string& spec) {
+void set_property(wim::XmlInfo& xml, size_t index, const std::string& spec) {
   size_t eq = spec.find('=');
   if (eq == std::string::npos || eq == 0)
     fail(Errc::Usage, "--image-property expects NAME=VALUE, got '" + spec + "'");
   std::string path = spec.substr(0, eq), value = spec.substr(eq + 1);
+  if (!wim::XmlInfo::valid_property_path(path)) fail(Errc::Usage, "invalid --image-property name '" + path + "'");
   check_xml_text("--image-property " + path, value);
-  pugi::xml_node node = img;
-  size_t i = 0;
-  while (i <= path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    std::string el = path.substr(i, j - i);
-    if (el.empty() || el.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
-      fail(Errc::Usage, "invalid --image-property name '" + path + "'");
-    pugi::xml_node child = node.child(el.c_str());
-    if (!child) child = node.append_child(el.c_str());
-    node = child;
-    i = j + 1;
-  }
-  node.text().set(value.c_str());
+  xml.set_property(index, path, value);
 }
 
 void check_xml_texts(const CaptureArgs& a) {
@@ -219,15 +207,9 @@ void run_capture(CaptureArgs& a) {
     auto& xml = writer.xml();
     if (!a.description.empty()) xml.set(index, "DESCRIPTION", a.description);
     if (!a.flags.empty()) xml.set(index, "FLAGS", a.flags);
-    for (const auto& p : a.properties) set_property(xml.image(index), p);
+    for (const auto& p : a.properties) set_property(xml, index, p);
     // A delta names its bases, so that apply can say which one is missing.
-    for (const auto& b : bases) {
-      pugi::xml_node d = xml.image(index).append_child("WIMPACK_DELTA_BASE");
-      d.append_child("PATH").text().set(b->path().c_str());
-      char g[40];
-      for (int i = 0; i < 16; i++) std::snprintf(g + 2 * i, 3, "%02x", b->header().guid[i]);
-      d.append_child("GUID").text().set(g);
-    }
+    for (const auto& b : bases) xml.add_delta_base(index, {b->path(), b->header().guid});
     if (a.boot) writer.header().boot_index = uint32_t(index);
     update->commit();
   } catch (...) {
