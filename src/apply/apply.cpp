@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "util/error.hpp"
+#include "util/filetime.hpp"
 #include "util/file.hpp"
 #include "util/printable.hpp"
 #include "wim/reparse.hpp"
@@ -73,14 +74,6 @@ struct Blob {
 bool unsafe_name(std::string_view n) {
   return n.empty() || n == "." || n == ".." || n.find('/') != std::string_view::npos ||
          n.find('\0') != std::string_view::npos;
-}
-
-struct timespec filetime_to_timespec(uint64_t ft) {
-  // wim-format.md §10.1
-  struct timespec ts;
-  ts.tv_sec = time_t(int64_t(ft / 10000000) - 11644473600);
-  ts.tv_nsec = long(ft % 10000000) * 100;
-  return ts;
 }
 
 bool is_special_mode(uint32_t mode) {

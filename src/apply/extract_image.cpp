@@ -30,8 +30,8 @@ struct Wanted {
   // A delta made by wimpack names its bases in the XML; only then can a
   // blob legitimately live elsewhere (split WIMs are refused at open).
   std::string bases;
-  for (auto b : archive.xml().image(index).children("WIMPACK_DELTA_BASE"))
-    bases += std::string(bases.empty() ? "" : ", ") + printable(b.child("PATH").text().as_string());
+  for (const auto& b : archive.xml().delta_bases(index))
+    bases += std::string(bases.empty() ? "" : ", ") + printable(b.path);
   std::string what = "cannot apply image " + std::to_string(index) + " of '" + archive.path() + "': " +
                      std::to_string(count) + " blob" + (count == 1 ? " is" : "s are") + " missing (first: " + first.hex();
   if (bases.empty()) {

@@ -15,25 +15,13 @@
 #include "capture/config.hpp"
 #include "capture/graft.hpp"
 #include "util/error.hpp"
+#include "util/filetime.hpp"
 #include "util/file.hpp"
 #include "util/sha1.hpp"
 #include "util/utf.hpp"
 #include "wim/reparse.hpp"
 
 namespace wp::capture {
-
-uint64_t unix_to_filetime(int64_t sec, int64_t nsec) {
-  // wim-format.md §10.1; times before 1601 clamp to 0.
-  constexpr int64_t kEpochDiff = 11644473600;
-  if (sec < -kEpochDiff) return 0;
-  return uint64_t(sec + kEpochDiff) * 10000000u + uint64_t(nsec / 100);
-}
-
-uint64_t filetime_now() {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return unix_to_filetime(ts.tv_sec, ts.tv_nsec);
-}
 
 namespace {
 

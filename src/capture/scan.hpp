@@ -108,10 +108,5 @@ public:
 std::unique_ptr<image::Dentry> scan_branch(ScanResult& into, LinkTable& links, const std::string& source,
                                            const ScanOptions& opts, bool rpfix, size_t depth);
 
-// The current time as a FILETIME (for directories a capture invents).
-uint64_t filetime_now();
-
-// wim-format.md §10.1: FILETIME from a UNIX time, truncated to 100 ns.
-uint64_t unix_to_filetime(int64_t sec, int64_t nsec);
 
 }  // namespace wp::capture

@@ -36,6 +36,7 @@ struct CaptureArgs {
   bool name_given = false;  // IMAGE_NAME on the command line (else the default)
   bool continue_on_change = false;
   bool dereference = false;
+  bool unsafe_compact = false;  // append only
 };
 
 // Which paths the capture leaves out (config.hpp "Which configuration
@@ -62,26 +63,14 @@ void check_xml_text(const std::string& what, const std::string& value) {
 }
 
 // --image-property NAME=VALUE; NAME may be a path such as WINDOWS/VERSION/MAJOR.
-void set_property(pugi::xml_node img, const std::string& spec) {
+void set_property(wim::XmlInfo& xml, size_t index, const std::string& spec) {
   size_t eq = spec.find('=');
   if (eq == std::string::npos || eq == 0)
     fail(Errc::Usage, "--image-property expects NAME=VALUE, got '" + spec + "'");
   std::string path = spec.substr(0, eq), value = spec.substr(eq + 1);
+  if (!wim::XmlInfo::valid_property_path(path)) fail(Errc::Usage, "invalid --image-property name '" + path + "'");
   check_xml_text("--image-property " + path, value);
-  pugi::xml_node node = img;
-  size_t i = 0;
-  while (i <= path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    std::string el = path.substr(i, j - i);
-    if (el.empty() || el.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
-      fail(Errc::Usage, "invalid --image-property name '" + path + "'");
-    pugi::xml_node child = node.child(el.c_str());
-    if (!child) child = node.append_child(el.c_str());
-    node = child;
-    i = j + 1;
-  }
-  node.text().set(value.c_str());
+  xml.set_property(index, path, value);
 }
 
 void check_xml_texts(const CaptureArgs& a) {
@@ -90,11 +79,16 @@ void check_xml_texts(const CaptureArgs& a) {
   check_xml_text("--flags", a.flags);
 }
 
-// --update-of=[WIMFILE:]IMAGE
-std::pair<std::string, std::string> split_update_of(const std::string& spec, const std::string& own_wim) {
+// --update-of=[WIMFILE:]IMAGE. Without WIMFILE (wimcapture(1)): the
+// --delta-from base if exactly one is given, else the archive appended to.
+std::pair<std::string, std::string> split_update_of(const std::string& spec, const std::string& own_wim,
+                                                    const std::vector<std::string>& delta_from) {
   size_t colon = spec.rfind(':');
   if (colon == std::string::npos) {
-    if (own_wim.empty()) fail(Errc::Usage, "--update-of needs WIMFILE:IMAGE with capture (IMAGE alone only works with append)");
+    if (delta_from.size() == 1) return {delta_from[0], spec};
+    if (own_wim.empty())
+      fail(Errc::Usage, "--update-of needs WIMFILE:IMAGE with capture, unless --delta-from is given exactly once "
+                        "(IMAGE alone then refers to that base; with append, to the archive appended to)");
     return {own_wim, spec};
   }
   return {spec.substr(0, colon), spec.substr(colon + 1)};
@@ -140,6 +134,10 @@ void run_capture(CaptureArgs& a) {
   // §9.4: the first capture uses rpfix; an append only if the header has RP_FIX.
   bool rpfix = a.rpfix || (!a.norpfix && (!existing || (existing->header().flags & wim::kHdrRpFix)));
   if (rpfix) wo.extra_header_flags |= wim::kHdrRpFix;
+  // wimcapture(1): append only; wins over --rebuild, as with wimlib-imagex.
+  // (An append with --create that creates the file has nothing to compact.)
+  wo.unsafe_compact = a.unsafe_compact && existing;
+  if (wo.unsafe_compact) warn_unsafe_compact(a.wimfile);
 
   // Probe codecs early, so "not supported yet" comes before any work.
   probe_codecs(wo);
@@ -174,7 +172,7 @@ void run_capture(CaptureArgs& a) {
   if (scan.empty) info(a.common.quiet, "The image is empty");
 
   if (!a.update_of.empty()) {
-    auto [tmpl_path, tmpl_image] = split_update_of(a.update_of, a.append ? a.wimfile : std::string());
+    auto [tmpl_path, tmpl_image] = split_update_of(a.update_of, a.append ? a.wimfile : std::string(), a.delta_from);
     std::unique_ptr<wim::Archive> owned;
     const wim::Archive* tmpl = nullptr;
     if (existing && tmpl_path == a.wimfile)
@@ -196,7 +194,7 @@ void run_capture(CaptureArgs& a) {
   }
 
   try {
-    wim::ArchiveWriter& writer = update->begin(wo, existing && !a.rebuild);
+    wim::ArchiveWriter& writer = update->begin(wo, existing && (!a.rebuild || wo.unsafe_compact));
     // --rebuild (§14.3): the old images go into the new file first, their
     // compressed data copied as it is.
     if (existing && !update->in_place()) writer.import_archive(*existing, false);
@@ -209,15 +207,9 @@ void run_capture(CaptureArgs& a) {
     auto& xml = writer.xml();
     if (!a.description.empty()) xml.set(index, "DESCRIPTION", a.description);
     if (!a.flags.empty()) xml.set(index, "FLAGS", a.flags);
-    for (const auto& p : a.properties) set_property(xml.image(index), p);
+    for (const auto& p : a.properties) set_property(xml, index, p);
     // A delta names its bases, so that apply can say which one is missing.
-    for (const auto& b : bases) {
-      pugi::xml_node d = xml.image(index).append_child("WIMPACK_DELTA_BASE");
-      d.append_child("PATH").text().set(b->path().c_str());
-      char g[40];
-      for (int i = 0; i < 16; i++) std::snprintf(g + 2 * i, 3, "%02x", b->header().guid[i]);
-      d.append_child("GUID").text().set(g);
-    }
+    for (const auto& b : bases) xml.add_delta_base(index, {b->path(), b->header().guid});
     if (a.boot) writer.header().boot_index = uint32_t(index);
     update->commit();
   } catch (...) {
@@ -257,7 +249,8 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_flag("--norpfix", a.norpfix, "Do not fix up absolute symbolic links that point inside SOURCE");
   c->add_flag("--rpfix", a.rpfix, "Fix up absolute symbolic links that point inside SOURCE (default)");
   c->add_option("--update-of", a.update_of,
-                "[WIMFILE:]IMAGE: skip reading files whose size and timestamps match that image");
+                "[WIMFILE:]IMAGE: skip reading files whose size and timestamps match that image (WIMFILE defaults "
+                "to the one --delta-from base, else to the archive appended to)");
   c->add_option("--delta-from", a.delta_from, "Do not store blobs that this archive already holds (repeatable)");
   c->add_option("--config", a.config,
                 "Capture configuration file (- = stdin): [ExclusionList] / [ExclusionException] path globs "
@@ -290,6 +283,9 @@ void register_capture(CLI::App& app) {
   add_capture_options(ap, b);
   ap->add_flag("--create", b.create, "Create WIMFILE if it does not exist");
   ap->add_flag("--rebuild", b.rebuild, "Rewrite the whole archive instead of appending in place");
+  ap->add_flag("--unsafe-compact", b.unsafe_compact,
+               "Append in place and squeeze out the holes, without a temporary file (NOT safe against crashes or "
+               "SIGKILL: a failed compaction corrupts the archive)");
   ap->callback([ap] {
     b.name_given = ap->count("IMAGE_NAME") != 0;
     if (!b.name_given) b.name = default_image_name(b.source);

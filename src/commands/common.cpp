@@ -92,4 +92,9 @@ void print_warnings(const std::vector<std::string>& ws) {
   }
 }
 
+void warn_unsafe_compact(const std::string& path) {
+  warn("'" + path + "' is being compacted in place (--unsafe-compact): once data starts moving, a failure, SIGKILL, "
+       "a crash or a power cut leaves it corrupted (SIGINT/SIGTERM/SIGHUP wait for the compaction to finish)");
+}
+
 }  // namespace wp::cmd

@@ -39,6 +39,9 @@ void add_windows_noop_options(CLI::App* app);
 void warn(const std::string& msg);
 void info(bool quiet, const std::string& msg);
 void print_warnings(const std::vector<std::string>& ws);
+// --unsafe-compact (wimoptimize(1)): says on stderr, as wimlib-imagex does,
+// that the archive is compacted in place and must not be interrupted.
+void warn_unsafe_compact(const std::string& path);
 
 // Registration of each subcommand (one file each).
 void register_capture(CLI::App& app);  // capture and append

@@ -23,7 +23,6 @@ struct DeleteArgs {
 
 void run_delete(DeleteArgs& a) {
   apply_thread_count(a.common.threads);
-  if (a.unsafe_compact) fail(Errc::Unsupported, "--unsafe-compact is not supported yet (the default rebuild is safe)");
   auto update = wim::ArchiveUpdate::open(a.wimfile);
   wim::Archive* wim = update->existing();
   print_warnings(wim->warnings());
@@ -51,11 +50,15 @@ void run_delete(DeleteArgs& a) {
   target.quiet = true;
   wim::WriterOptions wo = make_writer_options(write, target);
   wo.extra_header_flags = wim->header().flags & wim::kHdrRpFix;
+  // --unsafe-compact: dropped in place like --soft, then the holes are
+  // squeezed out (wimdelete(1)).
+  wo.unsafe_compact = a.unsafe_compact;
+  if (a.unsafe_compact) warn_unsafe_compact(a.wimfile);
 
   auto t0 = std::chrono::steady_clock::now();
   uint64_t before = wim->file().size();
   try {
-    wim::ArchiveWriter& writer = update->begin(wo, a.soft);
+    wim::ArchiveWriter& writer = update->begin(wo, a.soft || a.unsafe_compact);
     if (update->in_place()) {
       // §14.2 soft delete: the last first, so the indices stay valid.
       for (size_t i = wim->image_count(); i >= 1; i--)
@@ -82,7 +85,7 @@ void run_delete(DeleteArgs& a) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!a.common.quiet)
     std::printf("Deleted %zu image%s from %s%s: %s -> %s (%.2f s)\n", count, count == 1 ? "" : "s", a.wimfile.c_str(),
-                update->in_place() ? " (soft: data left in place)" : "", format_size(before).c_str(),
+                a.unsafe_compact ? " (compacted in place)" : update->in_place() ? " (soft: data left in place)" : "", format_size(before).c_str(),
                 format_size(update->final_size()).c_str(), secs);
 }
 
@@ -97,7 +100,9 @@ void register_delete(CLI::App& app) {
   c->add_flag("--include-integrity", a.include_integrity, "Write an integrity table, without verifying the existing one");
   c->add_flag("--soft", a.soft,
               "Only drop the image's metadata and XML entries, in place (fast; the data stays until 'wimpack optimize')");
-  c->add_flag("--unsafe-compact", a.unsafe_compact, "Compact the archive in place (not supported yet)");
+  c->add_flag("--unsafe-compact", a.unsafe_compact,
+              "Delete in place and squeeze out the holes, without a temporary file (NOT safe against crashes or "
+              "SIGKILL: a failed compaction corrupts the archive)");
   add_common_options(c, a.common);
   c->callback([] { run_delete(a); });
 }

@@ -50,7 +50,8 @@ void run_export(ExportArgs& a) {
   // Not yet: pipable output (another issue), in-place compaction.
   if (a.pipable || a.dest == "-") fail(Errc::Unsupported, "exporting to a pipable WIM (--pipable, or '-') is not supported yet");
   if (a.not_pipable) fail(Errc::Unsupported, "--not-pipable is not supported yet (wimpack does not write pipable WIMs)");
-  if (a.unsafe_compact) fail(Errc::Unsupported, "--unsafe-compact is not supported yet (use --rebuild)");
+  if (a.unsafe_compact && a.recompress)
+    fail(Errc::Usage, "--unsafe-compact cannot be used with --recompress (compaction moves data, it never recompresses)");
   const bool all = a.image == "all" || a.image == "*";
   if (all && (a.name_given || a.description_given))
     fail(Errc::Usage, "DEST_NAME and DEST_DESC can only be given when exporting a single image, not 'all'");
@@ -65,6 +66,7 @@ void run_export(ExportArgs& a) {
   std::unique_ptr<wim::ArchiveUpdate> update =
       dest_exists ? wim::ArchiveUpdate::open(a.dest) : wim::ArchiveUpdate::create(a.dest);
   wim::Archive* dest = update->existing();
+  if (a.unsafe_compact && !dest) fail(Errc::Usage, "--unsafe-compact is only valid when exporting to an existing WIM file");
   if (dest) {
     print_warnings(dest->warnings());
     check_changeable(*dest);
@@ -129,6 +131,9 @@ void run_export(ExportArgs& a) {
   // inherited from the source is often only copied (LZMS is not encodable
   // yet, but an LZMS archive exports verbatim).
   if (!a.write.compress.empty() || !a.write.solid_compress.empty() || a.recompress) probe_codecs(wo);
+  // --unsafe-compact wins over --rebuild, as with wimlib-imagex.
+  wo.unsafe_compact = a.unsafe_compact;
+  if (a.unsafe_compact) warn_unsafe_compact(a.dest);
 
   auto t0 = std::chrono::steady_clock::now();
   wim::WriteStats ws;
@@ -184,7 +189,9 @@ void register_export(CLI::App& app) {
   c->add_option("--ref", a.refs, "Additional archive(s) holding the source's blobs (delta bases), as a glob; repeatable");
   c->add_flag("--pipable", a.pipable, "Write a pipable WIM (not supported yet)");
   c->add_flag("--not-pipable", a.not_pipable, "Rebuild a pipable DEST_WIMFILE as a normal WIM (not supported yet)");
-  c->add_flag("--unsafe-compact", a.unsafe_compact, "Compact DEST_WIMFILE in place (not supported yet)");
+  c->add_flag("--unsafe-compact", a.unsafe_compact,
+              "Append to an existing DEST_WIMFILE and squeeze out its holes, without a temporary file (NOT safe "
+              "against crashes or SIGKILL: a failed compaction corrupts the archive)");
   add_common_options(c, a.common);
   c->callback([c] {
     a.name_given = c->count("DEST_NAME") != 0;

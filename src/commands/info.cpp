@@ -11,6 +11,7 @@
 #include "commands/write_options.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
+#include "util/filetime.hpp"
 #include "util/printable.hpp"
 #include "wim/archive.hpp"
 #include "wim/archive_update.hpp"
@@ -54,15 +55,6 @@ std::string shown(const std::string& s) {
 
 std::string json_opt(const std::optional<std::string>& s) { return s ? json_string(*s) : std::string("null"); }
 
-std::string iso_time(uint64_t ft) {
-  if (ft < 116444736000000000ull) return "";
-  time_t t = time_t(ft / 10000000ull - 11644473600ull);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // "Attributes:" as wimlib-imagex lists them, in its order.
 std::string attributes_text(const wim::Archive& a) {
@@ -272,8 +264,8 @@ void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool b
     o += ",\"file_count\":" + std::to_string(m.file_count);
     o += ",\"total_bytes\":" + std::to_string(m.total_bytes);
     o += ",\"hard_link_bytes\":" + std::to_string(m.hard_link_bytes);
-    o += ",\"creation_time\":" + json_string(iso_time(m.creation_time));
-    o += ",\"last_modification_time\":" + json_string(iso_time(m.last_modification_time));
+    o += ",\"creation_time\":" + json_string(format_filetime_iso(m.creation_time));
+    o += ",\"last_modification_time\":" + json_string(format_filetime_iso(m.last_modification_time));
     o += ",\"flags\":" + json_string(m.flags.value_or(""));
     o += ",\"wimboot\":" + std::string(m.wimboot ? "true" : "false");
     o += ",\"bootable\":" + std::string(h.boot_index == i ? "true" : "false");

@@ -19,7 +19,7 @@ struct OptimizeArgs {
   CommonOptions common;
   WriteArgs write;
   std::string wimfile;
-  bool recompress = false;
+  bool recompress = false, unsafe_compact = false;
 };
 
 void run_optimize(OptimizeArgs& a) {
@@ -28,6 +28,15 @@ void run_optimize(OptimizeArgs& a) {
   wim::Archive* src = update->existing();
   print_warnings(src->warnings());
   const wim::Header& sh = src->header();
+  // wimoptimize(1): compaction only moves data, so nothing that changes the
+  // encoding goes with it (wimlib-imagex refuses these too).
+  if (a.unsafe_compact) {
+    const char* bad = a.recompress ? "--recompress" : !a.write.compress.empty() ? "--compress"
+                      : !a.write.chunk_size.empty() ? "--chunk-size" : a.write.solid ? "--solid" : nullptr;
+    if (bad) fail(Errc::Usage, std::string("--unsafe-compact cannot be used with ") + bad +
+                                   " (compaction moves data, it never recompresses)");
+    check_changeable(*src);
+  }
   if (sh.flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.wimfile + "' is marked read-only");
 
   // A rebuild may change the encoding; what is not given stays as it was.
@@ -40,14 +49,20 @@ void run_optimize(OptimizeArgs& a) {
   wo.extra_header_flags = sh.flags & wim::kHdrRpFix;
   probe_codecs(wo);
   bool recompress = a.recompress || wo.solid;
+  wo.unsafe_compact = a.unsafe_compact;
+  if (a.unsafe_compact) warn_unsafe_compact(a.wimfile);
 
   uint64_t before = src->file().size();
   try {
-    wim::ArchiveWriter& writer = update->begin(wo, false);  // §14.3: always a rebuild
-    Progress progress("Rebuilding", !a.common.quiet);
-    writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
-    writer.import_archive(*src, recompress);
-    progress.finish();
+    // §14.3: a rebuild; with --unsafe-compact, in place: nothing is added,
+    // the writer's final compaction does it all.
+    wim::ArchiveWriter& writer = update->begin(wo, a.unsafe_compact);
+    if (!a.unsafe_compact) {
+      Progress progress("Rebuilding", !a.common.quiet);
+      writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+      writer.import_archive(*src, recompress);
+      progress.finish();
+    }
     update->commit();
   } catch (...) {
     update->rollback_and_rethrow();
@@ -64,6 +79,9 @@ void register_optimize(CLI::App& app) {
   CLI::App* c = app.add_subcommand("optimize", "Rebuild a WIM archive: drop holes and unused data, optionally recompress");
   c->add_option("WIMFILE", a.wimfile, "Archive to rebuild in place (via a temporary file)")->required();
   c->add_flag("--recompress", a.recompress, "Recompress all data, even where the codec does not change");
+  c->add_flag("--unsafe-compact", a.unsafe_compact,
+              "Compact in place without a temporary file (for archives bigger than the free space); NOT safe "
+              "against crashes or SIGKILL: a failed compaction corrupts the archive");
   add_write_options(c, a.write,
                     "New compression type (see 'capture --help'); implies recompressing data whose codec changes");
   add_common_options(c, a.common);

@@ -18,6 +18,7 @@
 #include "commands/common.hpp"
 #include "image/ops.hpp"
 #include "util/error.hpp"
+#include "util/filetime.hpp"
 #include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
@@ -149,8 +150,6 @@ std::vector<Command> read_commands(const UpdateArgs& a) {
 
 void run_update(UpdateArgs& a) {
   apply_thread_count(a.common.threads);
-  if (a.unsafe_compact)
-    fail(Errc::Unsupported, "--unsafe-compact is not supported yet (wimpack appends in place, or rewrites with --rebuild)");
   if (a.check && a.nocheck) fail(Errc::Usage, "--check and --nocheck cannot be used together");
   // Syntax first: a bad command never gets as far as the archive.
   std::vector<Command> cmds = read_commands(a);
@@ -195,7 +194,7 @@ void run_update(UpdateArgs& a) {
   capture::ScanResult scanned;  // every add's file sources, in one vector
   capture::LinkTable links;     // a file reached by two adds is one inode (as wimlib)
   image::InodeMap adopted;
-  uint64_t now = capture::filetime_now();
+  uint64_t now = filetime_now();
   bool rpfix_hdr = h.flags & wim::kHdrRpFix;
   size_t adds = 0, deletes = 0, renames = 0;
   for (const Command& c : cmds) {
@@ -246,6 +245,9 @@ void run_update(UpdateArgs& a) {
   wo.integrity = a.check || a.include_integrity || (ar.has_integrity() && !a.nocheck);
   if (h.flags & wim::kHdrRpFix) wo.extra_header_flags |= wim::kHdrRpFix;
   if (wo.compression.codec != Codec::None) make_compressor(wo.compression.codec, 0, 32768);
+  // --unsafe-compact wins over --rebuild, as with wimlib-imagex.
+  wo.unsafe_compact = a.unsafe_compact;
+  if (a.unsafe_compact) warn_unsafe_compact(a.wimfile);
   try {
     wim::ArchiveWriter& writer = update->begin(wo, !a.rebuild);
     if (!update->in_place()) writer.import_archive(ar, false);
@@ -294,7 +296,9 @@ void register_update(CLI::App& app) {
   c->add_flag("--check", a.check, "Verify the integrity table first if there is one, and write one");
   c->add_flag("--include-integrity", a.include_integrity, "Write an integrity table (without verifying first)");
   c->add_flag("--nocheck", a.nocheck, "Do not write an integrity table even if the archive had one");
-  c->add_flag("--unsafe-compact", a.unsafe_compact, "Not supported yet (refused with exit status 5)");
+  c->add_flag("--unsafe-compact", a.unsafe_compact,
+              "Update in place and squeeze out the holes, without a temporary file (NOT safe against crashes or "
+              "SIGKILL: a failed compaction corrupts the archive)");
   add_common_options(c, a.common);
   c->callback([c] {
     a.command_given = c->count("--command") != 0;

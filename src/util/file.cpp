@@ -9,6 +9,7 @@
 #include <sys/file.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <mutex>
@@ -81,6 +82,11 @@ std::mutex g_io;
 std::vector<const TempFile*> g_temps;  // live temporary files (under g_io)
 std::vector<OutputFile*> g_armed;      // armed in-place changes (under g_io)
 std::vector<std::string> g_committed;  // files this process finished changing (under g_io)
+// An unsafe in-place change past its point of no return (under g_io): the
+// signal thread waits on g_unsafe_done until it is null again.
+const OutputFile* g_unsafe = nullptr;
+std::condition_variable g_unsafe_done;
+std::vector<std::string> g_corrupted;  // files an unsafe change failed on (under g_io)
 
 template <class V, class P>
 void erase_from(V& v, P p) {
@@ -95,8 +101,28 @@ OutputFile::OutputFile(int fd, std::string path, uint64_t start_offset)
 
 OutputFile::~OutputFile() {
   // An armed change that was neither committed nor rolled back (an exception
-  // unwound past its owner) is undone here.
+  // unwound past its owner) is undone here; an unsafe one cannot be.
   if (armed_) rollback();
+  if (unsafe_) failed_unsafe();
+}
+
+void OutputFile::begin_unsafe() {
+  flush();
+  std::lock_guard lk(g_io);
+  if (armed_) erase_from(g_armed, this);
+  armed_ = false;
+  unsafe_ = true;
+  g_unsafe = this;
+}
+
+void OutputFile::failed_unsafe() noexcept {
+  std::lock_guard lk(g_io);
+  if (!unsafe_) return;
+  unsafe_ = false;
+  buf_.clear();
+  if (g_unsafe == this) g_unsafe = nullptr;
+  g_corrupted.push_back(path_);
+  g_unsafe_done.notify_all();
 }
 
 void OutputFile::write_all_locked(uint64_t off, ByteSpan data) {
@@ -162,11 +188,16 @@ void OutputFile::commit_at(uint64_t off, ByteSpan data) {
   std::lock_guard lk(g_io);
   write_all_locked(off, data);
   if (::fdatasync(fd_) != 0) fail_errno("cannot sync", path_, errno);
-  if (armed_) {
+  if (armed_ || unsafe_) {
     erase_from(g_armed, this);
     g_committed.push_back(path_);
   }
   armed_ = false;
+  if (unsafe_) {
+    unsafe_ = false;
+    if (g_unsafe == this) g_unsafe = nullptr;
+    g_unsafe_done.notify_all();
+  }
 }
 
 std::string OutputFile::rollback_locked() noexcept {
@@ -239,8 +270,21 @@ bool WriterLock::same_file(int fd) const {
 // The signal thread's work, in a normal thread context (so it may lock).
 void run_signal_cleanup(int sig) {
   std::unique_lock lk(g_io);  // waits out a write in progress; none starts after
-  std::string msg = std::string("wimpack: interrupted by ") +
-                    (sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+  const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
+  std::string msg = std::string("wimpack: interrupted by ") + name;
+  if (g_unsafe) {
+    // Past the point of no return of --unsafe-compact: stopping now would
+    // leave the archive half moved. Let the change finish (or fail) first;
+    // waiting releases g_io, so its writes go on.
+    std::string note = std::string("wimpack: ") + name + " received while '" + g_unsafe->path() +
+                       "' is being compacted in place; finishing the compaction first (interrupting it would "
+                       "corrupt the archive)\n";
+    if (::write(2, note.data(), note.size()) < 0) {
+    }
+    g_unsafe_done.wait(lk, [] { return g_unsafe == nullptr; });
+  }
+  for (const std::string& p : g_corrupted)
+    msg += "; '" + p + "' is CORRUPTED: its in-place compaction (--unsafe-compact) failed";
   for (const TempFile* t : g_temps) {
     ::unlink(t->temp_path().c_str());
     msg += "; removed the unfinished '" + t->temp_path() + "' ('" + t->final_path() + "' is unchanged)";

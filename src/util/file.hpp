@@ -62,6 +62,15 @@ private:
 // the file back to its old length and restores the prefix, leaving the file
 // as it was. Every write to the file and the rollback hold one process-wide
 // I/O lock, so a signal can never interleave with a write.
+//
+// An unsafe in-place change (--unsafe-compact, which moves old data down over
+// what the old header points at) passes a point of no return with
+// begin_unsafe(): from then on there is nothing to roll back to (restoring
+// the old header and length would only make the file worse), so the rollback
+// is disarmed, and a SIGINT/SIGTERM/SIGHUP is *deferred*: the signal thread
+// says so on stderr and waits until commit_at() completes the file (or the
+// change fails), then exits as usual. Only SIGKILL, a crash or a power
+// failure can then leave the file half compacted, i.e. corrupt.
 class OutputFile {
 public:
   OutputFile() = default;
@@ -87,6 +96,14 @@ public:
   std::string rollback() noexcept;
   bool armed() const { return armed_; }
 
+  // The point of no return of an unsafe in-place change (see above). Until
+  // commit_at(), or failed_unsafe() on an error, signals wait.
+  void begin_unsafe();
+  bool unsafe() const { return unsafe_; }
+  // The unsafe change failed: signals are no longer deferred; a pending one
+  // then exits, saying the file is corrupt. Called by the destructor too.
+  void failed_unsafe() noexcept;
+
 private:
   friend void run_signal_cleanup(int sig);
   void write_all_locked(uint64_t off, ByteSpan data);
@@ -97,6 +114,7 @@ private:
   uint64_t offset_ = 0;  // file offset of buf_[0]
   Bytes buf_;
   bool armed_ = false;
+  bool unsafe_ = false;
   uint64_t old_size_ = 0;
   Bytes old_prefix_;
 };

@@ -60,13 +60,19 @@ bool ArchiveUpdate::can_append_in_place() const {
 }
 
 ArchiveWriter& ArchiveUpdate::begin(const WriterOptions& opts, bool in_place) {
-  in_place_ = in_place && can_append_in_place();
+  if (opts.unsafe_compact && (!existing_ || existing_->header().pipable))
+    fail(Errc::Usage, "--unsafe-compact needs an existing, non-pipable archive");
+  in_place_ = opts.unsafe_compact || (in_place && can_append_in_place());
   if (in_place_) {
     append_fd_.reset(::open(path_.c_str(), O_RDWR | O_CLOEXEC));
     if (!append_fd_) fail_errno("cannot open for writing", path_, errno);
     if (!lock_->same_file(append_fd_.get()))
       fail(Errc::Busy, "'" + path_ + "' was replaced by another process while it was being opened; try again");
     uint64_t at = append_point();
+    // --unsafe-compact may be given whatever the layout: new data then goes
+    // after everything the old archive holds, and compaction sorts it out.
+    if (opts.unsafe_compact)
+      for (const auto& r : existing_->resources()) at = std::max(at, r.offset + r.size_in_wim);
     out_ = std::make_unique<OutputFile>(append_fd_.get(), path_, at);
     // Before the first byte changes: what rollback restores (the old length
     // and header). Junk a killed writer left after the append point is
@@ -95,7 +101,12 @@ void ArchiveUpdate::commit() {
 
 void ArchiveUpdate::rollback_and_rethrow() {
   std::string outcome;
-  if (out_ && out_->armed()) {
+  if (out_ && out_->unsafe()) {
+    writer_.reset();
+    out_->failed_unsafe();
+    outcome = "; '" + path_ + "' was being compacted in place (--unsafe-compact) and is now CORRUPTED: data had "
+              "already been moved over what its old header points at";
+  } else if (out_ && out_->armed()) {
     writer_.reset();
     std::string err = out_->rollback();
     outcome = err.empty() ? "; '" + path_ + "' was left unchanged"

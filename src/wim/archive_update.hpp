@@ -15,6 +15,15 @@
 //     byte-identical to what it was (in place: truncated back and its header
 //     restored, without flushing pending data; rebuild: the temporary file is
 //     removed).
+//
+// Except with WriterOptions::unsafe_compact (--unsafe-compact, as wimlib's):
+// the change is in place, new data after all the old, and then the writer
+// moves everything still needed down over the holes and truncates (no
+// temporary file: for archives bigger than the free space). Until the first
+// byte moves, the guarantees above hold. After it there is nothing to roll
+// back to: a failure says the archive is CORRUPTED (it is), and
+// SIGINT/SIGTERM/SIGHUP wait for the compaction to complete before exiting
+// (OutputFile::begin_unsafe); SIGKILL, a crash or a power cut corrupt it.
 #pragma once
 
 #include <memory>
@@ -45,7 +54,8 @@ public:
   // after the point where new data would go.
   bool can_append_in_place() const;
 
-  // Starts writing. In place (requires can_append_in_place()), the writer
+  // Starts writing. With opts.unsafe_compact, in place whatever the layout
+  // (Errc::Usage for a new or pipable archive). In place (requires can_append_in_place()), the writer
   // holds the old archive's blobs and images and appends; otherwise it
   // starts empty and the caller imports what it keeps from existing().
   ArchiveWriter& begin(const WriterOptions& opts, bool in_place);

@@ -741,7 +741,100 @@ void ArchiveWriter::remove_image(size_t index) {
   header_.image_count = uint32_t(metadata_.size());
 }
 
+void ArchiveWriter::compact() {
+  out_.flush();
+  InputFile in(out_.path());
+  // 1. References, from the images themselves (stored counts are not
+  // trusted, §5.1): each metadata resource is read back from the file.
+  std::unordered_map<Sha1, uint32_t, Sha1Hash> refs;
+  for (size_t i = 0; i < metadata_.size(); i++) {
+    const OutResource& o = resources_[metadata_[i]];
+    Resource res;
+    res.offset = o.reshdr.offset;
+    res.size_in_wim = o.reshdr.size_in_wim;
+    res.usize = o.reshdr.usize;
+    res.flags = o.reshdr.flags;
+    if (o.reshdr.flags & kResCompressed) {
+      res.compressed = true;
+      res.codec = opts_.compression.codec;
+      res.chunk_size = opts_.chunk_size;
+    }
+    std::string ctx = "image " + std::to_string(i + 1);
+    Bytes data = read_resource(in, res);
+    if (sha1_of(data) != o.hash) fail(Errc::BadArchive, ctx + ": metadata resource hash mismatch (corrupt archive)");
+    decode_metadata(data, ctx, nullptr).for_each_dentry([&](const image::Dentry& d) {
+      for (const auto& st : d.inode->streams)
+        if (!st.hash.is_zero()) refs[st.hash]++;
+    });
+  }
+  // 2. What stays: the images' metadata, and every resource holding a
+  // referenced blob (a solid resource whole). Unreferenced blobs go.
+  std::vector<bool> keep(resources_.size(), false);
+  for (uint32_t ri : metadata_) keep[ri] = true;
+  for (auto it = blobs_.begin(); it != blobs_.end();) {
+    auto r = refs.find(it->first);
+    if (r == refs.end()) {
+      it = blobs_.erase(it);
+      continue;
+    }
+    it->second.refcnt = r->second;
+    keep[it->second.resource] = true;
+    ++it;
+  }
+  std::vector<uint32_t> order;
+  for (uint32_t i = 0; i < resources_.size(); i++) {
+    if (keep[i])
+      order.push_back(i);
+    else
+      resources_[i].dropped = true;
+  }
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const ResHdr &x = resources_[a].reshdr, &y = resources_[b].reshdr;
+    return std::tie(x.offset, x.size_in_wim) < std::tie(y.offset, y.size_in_wim);
+  });
+  // 3. The plan, checked before anything moves (until then a failure still
+  // rolls back): resources must not overlap, except two entries for the
+  // very same bytes, which move together.
+  std::vector<uint64_t> dest(resources_.size(), 0);
+  uint64_t cursor = kHeaderSize, prev_off = 0, prev_end = 0, prev_dest = 0;
+  for (uint32_t ri : order) {
+    const ResHdr& r = resources_[ri].reshdr;
+    if (r.offset + r.size_in_wim > in.size() || r.offset < kHeaderSize)
+      fail(Errc::BadArchive, "a resource at offset " + std::to_string(r.offset) + " lies outside the file; cannot compact");
+    if (r.offset < prev_end) {
+      if (r.offset != prev_off || r.offset + r.size_in_wim != prev_end)
+        fail(Errc::BadArchive, "resources overlap at offset " + std::to_string(r.offset) + "; cannot compact");
+      dest[ri] = prev_dest;
+      continue;
+    }
+    dest[ri] = prev_dest = cursor;
+    prev_off = r.offset;
+    prev_end = r.offset + r.size_in_wim;
+    cursor += r.size_in_wim;
+  }
+  // 4. The point of no return: from here the old header no longer describes
+  // the file. Each move goes down (dest <= source) in ascending order, so
+  // nothing is overwritten before it has been read.
+  out_.begin_unsafe();
+  Bytes buf(1 << 20);
+  uint64_t moved_from = UINT64_MAX;
+  for (uint32_t ri : order) {
+    ResHdr& r = resources_[ri].reshdr;
+    if (r.offset != moved_from && dest[ri] != r.offset) {
+      for (uint64_t done = 0; done < r.size_in_wim; done += buf.size()) {
+        size_t k = size_t(std::min<uint64_t>(buf.size(), r.size_in_wim - done));
+        in.read_at(r.offset + done, {buf.data(), k}, "resource data");
+        out_.pwrite_at(dest[ri] + done, {buf.data(), k});
+      }
+    }
+    moved_from = r.offset;
+    r.offset = dest[ri];
+  }
+  out_.truncate(cursor);
+}
+
 void ArchiveWriter::finish() {
+  if (opts_.unsafe_compact && appending_) compact();
   // §5.4: metadata entries in image order, then non-solid blobs by offset,
   // then one solid run: each resource entry followed by its blobs, with
   // offsets in the run's single logical numbering space (§5.2).
@@ -768,7 +861,7 @@ void ArchiveWriter::finish() {
   }
   std::vector<uint32_t> solid_res;
   for (uint32_t i = 0; i < resources_.size(); i++)
-    if (resources_[i].solid) solid_res.push_back(i);
+    if (resources_[i].solid && !resources_[i].dropped) solid_res.push_back(i);
   std::sort(solid_res.begin(), solid_res.end(),
             [&](uint32_t a, uint32_t b) { return resources_[a].reshdr.offset < resources_[b].reshdr.offset; });
   uint64_t logical = 0;

@@ -32,6 +32,11 @@ struct WriterOptions {
   uint64_t solid_resource_size = 0;
   bool integrity = false;
   uint32_t extra_header_flags = 0;  // e.g. kHdrRpFix
+  // Appending in place only (--unsafe-compact, wim-format.md §14.3 note):
+  // finish() first moves every resource still needed down over the holes,
+  // from offset 208 on, then writes the tables and truncates. Not crash-safe
+  // once the first byte moves (see compact()).
+  bool unsafe_compact = false;
 };
 
 // What a capture reports about the blobs it stored.
@@ -108,6 +113,7 @@ private:
     bool metadata = false;
     Sha1 hash;                   // non-solid: the blob / metadata hash
     uint64_t solid_usize = 0;    // solid: uncompressed size
+    bool dropped = false;        // compaction: no longer in the file
   };
   struct OutBlob {
     uint32_t resource = 0;
@@ -122,6 +128,11 @@ private:
   void write_nonsolid(std::vector<Pending>& blobs, WriteStats* stats);
   void write_solid(std::vector<Pending>& blobs, WriteStats* stats);
   ResHdr write_one_buffer(ByteSpan data, bool metadata);
+  // --unsafe-compact, called by finish() before the tables: recounts blob
+  // references from the images, drops unreferenced blobs, and moves the
+  // resources still needed (solid ones whole) down to offset 208 in file
+  // order, updating their offsets; leaves the output positioned after them.
+  void compact();
 
   OutputFile& out_;
   WriterOptions opts_;

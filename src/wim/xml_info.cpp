@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -204,20 +205,80 @@ Bytes XmlInfo::encode(uint64_t total_bytes) const {
   return out;
 }
 
-uint64_t filetime_now() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t(ts.tv_sec) + 11644473600ull) * 10000000ull + uint64_t(ts.tv_nsec) / 100;
+// --- image properties and wimpack's extension elements ---------------------
+
+namespace {
+
+std::vector<std::string> property_parts(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    parts.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return parts;
 }
 
-std::string format_filetime(uint64_t ft) {
-  if (ft < 11644473600ull * 10000000ull) return "(unknown)";
-  time_t t = time_t(ft / 10000000ull - 11644473600ull);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S %Y UTC", &tm);
-  return buf;
+}  // namespace
+
+bool XmlInfo::valid_property_path(const std::string& path) {
+  if (path.empty()) return false;
+  for (const std::string& el : property_parts(path))
+    if (el.empty() ||
+        el.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
+      return false;
+  return true;
+}
+
+std::string XmlInfo::get_property(size_t index, const std::string& path) const {
+  if (!valid_property_path(path)) return {};
+  pugi::xml_node node = image(index);
+  for (const std::string& el : property_parts(path)) {
+    node = node.child(el.c_str());
+    if (!node) return {};
+  }
+  return node.text().as_string();
+}
+
+void XmlInfo::set_property(size_t index, const std::string& path, const std::string& value) {
+  if (!valid_property_path(path)) fail(Errc::Usage, "invalid image property name '" + path + "'");
+  for (unsigned char c : value)
+    if (c < 0x20 && c != '\t' && c != '\n')
+      fail(Errc::Usage, "image property " + path + " must not contain control characters (WIM readers refuse them)");
+  pugi::xml_node node = image(index);
+  for (const std::string& el : property_parts(path)) {
+    pugi::xml_node child = node.child(el.c_str());
+    if (!child) child = node.append_child(el.c_str());
+    node = child;
+  }
+  node.text().set(value.c_str());
+}
+
+static constexpr const char* kDeltaBaseElement = "WIMPACK_DELTA_BASE";
+
+std::vector<DeltaBase> XmlInfo::delta_bases(size_t index) const {
+  std::vector<DeltaBase> out;
+  for (pugi::xml_node b : image(index).children(kDeltaBaseElement)) {
+    std::string path = b.child("PATH").text().as_string();
+    if (path.empty()) continue;
+    DeltaBase d;
+    d.path = path;
+    std::string g = b.child("GUID").text().as_string();
+    if (g.size() == 32 && g.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos)
+      for (size_t i = 0; i < 16; i++) d.guid[i] = uint8_t(std::strtoul(g.substr(2 * i, 2).c_str(), nullptr, 16));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void XmlInfo::add_delta_base(size_t index, const DeltaBase& base) {
+  pugi::xml_node d = image(index).append_child(kDeltaBaseElement);
+  d.append_child("PATH").text().set(base.path.c_str());
+  char g[33];
+  for (int i = 0; i < 16; i++) std::snprintf(g + 2 * i, 3, "%02x", base.guid[i]);
+  d.append_child("GUID").text().set(g);
 }
 
 }  // namespace wp::wim

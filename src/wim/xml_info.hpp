@@ -5,15 +5,27 @@
 
 #include <pugixml.hpp>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "image/image.hpp"
 #include "util/bytes.hpp"
+#include "util/filetime.hpp"
 
 namespace wp::wim {
+
+// A --delta-from base a wimpack delta image names in its XML (wimpack's
+// WIMPACK_DELTA_BASE element: PATH and GUID as 32 lowercase hex digits), so
+// that apply can say which --ref is missing.
+struct DeltaBase {
+  std::string path;
+  std::array<uint8_t, 16> guid{};
+  bool operator==(const DeltaBase&) const = default;
+};
 
 class XmlInfo {
 public:
@@ -45,11 +57,24 @@ public:
   void set_stats(size_t index, const image::ImageStats& s, uint64_t modification_time);
   uint64_t get_time(size_t index, const char* element) const;  // FILETIME, 0 if absent
 
+  // Image properties (--image-property NAME=VALUE): `path` names an element
+  // under IMAGE, nested with "/" (e.g. WINDOWS/VERSION/MAJOR); each part is
+  // letters, digits, '_' or '-'. set_property creates missing elements and
+  // throws Errc::Usage for an invalid path or a value with control
+  // characters (other than tab and newline) that WIM readers refuse.
+  // get_property: the element's text, "" if absent or the path is invalid.
+  std::string get_property(size_t index, const std::string& path) const;
+  void set_property(size_t index, const std::string& path, const std::string& value);
+  static bool valid_property_path(const std::string& path);
+
+  // The delta bases image `index` names, in the order they were added
+  // (entries without a PATH are skipped; a malformed GUID reads as zeros).
+  std::vector<DeltaBase> delta_bases(size_t index) const;
+  void add_delta_base(size_t index, const DeltaBase& base);
+
 private:
   std::unique_ptr<pugi::xml_document> doc_;
 };
 
-uint64_t filetime_now();
-std::string format_filetime(uint64_t ft);  // "Mon Nov 23 01:50:08 2026 UTC"
 
 }  // namespace wp::wim

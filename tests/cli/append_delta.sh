@@ -128,4 +128,30 @@ t "... applies with both --ref (glob)" expect_ok wp apply "$TMP/d3.wim" "$TMP/d3
 t "... identical" compare_trees "$TMP/d3src" "$TMP/d3"
 t "... fails with only one base" expect_fail 4 -- wp apply "$TMP/d3.wim" "$TMP/d4" --ref="$B"
 
+# --update-of=IMAGE without WIMFILE: the one --delta-from base (wimcapture(1))
+t "delta capture with --delta-from and --update-of=1 (no WIMFILE)" expect_ok wp capture "$TMP/dsrc" "$TMP/du.wim" --compress=none --delta-from="$B" --update-of=1
+t "... the template is the base" stdout_has "reused from $B"
+t "... same size as with --update-of=BASE:1" test "$(stat -c %s "$TMP/du.wim")" -le $(($(stat -c %s "$D") + 512))
+rm -rf "$TMP/du"
+t "... applies with --ref" expect_ok wp apply "$TMP/du.wim" "$TMP/du" --ref="$B" --quiet
+t "... identical" compare_trees "$TMP/dsrc" "$TMP/du"
+t "capture, two --delta-from and --update-of=1: usage error" expect_fail 2 --mentions delta-from -- wp capture "$TMP/dsrc" "$TMP/dx.wim" --delta-from="$B" --delta-from="$D" --update-of=1
+t "... nothing created" test ! -e "$TMP/dx.wim"
+# append: the one base wins over the archive appended to; with two bases the
+# archive appended to is the template (as wimlib-imagex)
+wp capture "$TMP/d3src" "$TMP/ap.wim" other --compress=none --quiet
+t "append --delta-from=BASE --update-of=1: the base is the template" expect_ok wp append "$TMP/dsrc" "$TMP/ap.wim" x --delta-from="$B" --update-of=1
+t "... stdout names the base" stdout_has "reused from $B"
+t "append with two bases --update-of=1: the archive appended to is the template" expect_ok wp append "$TMP/dsrc" "$TMP/ap.wim" y --delta-from="$B" --delta-from="$D" --update-of=1
+t "... stdout names it" stdout_has "reused from $TMP/ap.wim"
+if have wimlib-imagex; then
+    t "wimlib-imagex accepts the same command line" expect_ok wimlib-imagex capture "$TMP/dsrc" "$TMP/wl_du.wim" --compress=none --delta-from="$B" --update-of=1
+    rm -rf "$TMP/wl_du"
+    t "... wimpack applies its delta with --ref" expect_ok wp apply "$TMP/wl_du.wim" "$TMP/wl_du" --ref="$B" --quiet
+    t "... identical" compare_trees "$TMP/dsrc" "$TMP/wl_du"
+    rm -rf "$TMP/du2"
+    t "wimlib-imagex applies wimpack's --update-of=1 delta" expect_ok wimlib-imagex apply "$TMP/du.wim" "$TMP/du2" --ref="$B"
+    t "... identical" compare_trees "$TMP/dsrc" "$TMP/du2"
+fi
+
 summary

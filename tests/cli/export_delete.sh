@@ -142,7 +142,7 @@ t "an image that does not exist: exit 4" expect_fail 4 --mentions src.wim -- wp 
 t "... nor a name" expect_fail 4 --mentions nosuch -- wp export "$S" nosuch "$TMP/y.wim" --quiet
 t "--pipable: not supported yet (5)" expect_fail 5 --mentions "not supported yet" -- wp export "$S" 1 "$TMP/p.wim" --pipable
 t "--not-pipable: not supported yet (5)" expect_fail 5 --mentions "not supported yet" -- wp export "$S" 1 "$E" x --not-pipable
-t "--unsafe-compact: not supported yet (5)" expect_fail 5 --mentions "not supported yet" -- wp export "$S" 1 "$E" x --unsafe-compact
+t "--unsafe-compact --recompress: refused as by wimlib (2)" expect_fail 2 --mentions recompress -- wp export "$S" 1 "$E" x --unsafe-compact --recompress
 t "... the existing archive is untouched by refused exports" test "$(names "$E")" = "base|two|again"
 
 # private codecs: zstd source, LZX export readable by wimlib
@@ -216,7 +216,7 @@ t "delete --soft all" expect_ok wp delete "$M" all --soft --quiet
 t "... zero images" test "$(image_count "$M")" = 0
 t "... wimlib-imagex verify accepts it" wl_verify "$M"
 t "delete of a missing image: exit 4" expect_fail 4 --mentions m.orig -- wp delete "$TMP/m.orig" 7
-t "delete --unsafe-compact: exit 5" expect_fail 5 --mentions "not supported yet" -- wp delete "$TMP/m.orig" 1 --unsafe-compact
+t "delete --unsafe-compact of a missing image: exit 4" expect_fail 4 --mentions m.orig -- wp delete "$TMP/m.orig" 7 --unsafe-compact
 t "delete --check writes an integrity table" expect_ok wp delete "$TMP/m.orig" 3 --check --quiet
 t "... it has one" test "$(jq_py "$TMP/m.orig" 'd["integrity_table"]')" = True
 t "... and keeps it on the next delete" expect_ok wp delete "$TMP/m.orig" 2 --soft --quiet

@@ -141,7 +141,7 @@ fails 2 "frob" "frob /x"
 fails 2 "--bogus" "add --bogus $add /x"
 fails 2 "unexpected" "delete /a /b"
 fails 2 "quote" "delete '/unterminated"
-t "--unsafe-compact is refused (exit 5)" expect_fail 5 --mentions "not supported yet" -- wp update "$TMP/f.wim" --unsafe-compact --command="delete /hello.txt"
+t "--unsafe-compact with a failing command: exit 4 before anything moves" expect_fail 4 --mentions nosuch -- wp update "$TMP/f.wim" --unsafe-compact --command="delete /nosuch"
 t "... archive byte-identical" same_file "$B" "$TMP/f.wim"
 cp "$B" "$TMP/two.wim"
 wp append "$src" "$TMP/two.wim" second --quiet

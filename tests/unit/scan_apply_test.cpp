@@ -14,6 +14,7 @@
 
 #include "apply/apply.hpp"
 #include "capture/scan.hpp"
+#include "util/filetime.hpp"
 #include "util/error.hpp"
 #include "util/sha1.hpp"
 #include "util/utf.hpp"
@@ -405,10 +406,10 @@ TEST_CASE("scan: a reference tree becomes the expected image") {
 
   // Times (wim-format.md §10.1): creation = last write = mtime.
   image::Inode* f = at("f4096");
-  CHECK(f->last_write_time == capture::unix_to_filetime(1600000000, 987654321));
+  CHECK(f->last_write_time == unix_to_filetime(1600000000, 987654321));
   CHECK(f->creation_time == f->last_write_time);
-  CHECK(f->last_access_time == capture::unix_to_filetime(1500000000, 123456789));
-  CHECK(capture::unix_to_filetime(1577934245, 123456789) == 0x01D5C1194AD6D707ull);
+  CHECK(f->last_access_time == unix_to_filetime(1500000000, 123456789));
+  CHECK(unix_to_filetime(1577934245, 123456789) == 0x01D5C1194AD6D707ull);
 
   // No unix data without the option.
   CHECK(!f->unix_data());
