@@ -9,6 +9,7 @@
 
 #include "util/checked.hpp"
 #include "util/error.hpp"
+#include "wim/pipable.hpp"
 
 namespace wp::wim {
 
@@ -62,6 +63,7 @@ std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
     }
     return out;
   }
+  if (res.pipable && !res.solid) return pipable_chunk_layout(f, res);  // §12.3
   uint64_t C = res.chunk_size;
   if (C == 0) fail(Errc::BadArchive, where(f, res) + ": zero chunk size");
   check_chunk_count(f, res);
