@@ -28,6 +28,11 @@ void run_optimize(OptimizeArgs& a) {
   wim::Archive* src = update->existing();
   print_warnings(src->warnings());
   const wim::Header& sh = src->header();
+  // wimlib keeps a pipable WIM pipable when optimizing it (§12).
+  if (sh.pipable)
+    fail(Errc::Unsupported, "optimizing a pipable WIM ('" + a.wimfile +
+                                "') is not supported yet (wimpack does not write pipable WIMs); "
+                                "'wimpack export WIM all NEW.wim' makes a normal copy");
   if (sh.flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.wimfile + "' is marked read-only");
 
   // A rebuild may change the encoding; what is not given stays as it was.

@@ -32,6 +32,12 @@ public:
   // Fills `out` unless the input ends first; returns the bytes read.
   size_t read_full(std::span<uint8_t> out) {
     size_t got = 0;
+    if (!back_.empty()) {
+      got = std::min(back_.size(), out.size());
+      std::memcpy(out.data(), back_.data(), got);
+      back_.erase(back_.begin(), back_.begin() + std::ptrdiff_t(got));
+      offset_ += got;
+    }
     while (got < out.size()) {
       if (pos_ == len_) {
         // Large reads bypass the buffer.
@@ -58,7 +64,18 @@ public:
     if (read_full(out) != out.size()) ended(where);
   }
 
+  // Gives back bytes just read: the next read returns them first.
+  void unread(ByteSpan b) {
+    back_.insert(back_.begin(), b.begin(), b.end());
+    offset_ -= b.size();
+  }
+
   void skip(uint64_t n, const std::string& where) {
+    while (n && !back_.empty()) {
+      size_t k = size_t(std::min<uint64_t>(n, back_.size()));
+      back_.erase(back_.begin(), back_.begin() + std::ptrdiff_t(k));
+      n -= k, offset_ += k;
+    }
     while (n) {
       if (pos_ == len_) {
         len_ = raw_read(buf_.data(), buf_.size());
@@ -93,6 +110,7 @@ private:
   int fd_;
   std::string name_;
   Bytes buf_;
+  Bytes back_;
   size_t pos_ = 0, len_ = 0;
   uint64_t offset_ = 0;
 };
@@ -121,6 +139,12 @@ uint32_t read_chunk_csize(PipeInput& in, uint32_t us, const std::string& what) {
     fail(Errc::BadArchive, what + ": invalid chunk size " + std::to_string(cs) + " at byte " +
                                std::to_string(in.offset() - 4) + " (corrupt pipable WIM)");
   return cs;
+}
+
+// The 12-byte integrity table header (§11): size = 12 + 20 * entries.
+bool is_integrity_table_start(ByteSpan b) {
+  uint32_t size = load_le32(b.data()), entries = load_le32(&b[4]), chunk = load_le32(&b[8]);
+  return chunk != 0 && entries != 0 && entries < (1u << 26) && size == 12 + 20ull * entries;
 }
 
 }  // namespace
@@ -310,6 +334,16 @@ void PipeReader::read_blobs(std::span<const Sha1> needed_in, const BlobSink& sin
         continue;
       }
       auto bh = decode_pipable_blob_header(bb);
+      if (!bh && got == sizeof bb && is_integrity_table_start(bb)) {
+        // §12.1: a part written to a file with --check ends with an
+        // integrity table, which has no blob header (wimlib stops here).
+        uint32_t size = load_le32(bb);
+        if (size >= sizeof bb)
+          in_->skip(size - sizeof bb, "in the middle of an integrity table");
+        else
+          in_->unread({bb + size, sizeof bb - size});
+        continue;
+      }
       if (!bh)
         fail(Errc::BadArchive, name_ + ": expected a blob header at byte " + std::to_string(in_->offset() - got) +
                                    ", found other data (corrupt pipable WIM, or not a WIM)");
