@@ -640,6 +640,10 @@ struct TreeWriter::Impl {
     return it == blobs.end() || it->hash != hash ? nullptr : &*it;
   }
 
+  void set_blob_size(const Sha1& hash, uint64_t size) {
+    if (const Blob* b = find_blob(hash); b && !b->done) const_cast<Blob*>(b)->size = size;
+  }
+
   bool can_write_whole(const Sha1& hash) const {
     const Blob* b = find_blob(hash);
     if (!b || b->done || b->size > kWholeBlobBuffer) return false;
@@ -766,6 +770,7 @@ void TreeWriter::begin_blob(const Sha1& hash) { impl_->begin_blob(hash); }
 void TreeWriter::blob_data(ByteSpan chunk) { impl_->blob_data(chunk); }
 void TreeWriter::end_blob() { impl_->end_blob(); }
 void TreeWriter::finish() { impl_->finish(); }
+void TreeWriter::set_blob_size(const Sha1& hash, uint64_t size) { impl_->set_blob_size(hash, size); }
 bool TreeWriter::can_write_whole(const Sha1& hash) const { return impl_->can_write_whole(hash); }
 void TreeWriter::write_whole(const Sha1& hash, ByteSpan data) { impl_->write_whole(hash, data); }
 std::vector<std::string> TreeWriter::warnings() const { return impl_->warnings; }

@@ -71,6 +71,11 @@ public:
   void blob_data(ByteSpan chunk);
   void end_blob();
 
+  // For a reader that learns a blob's size only when the blob arrives (a
+  // pipe, wim-format.md §12.4): sets it before begin_blob / can_write_whole.
+  // Ignored for a blob the image does not need.
+  void set_blob_size(const Sha1& hash, uint64_t size);
+
   // Parallel apply of small blobs: true if `hash` is needed, not yet written,
   // at most 1 MiB, and used only by regular files. write_whole() then writes
   // it to all of them; it may run on several threads at once and alongside

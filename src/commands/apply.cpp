@@ -1,10 +1,12 @@
 // wimpack apply WIMFILE [IMAGE] TARGET
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 
 #include "apply/extract_image.hpp"
+#include "apply/extract_pipe.hpp"
 #include "apply/image_dirs.hpp"
 #include "commands/common.hpp"
 #include "util/error.hpp"
@@ -23,12 +25,41 @@ struct ApplyArgs {
   bool unix_data = false, check = false, rpfix = false, norpfix = false;
 };
 
+// WIMFILE "-": a pipable WIM on standard input, read once, front to back
+// (wim-format.md §12.4). As with wimlib, one image at a time.
+void apply_from_pipe(ApplyArgs& a) {
+  const std::string& target = a.positional.back();
+  if (!a.refs.empty()) fail(Errc::Usage, "--ref cannot be used when reading the WIM from standard input");
+  if (a.positional.size() == 3 && (a.positional[1] == "all" || a.positional[1] == "*"))
+    fail(Errc::Usage, "applying all images from a pipe is not supported (as with wimlib): apply one image at a time");
+  wim::PipeReader pipe(STDIN_FILENO, "standard input");
+  if (a.check) warn("--check: the integrity table cannot be verified when reading from a pipe; ignored");
+  size_t index = 1;
+  if (a.positional.size() == 3)
+    index = pipe.resolve_image(a.positional[1]);
+  else if (pipe.image_count() != 1)
+    fail(Errc::Usage, "the WIM on standard input contains " + std::to_string(pipe.image_count()) +
+                          " images; say which one to apply (an index or a name)");
+  apply::ApplyOptions ao;
+  ao.unix_data = a.unix_data;
+  ao.rpfix = a.rpfix || (!a.norpfix && (pipe.header().flags & wim::kHdrRpFix));
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = apply::extract_image_from_pipe(pipe, index, target, ao);
+  print_warnings(r.warnings);
+  pipe.drain();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!a.common.quiet)
+    std::printf("Applied image %zu from standard input to %s: %s of file data (%.2f s)\n", index, target.c_str(),
+                format_size(r.bytes).c_str(), secs);
+}
+
 void run_apply(ApplyArgs& a) {
   apply_thread_count(a.common.threads);
   if (a.positional.size() < 2 || a.positional.size() > 3)
     fail(Errc::Usage, "usage: wimpack apply WIMFILE [IMAGE] TARGET");
   const std::string& wimfile = a.positional[0];
   const std::string& target = a.positional.back();
+  if (wimfile == "-") return apply_from_pipe(a);
   auto archive = wim::Archive::open(wimfile, a.check);
   print_warnings(archive->warnings());
   for (const auto& pattern : a.refs)

@@ -146,7 +146,9 @@ void run_export(ExportArgs& a) {
     Progress progress("Exporting", !a.common.quiet);
     writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
     for (size_t k = 0; k < images.size(); k++) {
-      size_t index = writer.import_image(*src, images[k], a.recompress, &ws);
+      // A pipable source's compressed resources have their own chunk layout
+      // (wim-format.md §12.3): never copied verbatim into a normal WIM.
+      size_t index = writer.import_image(*src, images[k], a.recompress || src->header().pipable, &ws);
       if (a.name_given) writer.xml().set(index, "NAME", a.name);  // "" leaves it unnamed
       if (a.description_given) writer.xml().set(index, "DESCRIPTION", a.description);
       if (images[k] == boot_src) writer.header().boot_index = uint32_t(index);

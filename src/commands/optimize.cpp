@@ -28,6 +28,11 @@ void run_optimize(OptimizeArgs& a) {
   wim::Archive* src = update->existing();
   print_warnings(src->warnings());
   const wim::Header& sh = src->header();
+  // wimlib keeps a pipable WIM pipable when optimizing it (§12).
+  if (sh.pipable)
+    fail(Errc::Unsupported, "optimizing a pipable WIM ('" + a.wimfile +
+                                "') is not supported yet (wimpack does not write pipable WIMs); "
+                                "'wimpack export WIM all NEW.wim' makes a normal copy");
   // wimoptimize(1): compaction only moves data, so nothing that changes the
   // encoding goes with it (wimlib-imagex refuses these too).
   if (a.unsafe_compact) {

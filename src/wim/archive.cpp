@@ -27,13 +27,10 @@ std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
     // §12.1: the authoritative header of a pipable WIM is the last 208 bytes.
     Bytes last = f.read_bytes(f.size() - kHeaderSize, kHeaderSize, "final header of a pipable WIM");
     a->header_ = decode_header(last, f.size(), path, &a->warnings_);
-    if (a->header_.blob_table.usize == 0 && a->header_.xml.usize == 0)
+    if (!a->header_.pipable || (a->header_.blob_table.usize == 0 && a->header_.xml.usize == 0))
       fail(Errc::BadArchive, "'" + path + "': incomplete pipable WIM (no final header)");
-    // Uncompressed pipable resources are plain bytes after a 40-byte blob
-    // header that the reshdrs already skip (§12.2); compressed ones use the
-    // streaming chunk format of §12.3, which is not implemented.
-    if (a->header_.codec() != Codec::None)
-      fail(Errc::Unsupported, "'" + path + "' is a compressed pipable WIM; reading those is not supported yet");
+    // Its resources start after 40-byte blob headers that the reshdrs already
+    // skip (§12.2); compressed ones have their own chunk layout (§12.3).
   }
   if (check) {
     if (!check_integrity(f.fd(), path, f.size(), a->header_))
@@ -71,6 +68,7 @@ Resource Archive::nonsolid_resource(const ResHdr& r) const {
     res.compressed = true;
     res.codec = header_.codec();
     res.chunk_size = header_.chunk_size;
+    res.pipable = header_.pipable;
   }
   return res;
 }

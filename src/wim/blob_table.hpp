@@ -36,6 +36,7 @@ struct Resource {
   uint8_t flags = 0;
   bool solid = false;
   bool compressed = false;  // chunked (non-solid COMPRESSED, or solid)
+  bool pipable = false;     // compressed in a pipable WIM: §12.3 chunk layout
   Codec codec = Codec::None;
   uint32_t chunk_size = 0;
   uint32_t solid_format = 0;  // raw format number from the solid header

@@ -5,6 +5,7 @@
 #include "compress/chunk_pipeline.hpp"
 #include "util/checked.hpp"
 #include "util/error.hpp"
+#include "wim/pipable.hpp"
 
 namespace wp::wim {
 
@@ -58,6 +59,7 @@ std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
     }
     return out;
   }
+  if (res.pipable && !res.solid) return pipable_chunk_layout(f, res);  // §12.3
   uint64_t C = res.chunk_size;
   if (C == 0) fail(Errc::BadArchive, where(f, res) + ": zero chunk size");
   check_chunk_count(f, res);

@@ -44,6 +44,8 @@ std::vector<std::string> split_archive(const Archive& src, const std::string& fi
   if (opts.part_size == 0) fail(Errc::Usage, "the part size must be greater than 0");
   if (src.header().total_parts != 1)
     fail(Errc::Unsupported, "'" + path + "' is already part of a split WIM; join the parts first");
+  if (src.header().pipable)  // wimlib's parts stay pipable; we do not write that format yet
+    fail(Errc::Unsupported, "splitting a pipable WIM ('" + path + "') is not supported yet; export it to a normal WIM first");
   for (const Resource& r : src.resources())
     if (r.solid)
       fail(Errc::Unsupported, "'" + path +

@@ -1,0 +1,66 @@
+// Reading a pipable WIM sequentially, from a pipe (wim-format.md §12.4):
+// header #1, the XML copy, the metadata resources, then the blobs in the
+// writer's order, each behind a 40-byte blob header. Split pipable WIMs are
+// read as their parts concatenated (a WIM header where a blob header is
+// expected starts the next part). Nothing is ever read twice, so only what
+// the first pass needs is kept: the XML, the selected image, and the blobs
+// the caller asks for.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "image/image.hpp"
+#include "util/bytes.hpp"
+#include "util/sha1.hpp"
+#include "wim/header.hpp"
+#include "wim/xml_info.hpp"
+
+namespace wp::wim {
+
+class PipeInput;
+
+class PipeReader {
+public:
+  // Reads header #1 and the XML copy (§12.4 steps 1-2) from `fd`; `name`
+  // ("standard input") is used in messages.
+  PipeReader(int fd, std::string name);
+  ~PipeReader();
+
+  const std::string& name() const { return name_; }
+  const Header& header() const { return header_; }
+  const XmlInfo& xml() const { return xml_; }
+  size_t image_count() const { return header_.image_count; }
+
+  // "3", "name", or a negative index counting from the end, as
+  // Archive::resolve_image. Throws Errc::NotFound.
+  size_t resolve_image(const std::string& spec) const;
+
+  // Step 3: reads every metadata resource, verifying its SHA-1, and decodes
+  // image `index` (1-based); the others are skipped. Call once, before
+  // read_blobs. Stream sizes are left 0 (they come with the blobs).
+  image::Image read_image(size_t index);
+
+  // Step 5: reads blob headers until every hash in `needed` has been seen
+  // once, and streams each needed blob's uncompressed data to `sink`, in
+  // order, serially: sink(hash, blob_size, offset, data); the last piece has
+  // offset + data.size() == blob_size (a blob of size 0 gets one empty
+  // piece). Chunks are decompressed on all threads. The SHA-1 is the
+  // sink's to check. Throws Errc::BadArchive if the input ends first.
+  using BlobSink = std::function<void(const Sha1& hash, uint64_t size, uint64_t offset, ByteSpan data)>;
+  void read_blobs(std::span<const Sha1> needed, const BlobSink& sink);
+
+  // Reads and discards the rest of the input (the blob table, the XML and
+  // header #2), so that the writer of the pipe is not cut off.
+  void drain();
+
+private:
+  std::string name_;
+  std::unique_ptr<PipeInput> in_;
+  Header header_;
+  XmlInfo xml_;
+};
+
+}  // namespace wp::wim
