@@ -289,9 +289,10 @@ void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool b
       o += ",\"windows\":null";
     }
     o += ",\"delta_bases\":[";
-    for (size_t b = 0; b < m.delta_bases.size(); b++)
-      o += std::string(b ? "," : "") + "{\"path\":" + json_string(m.delta_bases[b].path) +
-           ",\"guid\":" + json_string(m.delta_bases[b].guid) + "}";
+    auto bases = a.xml().delta_bases(i);
+    for (size_t b = 0; b < bases.size(); b++)
+      o += std::string(b ? "," : "") + "{\"path\":" + json_string(bases[b].path) +
+           ",\"guid\":" + json_string(hex_guid(bases[b].guid)) + "}";
     o += "]}";
   }
   o += "]";

@@ -96,8 +96,6 @@ ImageInfo read_image_info(pugi::xml_node img, size_t index) {
     }
     r.windows = std::move(wi);
   }
-  for (pugi::xml_node b : img.children("WIMPACK_DELTA_BASE"))
-    r.delta_bases.push_back({b.child("PATH").text().as_string(), b.child("GUID").text().as_string()});
   return r;
 }
 

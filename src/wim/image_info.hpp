@@ -38,11 +38,6 @@ struct WindowsInfo {
   uint64_t major = 0, minor = 0, build = 0, sp_build = 0, sp_level = 0;
 };
 
-// WIMPACK_DELTA_BASE: a base archive a delta made by wimpack needs.
-struct DeltaBase {
-  std::string path, guid;
-};
-
 struct ImageInfo {
   size_t index = 0;
   std::optional<std::string> name, description, display_name, display_description, flags;
@@ -50,7 +45,6 @@ struct ImageInfo {
   uint64_t creation_time = 0, last_modification_time = 0;
   std::optional<WindowsInfo> windows;
   bool wimboot = false;
-  std::vector<DeltaBase> delta_bases;
 };
 
 ImageInfo read_image_info(pugi::xml_node image, size_t index);

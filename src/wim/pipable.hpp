@@ -32,9 +32,6 @@ std::optional<PipableBlobHeader> decode_pipable_blob_header(ByteSpan b);
 // True when the bytes start with the pipable WIM magic "WLPWM\0\0\0".
 bool is_pipable_wim_magic(ByteSpan b);
 
-// Width of a chunk table entry (§4.2): 8 bytes from 4 GiB on.
-inline uint64_t chunk_entry_size(uint64_t usize) { return usize > 0xFFFFFFFFull ? 8 : 4; }
-
 // §12.3: the chunks of a compressed pipable resource of `size_in_wim` bytes
 // at `offset`, decoding to `usize` bytes in chunks of `chunk_size`, from its
 // trailing chunk table `table` ((N-1) entries). Chunk i lies at
