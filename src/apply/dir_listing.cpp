@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "apply/select.hpp"
+#include "util/filetime.hpp"
 #include "util/endian.hpp"
 #include "util/utf.hpp"
 
@@ -30,16 +31,6 @@ constexpr AttrName kResFlagNames[] = {
     {0x8, "WIM_RESHDR_FLAG_SPANNED"},    {0x10, "WIM_RESHDR_FLAG_SOLID"},
 };
 
-std::string format_time(uint64_t filetime) {
-  // wim-format.md §10.1: 100 ns ticks since 1601-01-01 UTC.
-  int64_t secs = int64_t(filetime / 10000000) - 11644473600LL;
-  std::time_t t = std::time_t(secs);
-  std::tm tm{};
-  if (!::gmtime_r(&t, &tm)) return "?";
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S %Y UTC", &tm);
-  return buf;
-}
 
 class Lister {
 public:
@@ -77,9 +68,9 @@ public:
       for (uint8_t c : sds_[size_t(ino.security_id)]) std::fprintf(out_, "%02x", c);
       std::fprintf(out_, "\n");
     }
-    std::fprintf(out_, "Creation Time       = %s\n", format_time(ino.creation_time).c_str());
-    std::fprintf(out_, "Last Write Time     = %s\n", format_time(ino.last_write_time).c_str());
-    std::fprintf(out_, "Last Access Time    = %s\n", format_time(ino.last_access_time).c_str());
+    std::fprintf(out_, "Creation Time       = %s\n", format_filetime(ino.creation_time).c_str());
+    std::fprintf(out_, "Last Write Time     = %s\n", format_filetime(ino.last_write_time).c_str());
+    std::fprintf(out_, "Last Access Time    = %s\n", format_filetime(ino.last_access_time).c_str());
     if (ino.is_reparse_point()) std::fprintf(out_, "Reparse Tag         = 0x%08x\n", ino.reparse_tag);
     std::fprintf(out_, "Link Group ID       = 0x%016llx\n", static_cast<unsigned long long>(ino.disk_group_id));
     std::fprintf(out_, "Link Count          = %u\n", ino.nlink);

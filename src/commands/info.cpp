@@ -87,8 +87,8 @@ void print_image(const wim::Archive& a, size_t i) {
   num("File Count:", m.file_count);
   num("Total Bytes:", m.total_bytes);
   num("Hard Link Bytes:", m.hard_link_bytes);
-  line("Creation Time:", wim::format_wim_time(m.creation_time));
-  line("Last Modification Time:", wim::format_wim_time(m.last_modification_time));
+  line("Creation Time:", format_filetime(m.creation_time));
+  line("Last Modification Time:", format_filetime(m.last_modification_time));
   if (m.windows) {
     const wim::WindowsInfo& w = *m.windows;
     line("Architecture:", wim::arch_name(w.arch));

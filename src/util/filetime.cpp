@@ -38,8 +38,8 @@ std::string format_utc(uint64_t ft, const char* fmt) {
 }  // namespace
 
 std::string format_filetime(uint64_t ft) {
-  if (ft < kFiletimeUnixEpoch) return "(unknown)";
-  return format_utc(ft, "%a %b %d %H:%M:%S %Y UTC");
+  std::string s = format_utc(ft, "%a %b %d %H:%M:%S %Y UTC");
+  return s.empty() ? "(unknown)" : s;
 }
 
 std::string format_filetime_iso(uint64_t ft) {

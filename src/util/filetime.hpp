@@ -28,8 +28,8 @@ struct timespec filetime_to_timespec(uint64_t ft);
 // The current time (CLOCK_REALTIME) as a FILETIME.
 uint64_t filetime_now();
 
-// "Mon Nov 23 01:50:08 2026 UTC" (as wiminfo prints it); "(unknown)" for
-// times before 1970 (0 means "not set").
+// "Mon Nov 23 01:50:08 2026 UTC", as wimlib-imagex's info and dir print
+// every time, 0 included ("Mon Jan 01 00:00:00 1601 UTC").
 std::string format_filetime(uint64_t ft);
 // "2026-11-23T01:50:08Z"; "" for times before 1970.
 std::string format_filetime_iso(uint64_t ft);

@@ -34,14 +34,6 @@ uint64_t xml_filetime(pugi::xml_node el) {
   return (xml_number(el.child("HIGHPART"), 16) << 32) | (xml_number(el.child("LOWPART"), 16) & 0xFFFFFFFFull);
 }
 
-std::string format_wim_time(uint64_t ft) {
-  time_t t = time_t(int64_t(ft / 10000000ull) - 11644473600ll);
-  struct tm tm;
-  if (!gmtime_r(&t, &tm)) return "(unknown)";
-  char buf[80];
-  std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S %Y UTC", &tm);
-  return buf;
-}
 
 const char* arch_name(uint64_t arch) {
   switch (arch) {

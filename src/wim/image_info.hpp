@@ -25,8 +25,6 @@ std::optional<std::string> xml_text(pugi::xml_node el);
 uint64_t xml_number(pugi::xml_node el, int base = 10);
 // <HIGHPART>/<LOWPART> (hexadecimal, each parsed as xml_number) as a FILETIME.
 uint64_t xml_filetime(pugi::xml_node el);
-// "Tue Dec 01 00:49:52 2026 UTC"; any FILETIME, 0 being 1601.
-std::string format_wim_time(uint64_t filetime);
 
 struct WindowsInfo {
   uint64_t arch = 0;

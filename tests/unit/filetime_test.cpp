@@ -59,7 +59,7 @@ TEST_CASE("filetime: formatting") {
   CHECK(format_filetime(t) == "Thu Jan 02 03:04:05 2020 UTC");
   CHECK(format_filetime_iso(t) == "2020-01-02T03:04:05Z");
   CHECK(format_filetime(kFiletimeUnixEpoch) == "Thu Jan 01 00:00:00 1970 UTC");
-  CHECK(format_filetime(0) == "(unknown)");
-  CHECK(format_filetime(kFiletimeUnixEpoch - 1) == "(unknown)");
+  CHECK(format_filetime(0) == "Mon Jan 01 00:00:00 1601 UTC");
+  CHECK(format_filetime(kFiletimeUnixEpoch - 1) == "Wed Dec 31 23:59:59 1969 UTC");
   CHECK(format_filetime_iso(0).empty());
 }
