@@ -1,5 +1,7 @@
 #include "wim/xml_info.hpp"
 
+#include "wim/image_info.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -207,39 +209,21 @@ Bytes XmlInfo::encode(uint64_t total_bytes) const {
 
 // --- image properties and wimpack's extension elements ---------------------
 
-namespace {
 
-std::vector<std::string> property_parts(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (i <= path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    parts.push_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return parts;
-}
-
-}  // namespace
-
+// Image properties: one implementation of wimlib's path syntax
+// (NAME[/NAME[n]]..., image_info.cpp) for capture, append and info.
 bool XmlInfo::valid_property_path(const std::string& path) {
-  if (path.empty()) return false;
-  for (const std::string& el : property_parts(path))
-    if (el.empty() ||
-        el.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != std::string::npos)
-      return false;
-  return true;
+  try {
+    (void)get_image_property(pugi::xml_node(), path);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 std::string XmlInfo::get_property(size_t index, const std::string& path) const {
   if (!valid_property_path(path)) return {};
-  pugi::xml_node node = image(index);
-  for (const std::string& el : property_parts(path)) {
-    node = node.child(el.c_str());
-    if (!node) return {};
-  }
-  return node.text().as_string();
+  return get_image_property(image(index), path);
 }
 
 void XmlInfo::set_property(size_t index, const std::string& path, const std::string& value) {
@@ -247,13 +231,7 @@ void XmlInfo::set_property(size_t index, const std::string& path, const std::str
   for (unsigned char c : value)
     if (c < 0x20 && c != '\t' && c != '\n')
       fail(Errc::Usage, "image property " + path + " must not contain control characters (WIM readers refuse them)");
-  pugi::xml_node node = image(index);
-  for (const std::string& el : property_parts(path)) {
-    pugi::xml_node child = node.child(el.c_str());
-    if (!child) child = node.append_child(el.c_str());
-    node = child;
-  }
-  node.text().set(value.c_str());
+  set_image_property(image(index), path, value);
 }
 
 static constexpr const char* kDeltaBaseElement = "WIMPACK_DELTA_BASE";

@@ -27,7 +27,8 @@ TEST_CASE("xml_info: image properties, nested paths, created on demand") {
   CHECK(back.get_property(1, "WINDOWS/VERSION/MAJOR") == "11");
 
   CHECK(wim::XmlInfo::valid_property_path("A/B_c/d-1"));
-  for (const char* bad : {"", "/A", "A/", "A//B", "A B", "A<B", "\xC3\xA4"}) {
+  CHECK(wim::XmlInfo::valid_property_path("WINDOWS/LANGUAGES/LANGUAGE[2]"));
+  for (const char* bad : {"", "/A", "A/", "A//B", "A B", "A<B", "1A", "A[0]", "A[x]"}) {
     CHECK_FALSE(wim::XmlInfo::valid_property_path(bad));
     CHECK_THROWS_AS(x.set_property(i, bad, "v"), Error);
   }
