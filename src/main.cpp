@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
   cmd::register_dir(app);
   cmd::register_verify(app);
 
+  // As with wimlib-imagex's getopt, a repeatable option takes one value per
+  // occurrence: "--ref 'b*.swm' 1 out" leaves 1 and out positional.
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    for (CLI::Option* opt : sub->get_options([](CLI::Option* o) { return o->nonpositional() && o->get_items_expected_max() > 1; }))
+      opt->allow_extra_args(false);
+
   // Called as wimCMD (a link to the binary named wimcapture, wimapply, ...),
   // run CMD, as wimlib-imagex does.
   std::vector<char*> args(argv, argv + argc);
