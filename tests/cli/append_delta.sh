@@ -114,6 +114,10 @@ t "applying the delta without its base fails, naming it" expect_fail 4 --mention
 rm -rf "$TMP/d1"
 t "applying with --ref works" expect_ok wp apply "$D" "$TMP/d1" --ref="$B" --quiet
 t "... identical" compare_trees "$TMP/dsrc" "$TMP/d1"
+# getopt style: "--ref GLOB" takes one value; IMAGE and TARGET after it stay positional
+rm -rf "$TMP/d1s"
+t "apply WIM --ref BASE 1 TARGET (separate value, positionals after it)" expect_ok wp apply "$D" --ref "$B" 1 "$TMP/d1s" --quiet
+t "... identical" compare_trees "$TMP/dsrc" "$TMP/d1s"
 if have wimlib-imagex; then
     rm -rf "$TMP/d2"
     t "wimlib-imagex applies wimpack's delta with --ref" expect_ok wimlib-imagex apply "$D" "$TMP/d2" --ref="$B"
