@@ -83,6 +83,18 @@ t "join of pipable parts" expect_ok wp join "$TMP/j.wim" "$TMP"/s*.swm
 t "joined: pipable" is_pipable "$TMP/j.wim"
 t "joined: wimlib-imagex verify" expect_ok wimlib-imagex verify "$TMP/j.wim"
 
+D=$TMP/del.wim
+cp "$TMP/p-xpress.wim" "$D"
+t "delete of a pipable WIM" expect_ok wp delete "$D" 1
+t "deleted: WLPWM, one image" bash -c 'test "$(head -c 5 "$1")" = WLPWM && wimlib-imagex info "$1" | grep -q "^Image Count: *1$"' _ "$D"
+t "deleted: wimlib-imagex verify" expect_ok wimlib-imagex verify "$D"
+t "update of a pipable WIM" expect_ok wp update "$D" 1 --command="add $SMALL /added"
+t "updated: pipable" is_pipable "$D"
+t "updated: wimlib-imagex verify" expect_ok wimlib-imagex verify "$D"
+t "updated: apply - from a pipe" expect_ok "${from_pipe[@]}" "$D" wimlib-imagex 1 "$TMP/u" &&
+    t "updated: the added tree" compare_trees "$SMALL" "$TMP/u/added"
+rm -rf "$TMP/u"
+
 t "solid + pipable refused" expect_fail 2 --mentions solid -- wp capture "$SMALL" "$TMP/sp.wim" --pipable --solid
 t "solid to - refused" expect_fail 2 --mentions solid -- wp capture "$SMALL" - --solid
 t "nothing written for the refusals" not test -e "$TMP/sp.wim"
