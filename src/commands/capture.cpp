@@ -101,6 +101,11 @@ bool file_exists(const std::string& p) {
 
 void run_capture(CaptureArgs& a) {
   apply_thread_count(a.common.threads);
+  // WIMFILE "-" (capture only): a pipable WIM on standard output, which then
+  // carries nothing else.
+  const bool to_stdout = a.wimfile == "-";
+  if (to_stdout && a.append) fail(Errc::Usage, "append cannot write to standard output ('-'); WIMFILE must be a file");
+  if (to_stdout) stdout_carries_data();
   if (a.append && !file_exists(a.wimfile)) {
     if (!a.create) fail(Errc::NotFound, "'" + a.wimfile + "' does not exist (use --create to create it)");
     a.append = false;
@@ -110,7 +115,9 @@ void run_capture(CaptureArgs& a) {
   // The archive is locked before it is read, and stays locked until the
   // new header is written (or the old file is restored).
   std::unique_ptr<wim::ArchiveUpdate> update =
-      a.append ? wim::ArchiveUpdate::open(a.wimfile) : wim::ArchiveUpdate::create(a.wimfile);
+      a.append    ? wim::ArchiveUpdate::open(a.wimfile)
+      : to_stdout ? wim::ArchiveUpdate::create_stdout()
+                  : wim::ArchiveUpdate::create(a.wimfile);
   wim::Archive* existing = update->existing();
   if (existing) {
     print_warnings(existing->warnings());
@@ -120,6 +127,7 @@ void run_capture(CaptureArgs& a) {
   // tool reads; an append keeps the archive's encoding.
   WriteTarget target;
   target.existing = existing;
+  target.to_stdout = to_stdout;
   target.quiet = a.common.quiet;
   wim::WriterOptions wo = make_writer_options(a.write, target);
   if (existing) {
@@ -220,7 +228,7 @@ void run_capture(CaptureArgs& a) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto st = scan.image.stats();
   if (!a.common.quiet)
-    std::printf("%s \"%s\" %s %s: %llu directories, %llu files, %s of data; archive is now %s (%.2f s)\n",
+    std::fprintf(messages(), "%s \"%s\" %s %s: %llu directories, %llu files, %s of data; archive is now %s (%.2f s)\n",
                 a.append ? "Appended" : "Captured", a.name.c_str(), a.append ? "to" : "into", a.wimfile.c_str(),
                 (unsigned long long)st.dir_count, (unsigned long long)st.file_count, format_size(st.total_bytes).c_str(),
                 format_size(update->final_size()).c_str(), secs);
@@ -263,6 +271,7 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_flag("--dereference", a.dereference,
               "Follow symbolic links in SOURCE: capture what a link points to (a file or a directory) instead of "
               "the link; a link loop fails");
+  add_pipable_options(c, a.write, /*with_not=*/a.append);
   add_common_options(c, a.common);
 }
 

@@ -76,8 +76,16 @@ void add_windows_noop_options(CLI::App* app) {
 
 void warn(const std::string& msg) { std::fprintf(stderr, "wimpack: warning: %s\n", msg.c_str()); }
 
+namespace {
+bool g_stdout_is_data = false;
+}
+
+void stdout_carries_data() { g_stdout_is_data = true; }
+
+std::FILE* messages() { return g_stdout_is_data ? stderr : stdout; }
+
 void info(bool quiet, const std::string& msg) {
-  if (!quiet) std::printf("%s\n", msg.c_str());
+  if (!quiet) std::fprintf(messages(), "%s\n", msg.c_str());
 }
 
 void print_warnings(const std::vector<std::string>& ws) {

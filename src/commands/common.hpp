@@ -2,6 +2,8 @@
 // messages.
 #pragma once
 
+#include <cstdio>
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -38,6 +40,11 @@ void add_windows_noop_options(CLI::App* app);
 
 void warn(const std::string& msg);
 void info(bool quiet, const std::string& msg);
+// Standard output carries the archive (WIMFILE "-"): from now on info() and
+// messages() go to standard error.
+void stdout_carries_data();
+// Where informational output goes: stdout, or stderr after stdout_carries_data().
+std::FILE* messages();
 void print_warnings(const std::vector<std::string>& ws);
 // --unsafe-compact (wimoptimize(1)): says on stderr, as wimlib-imagex does,
 // that the archive is compacted in place and must not be interrupted.

@@ -26,7 +26,7 @@ struct ExportArgs {
   bool name_given = false, description_given = false;
   std::vector<std::string> refs;
   bool boot = false, recompress = false, rebuild = false, include_integrity = false;
-  bool pipable = false, not_pipable = false, unsafe_compact = false;
+  bool unsafe_compact = false;
 };
 
 void check_text(const std::string& what, const std::string& value) {
@@ -47,9 +47,13 @@ bool exists(const std::string& p) {
 
 void run_export(ExportArgs& a) {
   apply_thread_count(a.common.threads);
-  // Not yet: pipable output (another issue), in-place compaction.
-  if (a.pipable || a.dest == "-") fail(Errc::Unsupported, "exporting to a pipable WIM (--pipable, or '-') is not supported yet");
-  if (a.not_pipable) fail(Errc::Unsupported, "--not-pipable is not supported yet (wimpack does not write pipable WIMs)");
+  // DEST_WIMFILE "-": a new pipable WIM on standard output, which then
+  // carries nothing else.
+  const bool to_stdout = a.dest == "-";
+  if (to_stdout) stdout_carries_data();
+  if (to_stdout && (a.unsafe_compact || a.rebuild))
+    fail(Errc::Usage, std::string(a.unsafe_compact ? "--unsafe-compact" : "--rebuild") +
+                          " needs an existing DEST_WIMFILE, not standard output ('-')");
   if (a.unsafe_compact && a.recompress)
     fail(Errc::Usage, "--unsafe-compact cannot be used with --recompress (compaction moves data, it never recompresses)");
   const bool all = a.image == "all" || a.image == "*";
@@ -62,9 +66,10 @@ void run_export(ExportArgs& a) {
 
   // The destination is locked before it is read, and stays locked until its
   // new header is written (or it is restored).
-  const bool dest_exists = exists(a.dest);
-  std::unique_ptr<wim::ArchiveUpdate> update =
-      dest_exists ? wim::ArchiveUpdate::open(a.dest) : wim::ArchiveUpdate::create(a.dest);
+  const bool dest_exists = !to_stdout && exists(a.dest);
+  std::unique_ptr<wim::ArchiveUpdate> update = to_stdout     ? wim::ArchiveUpdate::create_stdout()
+                                               : dest_exists ? wim::ArchiveUpdate::open(a.dest)
+                                                             : wim::ArchiveUpdate::create(a.dest);
   wim::Archive* dest = update->existing();
   if (a.unsafe_compact && !dest) fail(Errc::Usage, "--unsafe-compact is only valid when exporting to an existing WIM file");
   if (dest) {
@@ -123,6 +128,7 @@ void run_export(ExportArgs& a) {
   target.keep_encoding = true;
   target.like = src;  // a new archive takes the source's codec, chunk size, solidity
   target.inherit_solid = true;
+  target.to_stdout = to_stdout;
   target.quiet = a.common.quiet;
   wim::WriterOptions wo = make_writer_options(write, target);
   // §9.4: RP_FIX travels with the image.
@@ -146,9 +152,9 @@ void run_export(ExportArgs& a) {
     Progress progress("Exporting", !a.common.quiet);
     writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
     for (size_t k = 0; k < images.size(); k++) {
-      // A pipable source's compressed resources have their own chunk layout
-      // (wim-format.md §12.3): never copied verbatim into a normal WIM.
-      size_t index = writer.import_image(*src, images[k], a.recompress || src->header().pipable, &ws);
+      // A pipable source's resources have their own layout (wim-format.md
+      // §12.3): import_image copies them verbatim only into a pipable WIM.
+      size_t index = writer.import_image(*src, images[k], a.recompress, &ws);
       if (a.name_given) writer.xml().set(index, "NAME", a.name);  // "" leaves it unnamed
       if (a.description_given) writer.xml().set(index, "DESCRIPTION", a.description);
       if (images[k] == boot_src) writer.header().boot_index = uint32_t(index);
@@ -162,7 +168,7 @@ void run_export(ExportArgs& a) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!a.common.quiet) {
     std::string what = images.size() == 1 ? "image " + std::to_string(images[0]) : std::to_string(images.size()) + " images";
-    std::printf("Exported %s of %s into %s as image %zu%s: %s of data written; archive is now %s (%.2f s)\n", what.c_str(),
+    std::fprintf(messages(), "Exported %s of %s into %s as image %zu%s: %s of data written; archive is now %s (%.2f s)\n", what.c_str(),
                 a.src.c_str(), a.dest.c_str(), added.front(),
                 added.size() > 1 ? (std::string("-") + std::to_string(added.back())).c_str() : "",
                 format_size(ws.bytes_written).c_str(), format_size(update->final_size()).c_str(), secs);
@@ -189,8 +195,7 @@ void register_export(CLI::App& app) {
   c->add_flag("--recompress", a.recompress, "Recompress all exported data, even where it could be copied as it is");
   c->add_flag("--rebuild", a.rebuild, "Rewrite an existing DEST_WIMFILE (via a temporary file) instead of appending");
   c->add_option("--ref", a.refs, "Additional archive(s) holding the source's blobs (delta bases), as a glob; repeatable");
-  c->add_flag("--pipable", a.pipable, "Write a pipable WIM (not supported yet)");
-  c->add_flag("--not-pipable", a.not_pipable, "Rebuild a pipable DEST_WIMFILE as a normal WIM (not supported yet)");
+  add_pipable_options(c, a.write, /*with_not=*/true);
   c->add_flag("--unsafe-compact", a.unsafe_compact,
               "Append to an existing DEST_WIMFILE and squeeze out its holes, without a temporary file (NOT safe "
               "against crashes or SIGKILL: a failed compaction corrupts the archive)");

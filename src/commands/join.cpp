@@ -32,9 +32,6 @@ void run_join(JoinArgs& a) {
     parts.push_back(opened.back().get());
   }
   std::vector<const wim::Archive*> sorted = wim::check_split_set(parts);
-  if (parts[0]->header().pipable)  // wimlib joins them into a pipable WIM, which we do not write yet
-    fail(Errc::Unsupported, "joining the parts of a pipable split WIM is not supported yet; apply them with "
-                            "--ref=GLOB, or from a pipe: cat PARTS | wimpack apply - IMAGE TARGET");
   // Part 1 reads its blobs from the others, as apply --ref does.
   std::unique_ptr<wim::Archive> first;
   for (auto& o : opened)
@@ -44,6 +41,7 @@ void run_join(JoinArgs& a) {
 
   WriteArgs wa;
   wa.check = a.check || a.include_integrity;
+  wa.pipable = first->header().pipable;  // as wimlib: the parts of a pipable WIM join into a pipable WIM
   WriteTarget target;
   target.like = first.get();  // the parts' codec and chunk size: resources are copied as they are
   target.quiet = a.common.quiet;

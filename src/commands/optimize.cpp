@@ -28,11 +28,10 @@ void run_optimize(OptimizeArgs& a) {
   wim::Archive* src = update->existing();
   print_warnings(src->warnings());
   const wim::Header& sh = src->header();
-  // wimlib keeps a pipable WIM pipable when optimizing it (§12).
-  if (sh.pipable)
-    fail(Errc::Unsupported, "optimizing a pipable WIM ('" + a.wimfile +
-                                "') is not supported yet (wimpack does not write pipable WIMs); "
-                                "'wimpack export WIM all NEW.wim' makes a normal copy");
+  // wimlib keeps a pipable WIM pipable when optimizing it (§12), unless
+  // --not-pipable; --pipable makes a normal one pipable.
+  if (a.unsafe_compact && (sh.pipable || a.write.pipable))
+    fail(Errc::Usage, "--unsafe-compact cannot be used with a pipable WIM (it is always rebuilt)");
   // wimoptimize(1): compaction only moves data, so nothing that changes the
   // encoding goes with it (wimlib-imagex refuses these too).
   if (a.unsafe_compact) {
@@ -89,6 +88,7 @@ void register_optimize(CLI::App& app) {
               "against crashes or SIGKILL: a failed compaction corrupts the archive");
   add_write_options(c, a.write,
                     "New compression type (see 'capture --help'); implies recompressing data whose codec changes");
+  add_pipable_options(c, a.write, /*with_not=*/true);
   add_common_options(c, a.common);
   c->callback([] { run_optimize(a); });
 }

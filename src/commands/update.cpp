@@ -176,7 +176,6 @@ void run_update(UpdateArgs& a) {
   print_warnings(ar.warnings());
   const wim::Header& h = ar.header();
   if (h.flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.wimfile + "' is marked read-only");
-  if (h.pipable) fail(Errc::Unsupported, "updating a pipable WIM is not supported");
   if (h.part_number != 1 || h.total_parts != 1) fail(Errc::Unsupported, "updating a split WIM is not supported");
   size_t index;
   if (a.image.empty()) {
@@ -242,6 +241,7 @@ void run_update(UpdateArgs& a) {
   wim::WriterOptions wo;
   wo.compression = {h.codec(), 0};
   wo.chunk_size = h.chunk_size;
+  wo.pipable = h.pipable;  // rebuilt and still pipable, as with wimlib (wimcapture(1), --pipable)
   wo.integrity = a.check || a.include_integrity || (ar.has_integrity() && !a.nocheck);
   if (h.flags & wim::kHdrRpFix) wo.extra_header_flags |= wim::kHdrRpFix;
   if (wo.compression.codec != Codec::None) make_compressor(wo.compression.codec, 0, 32768);

@@ -20,6 +20,13 @@ void add_write_options(CLI::App* c, WriteArgs& a, const std::string& compress_he
   if (with_nocheck) c->add_flag("--nocheck", a.nocheck, "Do not write an integrity table even if the archive had one");
 }
 
+void add_pipable_options(CLI::App* c, WriteArgs& a, bool with_not) {
+  c->add_flag("--pipable", a.pipable,
+              "Write a pipable WIM (wimlib's extension, not readable by Microsoft's tools) that can be written to "
+              "and applied from a pipe");
+  if (with_not) c->add_flag("--not-pipable", a.not_pipable, "Rewrite a pipable WIM as a normal one");
+}
+
 namespace {
 
 // The codec and chunk size of the first solid resource, if any.
@@ -33,6 +40,8 @@ const wim::Resource* first_solid(const wim::Archive& a) {
 
 wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t) {
   if (a.check && a.nocheck) fail(Errc::Usage, "--check and --nocheck are mutually exclusive");
+  if (a.pipable && a.not_pipable) fail(Errc::Usage, "--pipable and --not-pipable are mutually exclusive");
+  if (t.to_stdout && a.not_pipable) fail(Errc::Usage, "a WIM written to standard output ('-') is always pipable");
   wim::WriterOptions wo;
   const wim::Archive* dest = t.existing;
   const bool keep = dest && t.keep_encoding;
@@ -55,7 +64,11 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
   }
 
   // Solid resources.
-  const wim::Resource* like_solid = (!keep && t.like && t.inherit_solid && a.compress.empty()) ? first_solid(*t.like) : nullptr;
+  // A pipable archive: asked for, on standard output, or one that is
+  // rewritten and stays pipable unless --not-pipable (as wimlib).
+  wo.pipable = a.pipable || t.to_stdout || (dest && dest->header().pipable && !a.not_pipable);
+  const wim::Resource* like_solid =
+      (!keep && !wo.pipable && t.like && t.inherit_solid && a.compress.empty()) ? first_solid(*t.like) : nullptr;
   wo.solid = a.solid || !a.solid_compress.empty() || !a.solid_chunk_size.empty() || like_solid;
   if (wo.solid) {
     if (!a.solid_compress.empty()) {
@@ -78,7 +91,12 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
                             " (use --solid-compress=" + codec_name(dest->header().codec()) + " or a standard codec)");
   }
 
+  if (wo.pipable && wo.solid) fail(Errc::Usage, "solid compression is not supported in pipable WIMs");
   wo.integrity = a.check || (dest && dest->has_integrity() && !a.nocheck);
+  if (t.to_stdout) {
+    if (a.check) warn("no integrity table is written to standard output (it would have to be read back)");
+    wo.integrity = false;
+  }
   return wo;
 }
 
@@ -89,7 +107,6 @@ void probe_codecs(const wim::WriterOptions& wo) {
 
 void check_changeable(const wim::Archive& a) {
   if (a.header().flags & wim::kHdrReadonly) fail(Errc::Failure, "'" + a.path() + "' is marked read-only");
-  if (a.header().pipable) fail(Errc::Unsupported, "changing a pipable WIM ('" + a.path() + "') is not supported yet");
 }
 
 void verify_integrity_if_present(const wim::Archive& a) {

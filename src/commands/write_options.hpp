@@ -18,7 +18,13 @@ namespace wp::cmd {
 struct WriteArgs {
   std::string compress, chunk_size, solid_compress, solid_chunk_size;
   bool solid = false, check = false, nocheck = false;
+  // --pipable / --not-pipable, registered by the commands that take them
+  // (add_pipable_options).
+  bool pipable = false, not_pipable = false;
 };
+
+// Registers --pipable (and, with `with_not`, --not-pipable) on `c`.
+void add_pipable_options(CLI::App* c, WriteArgs& a, bool with_not);
 
 // What is being written, for make_writer_options.
 struct WriteTarget {
@@ -39,6 +45,8 @@ struct WriteTarget {
   // With `like`: a solid `like` makes the new archive solid with the same
   // solid codec, unless --compress is given (wimexport(1), "ESD files").
   bool inherit_solid = false;
+  // WIMFILE "-": a pipable archive on standard output (no integrity table).
+  bool to_stdout = false;
   bool quiet = false;
 };
 
@@ -56,8 +64,7 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& ta
 // codec the options name cannot encode.
 void probe_codecs(const wim::WriterOptions& wo);
 
-// Refuses archives that must not be changed: marked read-only (Failure),
-// pipable (Unsupported: appending to pipable WIMs is not supported yet).
+// Refuses archives that must not be changed: marked read-only (Failure).
 void check_changeable(const wim::Archive& a);
 
 // --check on an archive that is read: verifies its integrity table if it has

@@ -128,7 +128,8 @@ void OutputFile::failed_unsafe() noexcept {
 void OutputFile::write_all_locked(uint64_t off, ByteSpan data) {
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, off_t(off + done));
+    ssize_t n = sequential_ ? ::write(fd_, data.data() + done, data.size() - done)
+                            : ::pwrite(fd_, data.data() + done, data.size() - done, off_t(off + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       fail_errno("cannot write", path_, errno);
@@ -141,7 +142,10 @@ void OutputFile::write(ByteSpan data) {
   if (buf_.size() + data.size() > (1u << 20)) {
     flush();
     if (data.size() >= (1u << 20)) {
-      pwrite_at(offset_, data);
+      {
+        std::lock_guard lk(g_io);
+        write_all_locked(offset_, data);
+      }
       offset_ += data.size();
       return;
     }
@@ -158,12 +162,14 @@ void OutputFile::flush() {
 }
 
 void OutputFile::pwrite_at(uint64_t off, ByteSpan data) {
+  if (sequential_) fail(Errc::Failure, "internal error: seeking in " + path_ + ", which is written as a stream");
   flush();
   std::lock_guard lk(g_io);
   write_all_locked(off, data);
 }
 
 void OutputFile::truncate(uint64_t size) {
+  if (sequential_) fail(Errc::Failure, "internal error: truncating " + path_ + ", which is written as a stream");
   flush();
   std::lock_guard lk(g_io);
   if (::ftruncate(fd_, off_t(size)) != 0) fail_errno("cannot truncate", path_, errno);
@@ -172,6 +178,7 @@ void OutputFile::truncate(uint64_t size) {
 
 void OutputFile::sync() {
   flush();
+  if (sequential_) return;
   if (::fsync(fd_) != 0) fail_errno("cannot sync", path_, errno);
 }
 

@@ -86,6 +86,10 @@ public:
   void pwrite_at(uint64_t off, ByteSpan data);  // flushes first
   void truncate(uint64_t size);                  // flushes first, moves offset
   void sync();
+  // A stream (standard output, a pipe): written front to back with write(2),
+  // never seeked; pwrite_at and truncate are refused, sync only flushes.
+  void set_sequential() { sequential_ = true; }
+  bool sequential() const { return sequential_; }
 
   void arm_rollback(uint64_t old_size, ByteSpan prefix);
   // The commit point: flushes, syncs, writes `data` at `off` and disarms the
@@ -115,6 +119,7 @@ private:
   Bytes buf_;
   bool armed_ = false;
   bool unsafe_ = false;
+  bool sequential_ = false;
   uint64_t old_size_ = 0;
   Bytes old_prefix_;
 };

@@ -36,6 +36,12 @@ std::unique_ptr<ArchiveUpdate> ArchiveUpdate::create(const std::string& path) {
   return u;
 }
 
+std::unique_ptr<ArchiveUpdate> ArchiveUpdate::create_stdout() {
+  std::unique_ptr<ArchiveUpdate> u(new ArchiveUpdate("-"));
+  u->stdout_ = true;
+  return u;
+}
+
 ArchiveUpdate::~ArchiveUpdate() {
   // Not committed: the writer goes first, then an armed in-place change is
   // undone by ~OutputFile, and a rebuild's temporary file by ~TempFile.
@@ -60,10 +66,16 @@ bool ArchiveUpdate::can_append_in_place() const {
 }
 
 ArchiveWriter& ArchiveUpdate::begin(const WriterOptions& opts, bool in_place) {
-  if (opts.unsafe_compact && (!existing_ || existing_->header().pipable))
+  if (opts.unsafe_compact && (!existing_ || existing_->header().pipable || opts.pipable))
     fail(Errc::Usage, "--unsafe-compact needs an existing, non-pipable archive");
-  in_place_ = opts.unsafe_compact || (in_place && can_append_in_place());
-  if (in_place_) {
+  in_place_ = opts.unsafe_compact || (in_place && !opts.pipable && can_append_in_place());
+  if (stdout_) {
+    if (!opts.pipable) fail(Errc::Failure, "internal error: a WIM on standard output must be pipable");
+    in_place_ = false;
+    out_ = std::make_unique<OutputFile>(STDOUT_FILENO, "standard output", 0);
+    out_->set_sequential();
+    writer_ = std::make_unique<ArchiveWriter>(*out_, opts);
+  } else if (in_place_) {
     append_fd_.reset(::open(path_.c_str(), O_RDWR | O_CLOEXEC));
     if (!append_fd_) fail_errno("cannot open for writing", path_, errno);
     if (!lock_->same_file(append_fd_.get()))
@@ -111,6 +123,8 @@ void ArchiveUpdate::rollback_and_rethrow() {
     std::string err = out_->rollback();
     outcome = err.empty() ? "; '" + path_ + "' was left unchanged"
                           : "; rolling '" + path_ + "' back failed (" + err + "), but its old header still points at the old data";
+  } else if (stdout_ && !committed_) {
+    outcome = "; the WIM written to standard output is incomplete";
   } else if (tmp_ && !committed_) {
     outcome = "; '" + path_ + "' was left unchanged";
   }

@@ -44,6 +44,11 @@ public:
   // A new archive at `path`. If a file exists there it is locked too, and is
   // replaced only at commit().
   static std::unique_ptr<ArchiveUpdate> create(const std::string& path);
+  // A new pipable archive written to standard output as a stream (no lock,
+  // no temporary file, no seeking); begin() requires opts.pipable. Only the
+  // WIMFILE "-" means this: any other name is a file.
+  static std::unique_ptr<ArchiveUpdate> create_stdout();
+  bool to_stdout() const { return stdout_; }
   ~ArchiveUpdate();
 
   const std::string& path() const { return path_; }
@@ -84,7 +89,7 @@ private:
   Fd append_fd_;
   std::unique_ptr<OutputFile> out_;
   std::unique_ptr<ArchiveWriter> writer_;
-  bool in_place_ = false, committed_ = false;
+  bool in_place_ = false, committed_ = false, stdout_ = false;
   uint64_t final_size_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include "wim/archive_blob_source.hpp"
 #include "wim/integrity.hpp"
 #include "wim/metadata.hpp"
+#include "wim/pipable.hpp"
 #include "wim/resource_reader.hpp"
 #include "wim/resource_writer.hpp"
 
@@ -50,11 +51,19 @@ ArchiveWriter::ArchiveWriter(OutputFile& out, const WriterOptions& opts) : out_(
     }
   }
   if (c == Codec::Lzms) header_.version = kVersionSolid;
+  if (opts_.pipable) {
+    // §12: solid resources cannot be streamed (wimlib refuses them too).
+    if (opts_.solid) fail(Errc::Usage, "solid compression is not supported in pipable WIMs");
+    header_.pipable = true;
+    return;  // finish() writes everything, header #1 first
+  }
   write_header_placeholder();
 }
 
 ArchiveWriter::ArchiveWriter(OutputFile& out, const WriterOptions& opts, const Archive& existing)
     : out_(out), opts_(opts), appending_(true), existing_(&existing) {
+  if (opts_.pipable || existing.header().pipable)
+    fail(Errc::Failure, "internal error: appending in place to or as a pipable WIM");
   header_ = existing.header();
   opts_.compression.codec = header_.codec();
   opts_.chunk_size = header_.chunk_size;
@@ -238,9 +247,28 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
   SerialBlobReader<Pending> reader(blobs, 0);
   uint64_t cur_chunk = 0;
   ResourceWriter rw(out_);
+  // Pipable: the blob header carries the hash before the data (§12.2), so
+  // every blob was hashed before; a change since cannot be stored as read.
+  std::vector<Sha1> expected;
+  if (opts_.pipable)
+    for (const auto& b : blobs) expected.push_back(b.hash);
 
   auto finish_blob = [&](size_t idx) {
     Pending& p = blobs[idx];
+    if (opts_.pipable) {
+      if (p.hash != expected[idx])
+        fail(Errc::Failure, "'" + p.source->describe() +
+                                "' changed while it was being archived (a pipable WIM cannot store it as read)");
+      ResHdr r = rw.end();
+      OutResource o;
+      o.reshdr = r;
+      o.hash = p.hash;
+      uint32_t ri = uint32_t(resources_.size());
+      resources_.push_back(o);
+      blobs_[p.hash].resource = ri;
+      if (stats) stats->blobs_written++, stats->bytes_written += r.size_in_wim;
+      return;
+    }
     // A large blob that ends up stored raw although some chunk compressed:
     // its bytes are read again (and must still be what was hashed).
     ResHdr r = rw.end([&](const std::function<void(ByteSpan)>& put) {
@@ -296,7 +324,12 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
         if (codec != Codec::None && t.in.size() > 1) t.csize = compress_chunk(ctx.get(codec, level, uint32_t(C)), t.in, t.out);
       },
       [&](Token& t) {
-        if (t.chunk == 0) rw.begin(blobs[t.blob].size, codec, C);
+        if (t.chunk == 0) {
+          if (opts_.pipable)
+            rw.begin_pipable(blobs[t.blob].size, codec, C, expected[t.blob], 0);
+          else
+            rw.begin(blobs[t.blob].size, codec, C);
+        }
         rw.add_chunk(t.in, ByteSpan(t.out.data(), t.csize));
         done += t.in.size();
         if (stats) stats->bytes_read += t.in.size();
@@ -392,6 +425,26 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
 ResHdr ArchiveWriter::write_one_buffer(ByteSpan data, bool metadata) {
   const Codec codec = opts_.compression.codec;
   ResourceWriter rw(out_);
+  if (opts_.pipable) {
+    // §12.3: compressed whenever the archive is (a 1-byte chunk is stored raw).
+    rw.begin_pipable(data.size(), codec, opts_.chunk_size, sha1_of(data), metadata ? kResMetadata : 0);
+    if (codec == Codec::None) {
+      if (!data.empty()) rw.add_chunk(data, {});
+    } else {
+      const uint64_t C = opts_.chunk_size;
+      auto comp = make_compressor(codec, opts_.compression.level,
+                                  uint32_t(is_standard(codec) ? C : std::min<uint64_t>(C, data.size())));
+      Bytes buf;
+      for (uint64_t off = 0; off < data.size(); off += C) {
+        ByteSpan chunk = data.subspan(off, std::min<uint64_t>(C, data.size() - off));
+        size_t cs = chunk.size() > 1 ? compress_chunk(*comp, chunk, buf) : 0;
+        rw.add_chunk(chunk, ByteSpan(buf.data(), cs));
+      }
+    }
+    ResHdr r = rw.end();
+    if (metadata) r.flags |= kResMetadata;
+    return r;
+  }
   if (codec == Codec::None || data.size() <= 1) {
     rw.begin(data.size(), Codec::None, 0);
     if (!data.empty()) rw.add_chunk(data, {});
@@ -444,7 +497,7 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   }
   std::vector<size_t> need_hash;
   for (size_t i = 0; i < candidates.size(); i++)
-    if (!candidates[i].hash_known && size_count[candidates[i].size] > 1) need_hash.push_back(i);
+    if (!candidates[i].hash_known && (opts_.pipable || size_count[candidates[i].size] > 1)) need_hash.push_back(i);
   tbb::enumerable_thread_specific<Bytes> hash_bufs;
   tbb::enumerable_thread_specific<Sha1Hasher> hashers;
   tbb::parallel_for_each(need_hash.begin(), need_hash.end(), [&](size_t i) {
@@ -476,8 +529,16 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
     }
     to_write.push_back(p);
   }
-  // 4. Write; the pipeline fills in the hashes it computes.
-  write_blobs(to_write, stats);
+  // 4. Write; the pipeline fills in the hashes it computes. Pipable: later,
+  // by finish(), after the metadata (every hash is known by now).
+  if (opts_.pipable) {
+    for (const auto& p : to_write) {
+      blobs_.try_emplace(p.hash, OutBlob{UINT32_MAX, 0, p.size, 0});
+      deferred_.push_back(p);
+    }
+  } else {
+    write_blobs(to_write, stats);
+  }
   std::unordered_map<const BlobSource*, Sha1> hash_of;
   for (const auto& p : candidates)
     if (p.hash_known) hash_of[p.source] = p.hash;
@@ -519,7 +580,10 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   Bytes meta = encode_metadata(img);
   Sha1 mh = sha1_of(meta);
   OutResource o;
-  o.reshdr = write_one_buffer(meta, true);
+  if (opts_.pipable)
+    meta_bytes_[uint32_t(resources_.size())] = std::move(meta);
+  else
+    o.reshdr = write_one_buffer(meta, true);
   o.metadata = true;
   o.hash = mh;
   metadata_.push_back(uint32_t(resources_.size()));
@@ -539,6 +603,11 @@ void ArchiveWriter::replace_image(size_t index, image::Image& img,
   // the output (in place: the old archive's resource; after import_archive:
   // the copy written there), since the blob table's counts cover all images.
   const OutResource& old = resources_[metadata_[index - 1]];
+  std::string ctx = "image " + std::to_string(index);
+  Bytes data;
+  if (opts_.pipable) {
+    data = meta_bytes_.at(metadata_[index - 1]);
+  } else {
   out_.flush();
   Resource res;
   res.offset = old.reshdr.offset;
@@ -550,8 +619,8 @@ void ArchiveWriter::replace_image(size_t index, image::Image& img,
     res.codec = opts_.compression.codec;
     res.chunk_size = opts_.chunk_size;
   }
-  std::string ctx = "image " + std::to_string(index);
-  Bytes data = read_resource(InputFile(out_.path()), res);
+  data = read_resource(InputFile(out_.path()), res);
+  }
   if (sha1_of(data) != old.hash) fail(Errc::BadArchive, ctx + ": metadata resource hash mismatch (corrupt archive)");
   image::Image old_img = decode_metadata(data, ctx, nullptr);
   old_img.for_each_dentry([&](const image::Dentry& d) {
@@ -608,7 +677,11 @@ size_t ArchiveWriter::import_image(const Archive& src, size_t index, bool recomp
     if (copied_.count(key)) continue;  // in a solid resource copied earlier, or queued below
     const Resource& r = holder.resources()[loc->resource];
     bool raw_ok;
-    if (r.solid)  // an extension codec must also be the header's (§2.2)
+    // A pipable archive's resources have another layout (§12.3) and a blob
+    // header: copied as they are only between archives of the same kind.
+    if (holder.header().pipable != opts_.pipable || (opts_.pipable && r.solid))
+      raw_ok = false;
+    else if (r.solid)  // an extension codec must also be the header's (§2.2)
       raw_ok = !recompress && r.codec == target_solid && (is_standard(r.codec) || opts_.compression.codec == r.codec);
     else
       raw_ok = !recompress && !opts_.solid &&
@@ -641,6 +714,12 @@ size_t ArchiveWriter::import_image(const Archive& src, size_t index, bool recomp
   };
   for (const ResKey& key : copy_res) {
     const Resource& r = key.first->resources()[key.second];
+    if (opts_.pipable) {  // by finish(), after the metadata
+      copied_[key] = uint32_t(resources_.size());
+      deferred_copies_.push_back({key.first, key.second, uint32_t(resources_.size())});
+      resources_.push_back(OutResource{});
+      continue;
+    }
     OutResource o;
     o.solid = r.solid;
     o.solid_usize = r.solid ? r.usize : 0;
@@ -682,7 +761,15 @@ size_t ArchiveWriter::import_image(const Archive& src, size_t index, bool recomp
     p.hash_known = true;
     pending.push_back(p);
   }
-  write_blobs(pending, stats);
+  if (opts_.pipable) {
+    for (const auto& p : pending) {
+      blobs_.try_emplace(p.hash, OutBlob{UINT32_MAX, 0, p.size, 0});
+      deferred_.push_back(p);
+    }
+    for (auto& src_ptr : sources) owned_sources_.push_back(std::move(src_ptr));
+  } else {
+    write_blobs(pending, stats);
+  }
 
   // 5. Reference counts (§5.1), added to those of the images already here.
   for (const auto& [hash, count] : refs)
@@ -691,9 +778,11 @@ size_t ArchiveWriter::import_image(const Archive& src, size_t index, bool recomp
   // 6. The metadata resource (copied as it is when encoded the way this
   // archive would), then the XML entry: the source's subtree (§6.4).
   OutResource o;
-  bool meta_raw = !recompress && (mres.compressed ? mres.codec == opts_.compression.codec && mres.chunk_size == opts_.chunk_size
+  bool meta_raw = !opts_.pipable && !src.header().pipable && !recompress && (mres.compressed ? mres.codec == opts_.compression.codec && mres.chunk_size == opts_.chunk_size
                                                   : src.header().codec() == opts_.compression.codec);
-  if (meta_raw) {
+  if (opts_.pipable) {
+    meta_bytes_[uint32_t(resources_.size())] = std::move(meta);  // written by finish()
+  } else if (meta_raw) {
     uint64_t start = out_.offset();
     copy_bytes(src, mres.offset, mres.size_in_wim);
     o.reshdr = {mres.size_in_wim, uint8_t((mres.flags & kResCompressed) | kResMetadata), start, mres.usize};
@@ -833,8 +922,79 @@ void ArchiveWriter::compact() {
   out_.truncate(cursor);
 }
 
+ResHdr ArchiveWriter::write_pipable_plain(ByteSpan data, uint32_t flags) {
+  ResourceWriter rw(out_);
+  rw.begin_pipable(data.size(), Codec::None, 0, sha1_of(data), flags);
+  if (!data.empty()) rw.add_chunk(data, {});
+  ResHdr r = rw.end();
+  r.flags |= uint8_t(flags);
+  return r;
+}
+
+// §12.1, everything before the blob table: header #1, the XML copy, the
+// metadata resources in image order, then the blobs (verbatim copies from
+// pipable archives first, then the ones compressed here).
+void ArchiveWriter::finish_pipable() {
+  header_.image_count = uint32_t(metadata_.size());
+  if (header_.boot_index > header_.image_count) header_.boot_index = 0;
+  Header h1 = header_;
+  h1.flags &= ~kHdrWriteInProgress;
+  h1.blob_table = h1.xml = h1.boot_metadata = h1.integrity = {};
+  uint8_t hb[kHeaderSize];
+  encode_header(h1, hb);
+  out_.write({hb, kHeaderSize});
+  write_pipable_plain(xml_.encode_without_total(), kResMetadata);
+  for (uint32_t ri : metadata_) resources_[ri].reshdr = write_one_buffer(meta_bytes_.at(ri), true);
+  meta_bytes_.clear();
+
+  // Blobs no image references any more (an image removed after it was
+  // added or imported) are not written at all.
+  auto unreferenced = [&](const Sha1& h) {
+    auto it = blobs_.find(h);
+    return it == blobs_.end() || it->second.refcnt == 0;
+  };
+  Bytes buf(1 << 20);
+  for (const DeferredCopy& c : deferred_copies_) {
+    const Resource& r = c.from->resources()[c.src_res];
+    OutResource& o = resources_[c.out_res];
+    if (unreferenced(o.hash)) {
+      blobs_.erase(o.hash);
+      o.dropped = true;
+      continue;
+    }
+    // The source's blob header is rebuilt rather than trusted.
+    ByteWriter h;
+    h.u64(kPipableBlobMagic);
+    h.u64(r.usize);
+    h.raw(o.hash.bytes);
+    h.u32(r.flags & kResCompressed);
+    out_.write(h.bytes());
+    uint64_t start = out_.offset();
+    for (uint64_t off = 0; off < r.size_in_wim; off += buf.size()) {
+      size_t k = size_t(std::min<uint64_t>(buf.size(), r.size_in_wim - off));
+      c.from->file().read_at(r.offset + off, {buf.data(), k}, "resource data");
+      out_.write({buf.data(), k});
+    }
+    o.reshdr = ResHdr{r.size_in_wim, uint8_t(r.flags & kResCompressed), start, r.usize};
+  }
+  std::vector<Pending> pending;
+  for (auto& p : deferred_) {
+    if (unreferenced(p.hash)) {
+      blobs_.erase(p.hash);
+      continue;
+    }
+    pending.push_back(p);
+  }
+  deferred_.clear();
+  deferred_copies_.clear();
+  write_blobs(pending, nullptr);
+  for (const auto& [hash, b] : blobs_)
+    if (b.resource == UINT32_MAX) fail(Errc::Failure, "internal error: blob " + hash.hex() + " was never written");
+}
+
 void ArchiveWriter::finish() {
   if (opts_.unsafe_compact && appending_) compact();
+  if (opts_.pipable) finish_pipable();
   // §5.4: metadata entries in image order, then non-solid blobs by offset,
   // then one solid run: each resource entry followed by its blobs, with
   // offsets in the run's single logical numbering space (§5.2).
@@ -878,17 +1038,23 @@ void ArchiveWriter::finish() {
   }
 
   ResHdr bt;
-  if (table.size()) {
+  if (opts_.pipable) {
+    // §12.1: the blob table and the XML after blob headers of their own.
+    bt = write_pipable_plain(table.bytes(), kResMetadata);
+  } else if (table.size()) {
     bt = {table.size(), kResMetadata, out_.offset(), table.size()};
     out_.write(table.bytes());
   }
-  uint64_t xml_off = out_.offset();
+  uint64_t xml_off = out_.offset() + (opts_.pipable ? kPipableBlobHeaderSize : 0);
   Bytes xml = xml_.encode(xml_off);
-  out_.write(xml);
+  if (opts_.pipable)
+    write_pipable_plain(xml, kResMetadata);
+  else
+    out_.write(xml);
   header_.blob_table = bt;
   header_.xml = {xml.size(), kResMetadata, xml_off, xml.size()};
   header_.integrity = {};
-  if (opts_.integrity) {
+  if (opts_.integrity && !out_.sequential()) {  // a stream cannot be read back
     out_.flush();
     uint64_t end = bt.is_zero() ? xml_off : bt.offset + bt.size_in_wim;
     Bytes it = build_integrity_table(out_.fd(), out_.path(), end);
@@ -897,7 +1063,7 @@ void ArchiveWriter::finish() {
   }
   uint64_t end = out_.offset();
   out_.flush();
-  if (appending_) out_.truncate(end);  // drop anything an earlier, longer layout left behind
+  if (appending_ && !opts_.pipable) out_.truncate(end);  // drop anything an earlier, longer layout left behind
   header_.image_count = uint32_t(metadata_.size());
   if (header_.boot_index > header_.image_count) header_.boot_index = 0;
   header_.boot_metadata = {};
@@ -906,6 +1072,14 @@ void ArchiveWriter::finish() {
     header_.boot_metadata.flags |= kResMetadata;
   }
   header_.flags &= ~kHdrWriteInProgress;
+  if (opts_.pipable) {
+    // §12.1: header #2, the complete one, at the very end.
+    uint8_t hb[kHeaderSize];
+    encode_header(header_, hb);
+    out_.write({hb, kHeaderSize});
+    out_.sync();
+    return;
+  }
   // §14.1 step 5 / §14.2 step 5: the header is written last (the commit
   // point), after a sync so that it never points at data not yet on disk.
   uint8_t hb[kHeaderSize];

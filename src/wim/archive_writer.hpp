@@ -37,6 +37,14 @@ struct WriterOptions {
   // from offset 208 on, then writes the tables and truncates. Not crash-safe
   // once the first byte moves (see compact()).
   bool unsafe_compact = false;
+  // A pipable WIM (wim-format.md §12): nothing is written until finish(),
+  // which writes header #1, the XML copy, the metadata resources, the blobs,
+  // the blob table, the XML, the integrity table (only with `integrity` and a
+  // seekable output) and header #2, front to back without seeking. Blobs are
+  // hashed before anything is written (capture reads each file twice), and
+  // the BlobSources given to add_image must live until finish(). Not with
+  // `solid` (Errc::Usage) or in-place appends.
+  bool pipable = false;
 };
 
 // What a capture reports about the blobs it stored.
@@ -122,6 +130,15 @@ private:
     uint32_t refcnt = 0;
   };
   struct Pending;
+  // Pipable: a verbatim copy of another pipable archive's resource, done by
+  // finish() into resources_[out_res].
+  struct DeferredCopy {
+    const Archive* from;
+    uint32_t src_res, out_res;
+  };
+  void finish_pipable();
+  // Pipable: a resource of in-memory data with its blob header.
+  ResHdr write_pipable_plain(ByteSpan data, uint32_t flags);
 
   void write_header_placeholder();
   void write_blobs(std::vector<Pending>& blobs, WriteStats* stats);
@@ -151,6 +168,12 @@ private:
   std::map<std::pair<const Archive*, uint32_t>, uint32_t> copied_;
   std::unordered_map<uint64_t, uint32_t> excluded_sizes_;
   std::function<void(uint64_t, uint64_t)> progress_;
+  // Pipable (everything waits for finish()): blobs to compress, verbatim
+  // copies, the sources import_image made, metadata by resource index.
+  std::vector<Pending> deferred_;
+  std::vector<DeferredCopy> deferred_copies_;
+  std::vector<std::unique_ptr<BlobSource>> owned_sources_;
+  std::map<uint32_t, Bytes> meta_bytes_;
 };
 
 }  // namespace wp::wim

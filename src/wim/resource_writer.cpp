@@ -8,6 +8,7 @@
 #include "util/endian.hpp"
 #include "util/error.hpp"
 #include "wim/blob_table.hpp"
+#include "wim/pipable.hpp"
 
 namespace wp::wim {
 
@@ -15,8 +16,36 @@ namespace {
 constexpr uint64_t kBufferLimit = 8u << 20;
 }
 
-void ResourceWriter::begin(uint64_t usize, Codec codec, uint64_t chunk_size) {
+void ResourceWriter::begin_pipable(uint64_t usize, Codec codec, uint64_t chunk_size, const Sha1& hash,
+                                   uint32_t extra_flags) {
+  if (codec != Codec::None && usize != 0 && chunk_size == 0)
+    fail(Errc::Failure, "internal error: a compressed resource without a chunk size");
+  const bool compressed = codec != Codec::None && usize != 0;
+  // §12.2: magic, uncompressed size, SHA-1, flags.
+  ByteWriter h;
+  h.u64(kPipableBlobMagic);
+  h.u64(usize);
+  h.raw(hash.bytes);
+  h.u32(extra_flags | (compressed ? kResCompressed : 0));
+  out_.write(h.bytes());
   solid_ = false;
+  pipable_ = true;
+  codec_ = compressed ? codec : Codec::None;
+  usize_ = usize;
+  chunk_ = chunk_size;
+  start_ = out_.offset();
+  csizes_.clear();
+  data_bytes_ = fed_ = 0;
+  all_raw_ = true;
+  buffered_ = false;
+  cbuf_.clear();
+  rbuf_.clear();
+  nchunks_ = compressed ? ceil_div(usize, chunk_size) : 1;
+  table_ = compressed ? (nchunks_ - 1) * chunk_entry_size(usize) : 0;
+}
+
+void ResourceWriter::begin(uint64_t usize, Codec codec, uint64_t chunk_size) {
+  solid_ = pipable_ = false;
   codec_ = codec;
   usize_ = usize;
   chunk_ = chunk_size;
@@ -47,6 +76,7 @@ void ResourceWriter::begin(uint64_t usize, Codec codec, uint64_t chunk_size) {
 
 void ResourceWriter::begin_solid(uint64_t usize, Codec codec, uint64_t chunk_size) {
   solid_ = true;
+  pipable_ = false;
   codec_ = codec;
   usize_ = usize;
   chunk_ = chunk_size;
@@ -69,7 +99,13 @@ void ResourceWriter::add_chunk(ByteSpan uncompressed, ByteSpan compressed) {
   csizes_.push_back(data.size());
   data_bytes_ += data.size();
   fed_ += uncompressed.size();
-  if (buffered_) {
+  if (pipable_ && codec_ != Codec::None) {
+    // §12.3: each chunk after its compressed size.
+    uint8_t sz[4];
+    store_le32(sz, uint32_t(data.size()));
+    out_.write({sz, 4});
+    out_.write(data);
+  } else if (buffered_) {
     cbuf_.insert(cbuf_.end(), data.begin(), data.end());
     rbuf_.insert(rbuf_.end(), uncompressed.begin(), uncompressed.end());
   } else {
@@ -109,6 +145,13 @@ ResHdr ResourceWriter::end(const Reproduce& reproduce) {
     return r;
   }
   r.usize = usize_;
+  if (pipable_) {
+    // §12.3: the table at the end, offsets without the chunk headers.
+    if (codec_ != Codec::None) out_.write(chunk_table().bytes());
+    r.size_in_wim = codec_ != Codec::None ? 4 * nchunks_ + data_bytes_ + table_ : usize_;
+    r.flags = codec_ != Codec::None ? kResCompressed : 0;
+    return r;
+  }
   // §3.1: a resource is COMPRESSED only when that makes it strictly smaller.
   const bool compressed = codec_ != Codec::None && table_ + data_bytes_ < usize_;
   if (buffered_) {

@@ -13,6 +13,7 @@
 #include "compress/codec.hpp"
 #include "util/bytes.hpp"
 #include "util/file.hpp"
+#include "util/sha1.hpp"
 #include "wim/header.hpp"
 #include "wim/resource_reader.hpp"
 
@@ -27,6 +28,14 @@ public:
   // Codec::None the chunks are simply appended (any size) and the resource
   // is raw.
   void begin(uint64_t usize, Codec codec, uint64_t chunk_size);
+  // A resource of a pipable WIM (§12.2, §12.3) at the output's current
+  // offset: the 40-byte blob header (`usize`, `hash`, COMPRESSED unless the
+  // codec is None, plus `extra_flags`, e.g. METADATA), then each chunk after
+  // its u32 compressed size, then the chunk table. Never seeks (the output
+  // may be a pipe), never falls back to raw: with a codec, the resource is
+  // COMPRESSED even if no chunk shrank. The reshdr end() returns points after
+  // the blob header.
+  void begin_pipable(uint64_t usize, Codec codec, uint64_t chunk_size, const Sha1& hash, uint32_t extra_flags);
   // A solid resource (§4.3) of `usize` bytes in chunks of `chunk_size`.
   void begin_solid(uint64_t usize, Codec codec, uint64_t chunk_size);
 
@@ -52,7 +61,7 @@ private:
   ByteWriter chunk_table() const;
 
   OutputFile& out_;
-  bool solid_ = false;
+  bool solid_ = false, pipable_ = false;
   Codec codec_ = Codec::None;
   uint64_t usize_ = 0, chunk_ = 0, nchunks_ = 0;
   uint64_t start_ = 0, table_ = 0, data_bytes_ = 0, fed_ = 0;

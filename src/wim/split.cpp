@@ -8,6 +8,7 @@
 #include "util/file.hpp"
 #include "wim/blob_table.hpp"
 #include "wim/integrity.hpp"
+#include "wim/pipable.hpp"
 
 namespace wp::wim {
 
@@ -44,8 +45,11 @@ std::vector<std::string> split_archive(const Archive& src, const std::string& fi
   if (opts.part_size == 0) fail(Errc::Usage, "the part size must be greater than 0");
   if (src.header().total_parts != 1)
     fail(Errc::Unsupported, "'" + path + "' is already part of a split WIM; join the parts first");
-  if (src.header().pipable)  // wimlib's parts stay pipable; we do not write that format yet
-    fail(Errc::Unsupported, "splitting a pipable WIM ('" + path + "') is not supported yet; export it to a normal WIM first");
+  // A pipable WIM splits into pipable parts, as with wimlib (§12.4): each
+  // part has header #1, the XML copy, its resources after their blob
+  // headers, the blob table and XML after theirs, header #2 last.
+  const bool pipable = src.header().pipable;
+  const uint64_t bh = pipable ? kPipableBlobHeaderSize : 0;
   for (const Resource& r : src.resources())
     if (r.solid)
       fail(Errc::Unsupported, "'" + path +
@@ -69,24 +73,25 @@ std::vector<std::string> split_archive(const Archive& src, const std::string& fi
 
   // The full XML in every part (§13.1; TOTALBYTES as in the original).
   Bytes xml = src.xml().encode(src.header().xml.offset);
+  Bytes xml_copy = pipable ? src.xml().encode_without_total() : Bytes{};
 
   // Assign blobs to parts: a new part starts when the next blob would push
   // the current one (header, data, blob table, XML, integrity table) past
   // the part size, unless the current part holds nothing yet.
   std::vector<std::vector<Item>> parts(1, meta);
   uint64_t data = 0;
-  for (const Item& it : meta) data += it.res->size_in_wim;
+  for (const Item& it : meta) data += bh + it.res->size_in_wim;
   auto size_with = [&](uint64_t d, size_t entries) {
-    uint64_t end = kHeaderSize + d + kBlobEntrySize * entries;
-    return end + xml.size() + (opts.integrity ? integrity_size(end) : 0);
+    uint64_t end = kHeaderSize + (pipable ? bh + xml_copy.size() + bh : 0) + d + kBlobEntrySize * entries;
+    return end + bh + xml.size() + (opts.integrity ? integrity_size(end) : 0) + (pipable ? kHeaderSize : 0);
   };
   for (const Item& it : blobs) {
-    if (!parts.back().empty() && size_with(data + it.res->size_in_wim, parts.back().size() + 1) > opts.part_size) {
+    if (!parts.back().empty() && size_with(data + bh + it.res->size_in_wim, parts.back().size() + 1) > opts.part_size) {
       parts.emplace_back();
       data = 0;
     }
     parts.back().push_back(it);
-    data += it.res->size_in_wim;
+    data += bh + it.res->size_in_wim;
   }
   if (parts.size() > 0xFFFF) fail(Errc::Usage, "the part size is too small: more than 65535 parts would be needed");
 
@@ -116,15 +121,30 @@ std::vector<std::string> split_archive(const Archive& src, const std::string& fi
     OutputFile out(tmp.fd(), tmp.temp_path(), 0);
     Header h = base;
     h.part_number = uint16_t(number);
+    // §12.2: a blob header before a pipable part's resources and tables.
+    auto blob_header = [&](uint64_t usize, const Sha1& hash, uint32_t flags) {
+      if (!pipable) return;
+      ByteWriter b;
+      b.u64(kPipableBlobMagic);
+      b.u64(usize);
+      b.raw(hash.bytes);
+      b.u32(flags);
+      out.write(b.bytes());
+    };
     {
       Header ph = h;
-      ph.flags |= kHdrWriteInProgress;  // §14.1 step 1
+      if (!pipable) ph.flags |= kHdrWriteInProgress;  // §14.1 step 1; pipable header #1: none (§12.1)
       uint8_t hb[kHeaderSize];
       encode_header(ph, hb);
       out.write({hb, kHeaderSize});
     }
+    if (pipable) {
+      blob_header(xml_copy.size(), sha1_of(xml_copy), kResMetadata);
+      out.write(xml_copy);
+    }
     ByteWriter table;
     for (Item it : parts[k]) {
+      blob_header(it.res->usize, it.entry.hash, it.entry.reshdr.flags);
       uint64_t start = out.offset();
       for (uint64_t off = 0; off < it.res->size_in_wim; off += buf.size()) {
         size_t n = size_t(std::min<uint64_t>(buf.size(), it.res->size_in_wim - off));
@@ -138,9 +158,11 @@ std::vector<std::string> split_archive(const Archive& src, const std::string& fi
       encode_blob_entry(it.entry, table);
     }
     if (table.size()) {
+      blob_header(table.size(), sha1_of(table.bytes()), kResMetadata);
       h.blob_table = {table.size(), kResMetadata, out.offset(), table.size()};
       out.write(table.bytes());
     }
+    blob_header(xml.size(), sha1_of(xml), kResMetadata);
     h.xml = {xml.size(), kResMetadata, out.offset(), xml.size()};
     out.write(xml);
     if (opts.integrity) {
@@ -152,7 +174,12 @@ std::vector<std::string> split_archive(const Archive& src, const std::string& fi
     }
     uint8_t hb[kHeaderSize];
     encode_header(h, hb);
-    out.commit_at(0, {hb, kHeaderSize});  // flushes and syncs first
+    if (pipable) {
+      out.write({hb, kHeaderSize});  // header #2, at the end (§12.1)
+      out.sync();
+    } else {
+      out.commit_at(0, {hb, kHeaderSize});  // flushes and syncs first
+    }
   }
   // Only now does any part appear under its name, all at once as far as a
   // signal is concerned.

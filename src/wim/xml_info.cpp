@@ -190,14 +190,18 @@ std::string XmlInfo::to_utf8() const {
   return w.out;
 }
 
-Bytes XmlInfo::encode(uint64_t total_bytes) const {
+Bytes XmlInfo::encode_without_total() const { return encode_impl(false, 0); }
+
+Bytes XmlInfo::encode(uint64_t total_bytes) const { return encode_impl(true, total_bytes); }
+
+Bytes XmlInfo::encode_impl(bool with_total, uint64_t total_bytes) const {
   pugi::xml_document copy;
   copy.reset(*doc_);
   pugi::xml_node wim = copy.document_element();
   while (pugi::xml_node tb = wim.child("TOTALBYTES")) wim.remove_child(tb);
   // Written in canonical form ("1", not "01" or " 1"), as wimlib does.
   for (auto img : wim.children("IMAGE")) img.attribute("INDEX").set_value(std::to_string(index_of(img)).c_str());
-  wim.append_child("TOTALBYTES").text().set(std::to_string(total_bytes).c_str());
+  if (with_total) wim.append_child("TOTALBYTES").text().set(std::to_string(total_bytes).c_str());
   StringWriter w;
   copy.save(w, "", pugi::format_raw | pugi::format_no_declaration, pugi::encoding_utf8);
   auto u16 = utf8_to_utf16(w.out);

@@ -37,6 +37,8 @@ public:
   static XmlInfo parse(ByteSpan utf16le, const std::string& path);
   // UTF-16LE, BOM, no declaration, no whitespace; TOTALBYTES written last.
   Bytes encode(uint64_t total_bytes) const;
+  // The copy at the start of a pipable WIM (§12.1): no top-level TOTALBYTES.
+  Bytes encode_without_total() const;
   std::string to_utf8() const;  // same document as UTF-8 text (for --xml)
   XmlInfo clone() const;        // an independent copy (for rewriting an archive)
 
@@ -73,6 +75,7 @@ public:
   void add_delta_base(size_t index, const DeltaBase& base);
 
 private:
+  Bytes encode_impl(bool with_total, uint64_t total_bytes) const;
   std::unique_ptr<pugi::xml_document> doc_;
 };
 

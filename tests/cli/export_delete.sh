@@ -140,8 +140,7 @@ t "... wimlib-imagex verify accepts it" wl_verify "$S"
 t "... the copy applies" applies_as "$S" 3 "$s1"
 t "an image that does not exist: exit 4" expect_fail 4 --mentions src.wim -- wp export "$S" 9 "$TMP/y.wim" --quiet
 t "... nor a name" expect_fail 4 --mentions nosuch -- wp export "$S" nosuch "$TMP/y.wim" --quiet
-t "--pipable: not supported yet (5)" expect_fail 5 --mentions "not supported yet" -- wp export "$S" 1 "$TMP/p.wim" --pipable
-t "--not-pipable: not supported yet (5)" expect_fail 5 --mentions "not supported yet" -- wp export "$S" 1 "$E" x --not-pipable
+t "--pipable and --not-pipable together: usage (2)" expect_fail 2 --mentions pipable -- wp export "$S" 1 "$TMP/p.wim" --pipable --not-pipable
 t "--unsafe-compact --recompress: refused as by wimlib (2)" expect_fail 2 --mentions recompress -- wp export "$S" 1 "$E" x --unsafe-compact --recompress
 t "... the existing archive is untouched by refused exports" test "$(names "$E")" = "base|two|again"
 

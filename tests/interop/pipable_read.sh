@@ -50,8 +50,19 @@ if [[ $ORACLE == 0 ]]; then
     t "export from a pipable LZX WIM" expect_ok wp export "$W" 1 "$TMP/e.wim" &&
         t "wimlib applies the export" expect_ok wimlib-imagex apply "$TMP/e.wim" "$TMP/e" &&
         t "export: tree identical" compare_trees "$SRC" "$TMP/e"
-    t "optimize of a pipable WIM: not supported yet (5)" expect_fail 5 --mentions pipable -- wp optimize "$W"
-    t "split of a pipable WIM: not supported yet (5)" expect_fail 5 --mentions pipable -- wp split "$W" "$TMP/x.swm" 1
+    cp "$W" "$TMP/o.wim"
+    t "optimize of a pipable WIM keeps it pipable" expect_ok wp optimize "$TMP/o.wim"
+    t "optimized: WLPWM" test "$(head -c 5 "$TMP/o.wim")" = WLPWM
+    t "optimized: wimlib-imagex verify" expect_ok wimlib-imagex verify "$TMP/o.wim"
+    rm -f "$TMP/o.wim"
+    t "split of a pipable WIM into pipable parts" expect_ok wp split "$W" "$TMP/x.swm" 1
+    t "split parts: WLPWM" test "$(head -c 5 "$TMP/x2.swm")" = WLPWM
+    t "split parts: wimlib-imagex verify" expect_ok wimlib-imagex verify "$TMP/x.swm" --ref="$TMP/x*.swm"
+    t "split parts: cat | wimlib-imagex apply -" expect_ok bash -c 'cat "$@" | wimlib-imagex apply - 1 "$TMP/xs" >/dev/null' _ "$TMP"/x*.swm &&
+        t "split parts: tree identical" compare_trees "$SRC" "$TMP/xs"
+    t "split parts: wimpack join" expect_ok wp join "$TMP/xj.wim" "$TMP"/x*.swm
+    t "joined: wimlib-imagex verify" expect_ok wimlib-imagex verify "$TMP/xj.wim"
+    rm -rf "$TMP"/x*.swm "$TMP/xs" "$TMP/xj.wim"
     rm -rf "$TMP/e" "$TMP/e.wim"
 fi
 
