@@ -305,7 +305,8 @@ private:
   int32_t lit_main_cost_ = 16;
 
   std::vector<uint8_t> data_;  // the filtered chunk plus zero padding
-  std::vector<uint32_t> head_, next_;
+  std::vector<uint32_t> head_, next_;  // chains of 4-byte hashes
+  std::vector<uint32_t> head3_;        // the latest position per 3-byte hash
   std::vector<uint32_t> delta_head_;  // 2^kDeltaHashBits, shared by all spans
   unsigned hash_bits_ = 12;
   uint32_t n_ = 0;
@@ -316,6 +317,10 @@ std::unique_ptr<Compressor> make_encoder(int level, uint32_t max_chunk) {
 }
 
 constexpr uint32_t kNil = UINT32_MAX;
+constexpr unsigned kHash3Bits = 15;
+
+inline uint32_t hash3(const uint8_t* p) { return ((load_le32(p) & 0xFFFFFF) * 0x1E35A7BDu) >> (32 - kHash3Bits); }
+inline uint32_t hash4(const uint8_t* p, unsigned bits) { return (load_le32(p) * 0x9E3779B1u) >> (32 - bits); }
 constexpr size_t kPadding = 16;
 
 void LzmsCompressor::prepare_buffers(size_t n) {
@@ -324,6 +329,8 @@ void LzmsCompressor::prepare_buffers(size_t n) {
   hash_bits_ = std::clamp(unsigned(std::bit_width(n)), 12u, 22u);
   if (head_.size() < (size_t(1) << hash_bits_)) head_.resize(size_t(1) << hash_bits_);
   std::fill_n(head_.data(), size_t(1) << hash_bits_, kNil);
+  if (head3_.size() < (size_t(1) << kHash3Bits)) head3_.resize(size_t(1) << kHash3Bits);
+  std::fill(head3_.begin(), head3_.end(), kNil);
   if (p_.delta) {
     delta_head_.resize(size_t(1) << kDeltaHashBits);
     std::fill(delta_head_.begin(), delta_head_.end(), kNil);
@@ -353,7 +360,9 @@ void LzmsCompressor::reset_state(size_t n) {
 
 inline void LzmsCompressor::insert(uint32_t pos) {
   // Hashes 3 bytes; the padding makes the load safe near the end.
-  const uint32_t h = ((load_le32(&data_[pos]) & 0xFFFFFF) * 0x1E35A7BDu) >> (32 - hash_bits_);
+  const uint8_t* p = &data_[pos];
+  head3_[hash3(p)] = pos;
+  const uint32_t h = hash4(p, hash_bits_);
   next_[pos] = head_[h];
   head_[h] = pos;
 }
@@ -403,10 +412,18 @@ LzmsCompressor::Choice LzmsCompressor::best_at(uint32_t pos, unsigned prev) {
   // Explicit offsets from the hash chain.
   if (p_.delta && best.len < nice) best_delta(pos, prev, best);
 
-  uint32_t cand = head_[((load_le32(p) & 0xFFFFFF) * 0x1E35A7BDu) >> (32 - hash_bits_)];
+  // The latest 3-byte match, then the chain of 4-byte matches: long
+  // chains of mere 3-byte matches are slow and rarely worth an offset.
+  const uint32_t cand3 = head3_[hash3(p)];
+  uint32_t cand = head_[hash4(p, hash_bits_)];
   insert(pos);
   if (best.len >= nice || max_len < 3) return best;
   uint32_t chain_len = std::max<uint32_t>(best_rep_len, 2), chain_off = 0;
+  if (cand3 != kNil && best_rep_len < 3 && load_le16(&data_[cand3]) == load_le16(p) && data_[cand3 + 2] == p[2]) {
+    chain_len = match_len(p, &data_[cand3], 3, nice);
+    chain_off = pos - cand3;
+  }
+  if (max_len >= 4 && chain_len < nice)
   for (unsigned depth = p_.depth; depth > 0 && cand != kNil; depth--, cand = next_[cand]) {
     const uint8_t* m = &data_[cand];
     if (m[chain_len] != p[chain_len] || load_le16(m) != load_le16(p)) continue;
