@@ -134,8 +134,8 @@ void run_export(ExportArgs& a) {
   // §9.4: RP_FIX travels with the image.
   wo.extra_header_flags = (src->header().flags | (dest ? dest->header().flags : 0)) & wim::kHdrRpFix;
   // An encoding the user asked for must work before any work starts; one
-  // inherited from the source is often only copied (LZMS is not encodable
-  // yet, but an LZMS archive exports verbatim).
+  // inherited from the source is often only copied (an archive of any
+  // codec exports its resources verbatim).
   if (!a.write.compress.empty() || !a.write.solid_compress.empty() || a.recompress) probe_codecs(wo);
   // --unsafe-compact wins over --rebuild, as with wimlib-imagex.
   wo.unsafe_compact = a.unsafe_compact;

@@ -80,7 +80,7 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
       if (a.solid_chunk_size.empty()) wo.solid_chunk_size = like_solid->chunk_size;
     } else {
       wo.solid_compression = {Codec::Lzma, 0};
-      info(t.quiet, "Solid resources use LZMA (LZMS encoding is not supported yet; use --solid-compress to choose)");
+      info(t.quiet, "Solid resources use LZMA (use --solid-compress to choose, e.g. LZMS)");
     }
     if (!a.solid_chunk_size.empty())
       wo.solid_chunk_size = parse_chunk_size(a.solid_chunk_size, wo.solid_compression.codec, "--solid-chunk-size");

@@ -1,14 +1,648 @@
-// LZMS compression: no encoder yet (optional in issue 5). Refused plainly;
-// appending to an LZMS archive (e.g. wimlib --solid) is refused before any work.
+// LZMS compression (wim-codecs.md §6, encoder side §6.13).
+//
+// The chunk is copied and run through the x86 filter (encode direction),
+// then parsed greedily or lazily (by level) over hash chains, with the three
+// usable repeat offsets tried at every position and a cost model read from
+// the current adaptive Huffman codes. Items are coded as they are chosen:
+// decisions go to a carry-propagating range encoder writing 16-bit words
+// forwards from the start of the output, Huffman symbols and verbatim bits
+// to a bit writer filling words backwards from the end. Every piece of
+// adaptive state (probability entries, context states, Huffman frequencies
+// and rebuild points, the LZ repeat queue with its index shift) changes
+// exactly as in the decoder (lzms_decompress.cpp). From level 35, delta
+// matches (spans 1..32, and the delta repeat queue) are tried as well.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
 #include "compress/codec_impl.hpp"
-#include "util/error.hpp"
+#include "compress/lzms_common.hpp"
+#include "util/endian.hpp"
 
 namespace wp {
+namespace {
 
-std::unique_ptr<Compressor> make_lzms_compressor(int, uint32_t) {
-  fail(Errc::Unsupported,
-       "LZMS compression is not supported yet (LZMS archives can be read; to write, choose LZX, XPRESS, zstd, lzma "
-       "or none)");
+using namespace lzms;
+
+// §6.5: one adaptive Huffman code, encoder side: codeword lengths and
+// canonical codewords (§3.1) rebuilt from the running frequencies.
+template <unsigned MaxSyms, unsigned Interval>
+struct EncCode {
+  unsigned num_syms = 0;
+  unsigned countdown = Interval;
+  uint32_t freq[MaxSyms] = {};
+  uint8_t lens[MaxSyms] = {};
+  uint16_t codes[MaxSyms] = {};
+
+  void build(HuffmanScratch& scratch) {
+    make_huffman_lengths(freq, num_syms, lens, scratch);
+    // Canonical codewords: by length, then by symbol, counting upwards.
+    unsigned count[kMaxCodewordLen + 1] = {};
+    for (unsigned s = 0; s < num_syms; s++) count[lens[s]]++;
+    count[0] = 0;
+    uint16_t next[kMaxCodewordLen + 1];
+    unsigned code = 0;
+    for (unsigned l = 1; l <= kMaxCodewordLen; l++) {
+      code = (code + count[l - 1]) << 1;
+      next[l] = uint16_t(code);
+    }
+    for (unsigned s = 0; s < num_syms; s++)
+      if (lens[s]) codes[s] = next[lens[s]]++;
+  }
+  void init(unsigned n, HuffmanScratch& scratch) {
+    num_syms = n;
+    std::fill(freq, freq + n, 1u);
+    countdown = Interval;
+    if (n >= 2) build(scratch);
+  }
+  void copy_initial(const EncCode& from) {
+    num_syms = from.num_syms;
+    countdown = Interval;
+    std::fill(freq, freq + num_syms, 1u);
+    std::memcpy(lens, from.lens, num_syms);
+    std::memcpy(codes, from.codes, num_syms * sizeof(uint16_t));
+  }
+  // Called after symbol s was written (§6.5 step 2).
+  void count_symbol(unsigned s, HuffmanScratch& scratch) {
+    freq[s]++;
+    if (--countdown == 0) {
+      build(scratch);
+      for (unsigned x = 0; x < num_syms; x++) freq[x] = (freq[x] >> 1) + 1;
+      countdown = Interval;
+    }
+  }
+};
+
+using LiteralCode = EncCode<kNumLiteralSyms, kLiteralRebuild>;
+using LengthCode = EncCode<kNumLengthSyms, kLengthRebuild>;
+using OffsetCode = EncCode<kMaxOffsetSyms, kLzOffsetRebuild>;
+using PowerCode = EncCode<kNumPowerSyms, kPowerRebuild>;
+static_assert(kLzOffsetRebuild == kDeltaOffsetRebuild);
+
+enum : unsigned { kLit = 0, kLz = 1, kDelta = 2 };
+constexpr unsigned kDeltaHashBits = 17;
+constexpr unsigned kMaxDeltaPower = 5;  // spans 1..32 are searched
+
+template <unsigned States>
+struct Context {
+  ProbEntry entries[States];
+  unsigned state = 0;
+  void reset() {
+    for (ProbEntry& e : entries) e = ProbEntry{};
+    state = 0;
+  }
+};
+
+// §6.13: the output buffer shared by the forward range encoder and the
+// backward bit writer. Overflow (the regions meeting) is recorded and
+// checked once at the end; writes stop at the boundary.
+class Output {
+public:
+  void begin(uint8_t* buf, size_t cap) {
+    buf_ = buf;
+    fwd_ = 0;
+    bwd_ = cap & ~size_t(1);
+    end_ = bwd_;
+    overflow_ = false;
+    low_ = 0;
+    range_ = 0xFFFFFFFF;
+    cache_ = 0;
+    pending_ = 1;
+    first_ = true;
+    bitbuf_ = 0;
+    bitcount_ = 0;
+  }
+
+  // Range encoder (§6.13).
+  void encode_bit(uint32_t bit, uint32_t prob) {
+    if (range_ <= 0xFFFF) {
+      range_ <<= 16;
+      shift_low();
+    }
+    const uint32_t bound = (range_ >> 6) * prob;
+    if (bit == 0) {
+      range_ = bound;
+    } else {
+      low_ += bound;
+      range_ -= bound;
+    }
+  }
+
+  // Backward bit writer: n <= 30 bits, most significant first.
+  void put_bits(uint32_t v, unsigned n) {
+    bitbuf_ = (bitbuf_ << n) | v;
+    bitcount_ += n;
+    while (bitcount_ >= 16) {
+      bitcount_ -= 16;
+      put_bwd_word(uint16_t(bitbuf_ >> bitcount_));
+    }
+  }
+
+  // Finishes both streams and joins them. Returns the compressed size, or 0
+  // if they did not fit.
+  size_t finish() {
+    for (int i = 0; i < 4; i++) shift_low();
+    if (bitcount_ > 0) put_bwd_word(uint16_t(bitbuf_ << (16 - bitcount_)));
+    bitcount_ = 0;
+    if (overflow_) return 0;
+    const size_t b = end_ - bwd_;
+    std::memmove(buf_ + fwd_, buf_ + bwd_, b);
+    return fwd_ + b;
+  }
+
+  bool overflowed() const { return overflow_; }
+
+private:
+  void shift_low() {
+    if (uint32_t(low_) < 0xFFFF0000u || (low_ >> 32) != 0) {
+      const uint32_t c = uint32_t(low_ >> 32);
+      put_fwd_word(uint16_t(cache_ + c));
+      for (; pending_ > 1; pending_--) put_fwd_word(uint16_t(0xFFFF + c));
+      cache_ = uint32_t(low_ >> 16) & 0xFFFF;
+      pending_ = 0;
+    }
+    pending_++;
+    low_ = (low_ & 0xFFFF) << 16;
+  }
+  void put_fwd_word(uint16_t w) {
+    if (first_) {  // the first unit ever emitted is discarded
+      first_ = false;
+      return;
+    }
+    if (fwd_ + 2 > bwd_) {
+      overflow_ = true;
+      return;
+    }
+    store_le16(buf_ + fwd_, w);
+    fwd_ += 2;
+  }
+  void put_bwd_word(uint16_t w) {
+    if (bwd_ < fwd_ + 2) {
+      overflow_ = true;
+      return;
+    }
+    bwd_ -= 2;
+    store_le16(buf_ + bwd_, w);
+  }
+
+  uint8_t* buf_ = nullptr;
+  size_t fwd_ = 0, bwd_ = 0, end_ = 0;
+  bool overflow_ = false, first_ = true;
+  uint64_t low_ = 0;
+  uint32_t range_ = 0xFFFFFFFF, cache_ = 0;
+  size_t pending_ = 1;
+  uint64_t bitbuf_ = 0;
+  unsigned bitcount_ = 0;
+};
+
+// Length of the common prefix of a and b from `len` on, capped at max.
+inline uint32_t match_len(const uint8_t* a, const uint8_t* b, uint32_t len, uint32_t max) {
+  while (len + 8 <= max) {
+    uint64_t x, y;
+    std::memcpy(&x, a + len, 8);
+    std::memcpy(&y, b + len, 8);
+    if (x != y) return len + uint32_t(std::countr_zero(x ^ y) >> 3);
+    len += 8;
+  }
+  while (len < max && a[len] == b[len]) len++;
+  return len;
+}
+
+// -log2(p / 64) in 1/16 bit, for p = 0..64 (p = 0 never occurs).
+struct BitCostTable {
+  int32_t v[65];
+  BitCostTable() {
+    v[0] = 16 * 8;
+    for (int p = 1; p <= 64; p++) v[p] = int32_t(std::lround(-std::log2(p / 64.0) * 16));
+  }
+  int32_t operator[](uint32_t p) const { return v[p]; }
+};
+const BitCostTable kBitCost;
+
+struct Params {
+  bool delta;
+  bool lazy;
+  unsigned depth;
+  uint32_t nice;
+};
+
+Params params_for(int level) {
+  if (level < 30) return {false, false, 8u + unsigned(level) / 2, 32};
+  if (level < 70) return {level >= 35, true, 16u + unsigned(level) / 2, uint32_t(32 + level)};
+  return {true, true, std::min(64u + unsigned(level) * 2, 1024u), uint32_t(std::min(level * 3, 1000))};
+}
+
+class LzmsCompressor final : public Compressor {
+public:
+  LzmsCompressor(int level, uint32_t max_chunk) : p_(params_for(level <= 0 ? 50 : level)) {
+    (void)max_chunk;  // buffers grow to the largest chunk actually seen
+    initial_literal_.init(kNumLiteralSyms, scratch_);
+    initial_length_.init(kNumLengthSyms, scratch_);
+    initial_power_.init(kNumPowerSyms, scratch_);
+  }
+
+  size_t compress(std::span<const uint8_t> in, std::span<uint8_t> out) override;
+
+private:
+  struct Choice {
+    uint32_t len = 0;
+    uint32_t offset = 0;  // explicit offset, or 0 for a repeat match
+    unsigned rep = 0;     // repeat index k (0..2) when offset == 0
+    int32_t gain = 0;     // estimated cost saved over literals, 1/16 bit
+    uint8_t kind = 0;     // kLz or kDelta
+    uint8_t power = 0;    // explicit delta match: the power
+  };
+
+  void reset_state(size_t n);
+  void prepare_buffers(size_t n);
+  void insert(uint32_t pos);
+  Choice best_at(uint32_t pos, unsigned prev);
+  void best_delta(uint32_t pos, unsigned prev, Choice& best);
+  // Costs are in 1/16 bit. A decision costs -log2 of its current probability.
+  template <unsigned S>
+  int32_t bit_cost(const Context<S>& ctx, uint32_t b) const {
+    const uint32_t p = ctx.entries[ctx.state].prob();
+    return kBitCost[b ? 64 - p : p];
+  }
+  int32_t literal_cost(uint8_t b) const { return lit_.lens[b] * 16 + lit_main_cost_; }
+  int32_t literals_cost(uint32_t pos, uint32_t len) const;
+  int32_t length_cost(uint32_t len) const {
+    const unsigned slot = slot_of(kLengthSlots, len);
+    return (len_.lens[slot] + kLengthSlots.extra[slot]) * 16;
+  }
+  void encode_literal(uint8_t b);
+  void encode_match(const Choice& c);
+  void encode_delta(const Choice& c);
+  void encode_length(uint32_t len);
+  template <unsigned S>
+  void bit(Context<S>& ctx, uint32_t b) {
+    ProbEntry& e = ctx.entries[ctx.state];
+    out_.encode_bit(b, e.prob());
+    e.update(b);
+    ctx.state = ((ctx.state << 1) | b) & (S - 1);
+  }
+
+  const Params p_;
+  HuffmanScratch scratch_;
+  X86Filter x86_;
+  Output out_;
+  LiteralCode lit_, initial_literal_;
+  LengthCode len_, initial_length_;
+  OffsetCode off_, initial_offset_;
+  Context<kMainStates> main_;
+  Context<kMatchStates> match_;
+  Context<kLzStates> lz_;
+  Context<kLzRepStates> lz_rep0_, lz_rep1_;
+  Context<kDeltaStates> delta_;
+  Context<kDeltaRepStates> delta_rep0_, delta_rep1_;
+  OffsetCode doff_;
+  PowerCode pow_, initial_power_;
+  uint32_t lzq_[4] = {1, 2, 3, 4};
+  uint32_t dq_power_[4] = {0, 0, 0, 0}, dq_raw_[4] = {1, 2, 3, 4};
+  unsigned prev_ = kLit;
+  int32_t lit_main_cost_ = 16;
+
+  std::vector<uint8_t> data_;  // the filtered chunk plus zero padding
+  std::vector<uint32_t> head_, next_;  // chains of 4-byte hashes
+  std::vector<uint32_t> head3_;        // the latest position per 3-byte hash
+  std::vector<uint32_t> delta_head_;  // 2^kDeltaHashBits, shared by all spans
+  unsigned hash_bits_ = 12;
+  uint32_t n_ = 0;
+};
+
+std::unique_ptr<Compressor> make_encoder(int level, uint32_t max_chunk) {
+  return std::make_unique<LzmsCompressor>(level, max_chunk);
+}
+
+constexpr uint32_t kNil = UINT32_MAX;
+constexpr unsigned kHash3Bits = 15;
+
+inline uint32_t hash3(const uint8_t* p) { return ((load_le32(p) & 0xFFFFFF) * 0x1E35A7BDu) >> (32 - kHash3Bits); }
+inline uint32_t hash4(const uint8_t* p, unsigned bits) { return (load_le32(p) * 0x9E3779B1u) >> (32 - bits); }
+constexpr size_t kPadding = 16;
+
+void LzmsCompressor::prepare_buffers(size_t n) {
+  if (data_.size() < n + kPadding) data_.resize(n + kPadding);
+  if (next_.size() < n) next_.resize(n);
+  hash_bits_ = std::clamp(unsigned(std::bit_width(n)), 12u, 22u);
+  if (head_.size() < (size_t(1) << hash_bits_)) head_.resize(size_t(1) << hash_bits_);
+  std::fill_n(head_.data(), size_t(1) << hash_bits_, kNil);
+  if (head3_.size() < (size_t(1) << kHash3Bits)) head3_.resize(size_t(1) << kHash3Bits);
+  std::fill(head3_.begin(), head3_.end(), kNil);
+  if (p_.delta) {
+    delta_head_.resize(size_t(1) << kDeltaHashBits);
+    std::fill(delta_head_.begin(), delta_head_.end(), kNil);
+  }
+}
+
+void LzmsCompressor::reset_state(size_t n) {
+  lit_.copy_initial(initial_literal_);
+  len_.copy_initial(initial_length_);
+  const unsigned n_off = num_offset_syms(n);
+  if (initial_offset_.num_syms != n_off) initial_offset_.init(n_off, scratch_);
+  off_.copy_initial(initial_offset_);
+  doff_.copy_initial(initial_offset_);
+  pow_.copy_initial(initial_power_);
+  delta_.reset();
+  delta_rep0_.reset();
+  delta_rep1_.reset();
+  for (unsigned k = 0; k < 4; k++) dq_power_[k] = 0, dq_raw_[k] = k + 1;
+  main_.reset();
+  match_.reset();
+  lz_.reset();
+  lz_rep0_.reset();
+  lz_rep1_.reset();
+  lzq_[0] = 1, lzq_[1] = 2, lzq_[2] = 3, lzq_[3] = 4;
+  prev_ = kLit;
+}
+
+inline void LzmsCompressor::insert(uint32_t pos) {
+  // Hashes 3 bytes; the padding makes the load safe near the end.
+  const uint8_t* p = &data_[pos];
+  head3_[hash3(p)] = pos;
+  const uint32_t h = hash4(p, hash_bits_);
+  next_[pos] = head_[h];
+  head_[h] = pos;
+}
+
+int32_t LzmsCompressor::literals_cost(uint32_t pos, uint32_t len) const {
+  // Exact for the first bytes, an average beyond.
+  const uint32_t k = std::min<uint32_t>(len, 32);
+  int32_t c = 0;
+  for (uint32_t i = 0; i < k; i++) c += literal_cost(data_[pos + i]);
+  if (len > k) c += int32_t(std::min<uint32_t>(len - k, 1u << 20)) * 64;
+  return c;
+}
+
+// Inserts `pos` into the hash chains and returns the best item there, given
+// whether the item before it is an LZ match (which shifts the usable repeat
+// entries, §6.8). gain <= 0 means "code a literal".
+LzmsCompressor::Choice LzmsCompressor::best_at(uint32_t pos, unsigned prev) {
+  const unsigned prev_lz = prev == kLz;
+  Choice best;
+  const uint32_t max_len = n_ - pos;
+  const uint8_t* p = &data_[pos];
+  const uint32_t nice = std::min(p_.nice, max_len);
+  // The decision bits as they stand before this item (approximate for an
+  // item after a lookahead literal: the states then differ slightly).
+  lit_main_cost_ = bit_cost(main_, 0);
+  const int32_t lz_base = bit_cost(main_, 1) + bit_cost(match_, 0);
+  const int32_t rep_base = lz_base + bit_cost(lz_, 1);
+  const int32_t rep_cost[3] = {rep_base + bit_cost(lz_rep0_, 0),
+                               rep_base + bit_cost(lz_rep0_, 1) + bit_cost(lz_rep1_, 0),
+                               rep_base + bit_cost(lz_rep0_, 1) + bit_cost(lz_rep1_, 1)};
+
+  // Repeat offsets k = 0..2 (queue entries k + prev_lz).
+  uint32_t best_rep_len = 0;
+  for (unsigned k = 0; k < 3; k++) {
+    const uint32_t off = lzq_[k + prev_lz];
+    if (off > pos) continue;
+    uint32_t len = match_len(p, p - off, 0, nice);
+    if (len < 2) continue;
+    if (len >= nice) len = match_len(p, p - off, len, max_len);
+    best_rep_len = std::max(best_rep_len, len);
+    const int32_t cost = rep_cost[k] + length_cost(len);
+    const int32_t gain = literals_cost(pos, len) - cost;
+    if (gain > best.gain || (len >= nice && len > best.len)) best = {len, 0, k, gain, kLz, 0};
+    if (len >= nice) break;
+  }
+
+  // Explicit offsets from the hash chain.
+  if (p_.delta && best.len < nice) best_delta(pos, prev, best);
+
+  // The latest 3-byte match, then the chain of 4-byte matches: long
+  // chains of mere 3-byte matches are slow and rarely worth an offset.
+  const uint32_t cand3 = head3_[hash3(p)];
+  uint32_t cand = head_[hash4(p, hash_bits_)];
+  insert(pos);
+  if (best.len >= nice || max_len < 3) return best;
+  uint32_t chain_len = std::max<uint32_t>(best_rep_len, 2), chain_off = 0;
+  if (cand3 != kNil && best_rep_len < 3 && load_le16(&data_[cand3]) == load_le16(p) && data_[cand3 + 2] == p[2]) {
+    chain_len = match_len(p, &data_[cand3], 3, nice);
+    chain_off = pos - cand3;
+  }
+  if (max_len >= 4 && chain_len < nice)
+  for (unsigned depth = p_.depth; depth > 0 && cand != kNil; depth--, cand = next_[cand]) {
+    const uint8_t* m = &data_[cand];
+    if (m[chain_len] != p[chain_len] || load_le16(m) != load_le16(p)) continue;
+    uint32_t len = match_len(p, m, 0, nice);
+    if (len > chain_len) {
+      chain_len = len;
+      chain_off = pos - cand;
+      if (len >= nice) break;
+    }
+  }
+  if (chain_off == 0) return best;
+  if (chain_len >= nice) chain_len = match_len(p, p - chain_off, chain_len, max_len);
+  const unsigned slot = slot_of(kOffsetSlots, chain_off);
+  const int32_t cost =
+      lz_base + bit_cost(lz_, 0) + (off_.lens[slot] + kOffsetSlots.extra[slot]) * 16 + length_cost(chain_len);
+  const int32_t gain = literals_cost(pos, chain_len) - cost;
+  if (gain > best.gain || (chain_len >= nice && chain_len > best.len)) best = {chain_len, chain_off, 0, gain, kLz, 0};
+  return best;
+}
+
+void LzmsCompressor::encode_literal(uint8_t b) {
+  bit(main_, 0);
+  out_.put_bits(lit_.codes[b], lit_.lens[b]);
+  lit_.count_symbol(b, scratch_);
+  prev_ = kLit;
+}
+
+void LzmsCompressor::encode_length(uint32_t len) {
+  const unsigned slot = slot_of(kLengthSlots, len);
+  out_.put_bits(len_.codes[slot], len_.lens[slot]);
+  len_.count_symbol(slot, scratch_);
+  out_.put_bits(len - kLengthSlots.base[slot], kLengthSlots.extra[slot]);
+}
+
+void LzmsCompressor::encode_match(const Choice& c) {
+  bit(main_, 1);
+  bit(match_, 0);
+  if (c.offset != 0) {
+    bit(lz_, 0);
+    const unsigned slot = slot_of(kOffsetSlots, c.offset);
+    out_.put_bits(off_.codes[slot], off_.lens[slot]);
+    off_.count_symbol(slot, scratch_);
+    out_.put_bits(c.offset - kOffsetSlots.base[slot], kOffsetSlots.extra[slot]);
+    lzq_[3] = lzq_[2];
+    lzq_[2] = lzq_[1];
+    lzq_[1] = lzq_[0];
+    lzq_[0] = c.offset;
+  } else {
+    bit(lz_, 1);
+    if (c.rep == 0) {
+      bit(lz_rep0_, 0);
+    } else {
+      bit(lz_rep0_, 1);
+      bit(lz_rep1_, c.rep == 1 ? 0 : 1);
+    }
+    unsigned j = c.rep + (prev_ == kLz);
+    const uint32_t off = lzq_[j];
+    for (; j > 0; j--) lzq_[j] = lzq_[j - 1];
+    lzq_[0] = off;
+  }
+  prev_ = kLz;
+  encode_length(c.len);
+}
+
+void LzmsCompressor::encode_delta(const Choice& c) {
+  bit(main_, 1);
+  bit(match_, 1);
+  if (c.offset != 0) {
+    bit(delta_, 0);
+    out_.put_bits(pow_.codes[c.power], pow_.lens[c.power]);
+    pow_.count_symbol(c.power, scratch_);
+    const unsigned slot = slot_of(kOffsetSlots, c.offset);
+    out_.put_bits(doff_.codes[slot], doff_.lens[slot]);
+    doff_.count_symbol(slot, scratch_);
+    out_.put_bits(c.offset - kOffsetSlots.base[slot], kOffsetSlots.extra[slot]);
+    for (unsigned k = 3; k > 0; k--) dq_power_[k] = dq_power_[k - 1], dq_raw_[k] = dq_raw_[k - 1];
+    dq_power_[0] = c.power;
+    dq_raw_[0] = c.offset;
+  } else {
+    bit(delta_, 1);
+    if (c.rep == 0) {
+      bit(delta_rep0_, 0);
+    } else {
+      bit(delta_rep0_, 1);
+      bit(delta_rep1_, c.rep == 1 ? 0 : 1);
+    }
+    unsigned j = c.rep + (prev_ == kDelta);
+    const uint32_t pw = dq_power_[j], raw = dq_raw_[j];
+    for (; j > 0; j--) dq_power_[j] = dq_power_[j - 1], dq_raw_[j] = dq_raw_[j - 1];
+    dq_power_[0] = pw;
+    dq_raw_[0] = raw;
+  }
+  prev_ = kDelta;
+  encode_length(c.len);
+}
+
+// Length of a delta match (§6.9) with span s and offset d at pos: the byte
+// differences at distance s repeat those d bytes earlier. Needs d + s <= pos.
+inline uint32_t delta_len(const uint8_t* p, uint32_t d, uint32_t s, uint32_t max) {
+  const uint8_t* a = p - s;
+  const uint8_t* b = p - d;
+  const uint8_t* c = p - d - s;
+  uint32_t len = 0;
+  while (len < max && uint8_t(p[len] - a[len]) == uint8_t(b[len] - c[len])) len++;
+  return len;
+}
+
+// Delta candidates at pos: the usable repeat pairs and, per span 1..32, the
+// last earlier position with the same three differences (one shared hash
+// table, keyed by the differences, the span and pos mod span).
+void LzmsCompressor::best_delta(uint32_t pos, unsigned prev, Choice& best) {
+  const uint32_t max_len = n_ - pos;
+  const uint32_t nice = std::min(p_.nice, max_len);
+  const uint8_t* p = &data_[pos];
+  const int32_t base = bit_cost(main_, 1) + bit_cost(match_, 1);
+  const unsigned shift = prev == kDelta;
+  const int32_t rep_base = base + bit_cost(delta_, 1);
+  const int32_t rep_cost[3] = {rep_base + bit_cost(delta_rep0_, 0),
+                               rep_base + bit_cost(delta_rep0_, 1) + bit_cost(delta_rep1_, 0),
+                               rep_base + bit_cost(delta_rep0_, 1) + bit_cost(delta_rep1_, 1)};
+  for (unsigned k = 0; k < 3; k++) {
+    const uint32_t s = 1u << dq_power_[k + shift];
+    const uint64_t d = uint64_t(dq_raw_[k + shift]) << dq_power_[k + shift];
+    if (d + s > pos) continue;
+    const uint32_t len = delta_len(p, uint32_t(d), s, max_len);
+    if (len < 2) continue;
+    const int32_t gain = literals_cost(pos, len) - rep_cost[k] - length_cost(len);
+    if (gain > best.gain) best = {len, 0, k, gain, kDelta, 0};
+  }
+  if (max_len < 3) return;
+  const int32_t explicit_base = base + bit_cost(delta_, 0);
+  for (unsigned power = 0; power <= kMaxDeltaPower; power++) {
+    const uint32_t s = 1u << power;
+    if (pos < s) break;
+    const uint32_t diffs = uint32_t(uint8_t(p[0] - p[-int(s)])) | uint32_t(uint8_t(p[1] - p[1 - int(s)])) << 8 |
+                           uint32_t(uint8_t(p[2] - p[2 - int(s)])) << 16;
+    const uint32_t key = diffs ^ (power << 24) ^ ((pos & (s - 1)) << 27);
+    const uint32_t h = (key * 0x9E3779B1u) >> (32 - kDeltaHashBits);
+    const uint32_t cand = delta_head_[h];
+    delta_head_[h] = pos;
+    // cand == pos: another span's key landed in the same bucket just now.
+    if (cand >= pos || diffs == 0) continue;  // zero differences: an LZ match does as well
+    const uint32_t d = pos - cand;
+    if ((d & (s - 1)) != 0 || d + s > pos) continue;
+    uint32_t len = delta_len(p, d, s, nice);
+    if (len < 3) continue;
+    if (len >= nice) len = delta_len(p, d, s, max_len);
+    const uint32_t raw = d >> power;
+    const unsigned slot = slot_of(kOffsetSlots, raw);
+    const int32_t cost = explicit_base + (pow_.lens[power] + doff_.lens[slot] + kOffsetSlots.extra[slot]) * 16 +
+                         length_cost(len);
+    const int32_t gain = literals_cost(pos, len) - cost;
+    if (gain > best.gain) best = {len, raw, 0, gain, kDelta, uint8_t(power)};
+  }
+}
+
+size_t LzmsCompressor::compress(std::span<const uint8_t> in, std::span<uint8_t> out) {
+  const size_t n = in.size();
+  // §2.3, §6.2: a compressed chunk is at least 4 bytes and smaller than the
+  // input; wimlib's limit is 2^30.
+  if (n < 5 || n > (size_t(1) << 30) || out.size() < 4) return 0;
+  n_ = uint32_t(n);
+  prepare_buffers(n);
+  std::memcpy(data_.data(), in.data(), n);
+  std::memset(data_.data() + n, 0, kPadding);
+  x86_.apply(data_.data(), n, true);
+  reset_state(n);
+  const size_t cap = std::min(out.size(), n - 1);
+  out_.begin(out.data(), cap);
+
+  uint32_t pos = 0;
+  uint32_t inserted = 0;  // positions below this are in the hash chains
+  Choice cur;
+  bool have_cur = false;
+  while (pos < n_) {
+    if (out_.overflowed()) return 0;
+    if (!have_cur) {
+      cur = best_at(pos, prev_);
+      inserted = pos + 1;
+    }
+    have_cur = false;
+    if (cur.gain <= 0 && cur.len < std::min(p_.nice, n_ - pos)) {
+      encode_literal(data_[pos]);
+      pos++;
+      continue;
+    }
+    if (p_.lazy && cur.len < p_.nice && pos + 1 < n_) {
+      // Would a literal here and the best item at pos + 1 do better?
+      Choice nxt = best_at(pos + 1, kLit);
+      inserted = pos + 2;
+      if (nxt.gain > cur.gain + 32) {
+        encode_literal(data_[pos]);
+        pos++;
+        cur = nxt;
+        have_cur = true;
+        continue;
+      }
+    }
+    if (cur.kind == kDelta)
+      encode_delta(cur);
+    else
+      encode_match(cur);
+    const uint32_t end = pos + cur.len;
+    // Insert the covered positions; for very long matches (runs) only the
+    // last stretch, so that long repeats stay linear and chains stay short.
+    uint32_t from = std::max(inserted, end > 4096 && end - 4096 > inserted ? end - 4096 : inserted);
+    for (uint32_t q = from; q < end; q++) insert(q);
+    inserted = end;
+    pos = end;
+  }
+  const size_t csize = out_.finish();
+  if (csize == 0 || csize >= n || csize > out.size()) return 0;
+  return csize;
+}
+
+}  // namespace
+
+std::unique_ptr<Compressor> make_lzms_compressor(int level, uint32_t max_chunk_size) {
+  return make_encoder(level, max_chunk_size);
 }
 
 }  // namespace wp
