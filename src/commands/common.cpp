@@ -45,6 +45,12 @@ std::vector<std::string> ref_paths(const std::string& pattern) {
   return out;
 }
 
+void refuse_stdin_wim(const std::string& wimfile, const char* command) {
+  if (wimfile == "-")
+    fail(Errc::Unsupported, std::string("reading a WIM from standard input ('-') is not supported yet by '") + command +
+                                "' (apply reads one); save it to a file and give its name");
+}
+
 std::string json_string(const std::string& s) {
   std::string o = "\"";
   for (unsigned char c : s) {

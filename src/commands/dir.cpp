@@ -25,6 +25,7 @@ void run_dir(DirArgs& a) {
   apply_thread_count(a.common.threads);
   if (a.positional.empty() || a.positional.size() > 2) fail(Errc::Usage, "usage: wimpack dir WIMFILE [IMAGE]");
   const std::string& wimfile = a.positional[0];
+  refuse_stdin_wim(wimfile, "dir");
   auto archive = wim::Archive::open(wimfile, false);
   print_warnings(archive->warnings());
   for (const auto& pattern : a.refs)

@@ -81,6 +81,7 @@ void run_extract(ExtractArgs& a) {
   apply_thread_count(a.common.threads);
   if (a.positional.empty()) fail(Errc::Usage, "usage: wimpack extract WIMFILE [IMAGE] [(PATH | @LISTFILE)...]");
   const std::string& wimfile = a.positional[0];
+  refuse_stdin_wim(wimfile, "extract");
   auto archive = wim::Archive::open(wimfile, a.check);
   print_warnings(archive->warnings());
   for (const auto& pattern : a.refs)

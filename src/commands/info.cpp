@@ -457,6 +457,7 @@ void run_info(InfoArgs& a) {
     run_change(a);
     return;
   }
+  refuse_stdin_wim(a.positional[0], "info");
   auto archive = wim::Archive::open(a.positional[0]);
   print_warnings(archive->warnings());
   check_if_asked(a, *archive);

@@ -59,6 +59,7 @@ void print_json(const std::string& wimfile, const wim::VerifyReport* r, const st
 void run_verify(VerifyArgs& a) {
   apply_thread_count(a.common.threads);
   const bool chatty = !a.common.quiet && !a.json;
+  refuse_stdin_wim(a.wimfile, "verify");
   std::unique_ptr<wim::Archive> archive;
   try {
     archive = wim::Archive::open(a.wimfile, false);

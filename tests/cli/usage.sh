@@ -60,6 +60,11 @@ fi
 t "no arguments: code 2" expect_fail 2 wp
 t "unknown command: code 2, names it" expect_fail 2 --mentions frobnicate wp frobnicate
 if [[ $ORACLE == 0 ]]; then
+    # WIMFILE '-' is read by apply only so far: the others refuse it plainly
+    for c in "extract - 1 x" "dir - 1" "verify -" "info -"; do
+        # shellcheck disable=SC2086
+        t "'$c' (a WIM on stdin): code 5, not supported yet" expect_fail 5 --mentions "standard input" wp $c </dev/null
+    done
     for c in mount mountrw unmount; do
         t "wimlib command '$c' not implemented yet: code 5" expect_fail 5 --mentions "not supported yet" wp "$c" x.wim
     done
