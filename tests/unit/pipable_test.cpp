@@ -103,7 +103,7 @@ namespace {
 void open_pipe(const Bytes& data) {
   FILE* f = std::tmpfile();
   REQUIRE(f);
-  std::fwrite(data.data(), 1, data.size(), f);
+  if (!data.empty()) std::fwrite(data.data(), 1, data.size(), f);  // data() may be null when empty
   std::rewind(f);
   try {
     PipeReader r(fileno(f), "test input");
