@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <unistd.h>
 
+#include "apply/task_join.hpp"
 #include "util/error.hpp"
 #include "util/printable.hpp"
 #include "wim/resource_reader.hpp"
@@ -170,18 +171,7 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
       }
       if (progress) progress(done, total);
     };
-    std::exception_ptr err;
-    try {
-      wim::stream_resources(a->file(), resources, sink);
-    } catch (...) {
-      err = std::current_exception();
-    }
-    try {
-      tasks.wait();  // always, so no task outlives what it refers to
-    } catch (...) {
-      if (!err) err = std::current_exception();
-    }
-    if (err) std::rethrow_exception(err);
+    stream_then_wait(tasks, [&] { wim::stream_resources(a->file(), resources, sink); });
   }
   result.bytes = done;
   tw.finish();

@@ -6,6 +6,7 @@
 #include <exception>
 #include <memory>
 
+#include "apply/task_join.hpp"
 #include "util/error.hpp"
 
 namespace wp::apply {
@@ -68,18 +69,7 @@ ExtractResult extract_image_from_pipe(wim::PipeReader& pipe, size_t index, const
     }
     if (progress) progress(done, 0);
   };
-  std::exception_ptr err;
-  try {
-    pipe.read_blobs(hashes, sink);
-  } catch (...) {
-    err = std::current_exception();
-  }
-  try {
-    tasks.wait();  // always, so no task outlives what it refers to
-  } catch (...) {
-    if (!err) err = std::current_exception();
-  }
-  if (err) std::rethrow_exception(err);
+  stream_then_wait(tasks, [&] { pipe.read_blobs(hashes, sink); });
   result.bytes = done;
   tw.finish();
   result.warnings = tw.warnings();
