@@ -16,6 +16,22 @@ namespace {
 constexpr uint64_t kBufferLimit = 8u << 20;
 }
 
+// What every begin* starts from: the resource begins at the current offset.
+void ResourceWriter::reset(bool solid, bool pipable, Codec codec, uint64_t usize, uint64_t chunk_size) {
+  solid_ = solid;
+  pipable_ = pipable;
+  codec_ = codec;
+  usize_ = usize;
+  chunk_ = chunk_size;
+  start_ = out_.offset();
+  csizes_.clear();
+  data_bytes_ = fed_ = 0;
+  all_raw_ = true;
+  buffered_ = false;
+  cbuf_.clear();
+  rbuf_.clear();
+}
+
 void ResourceWriter::begin_pipable(uint64_t usize, Codec codec, uint64_t chunk_size, const Sha1& hash,
                                    uint32_t extra_flags) {
   if (codec != Codec::None && usize != 0 && chunk_size == 0)
@@ -28,33 +44,13 @@ void ResourceWriter::begin_pipable(uint64_t usize, Codec codec, uint64_t chunk_s
   h.raw(hash.bytes);
   h.u32(extra_flags | (compressed ? kResCompressed : 0));
   out_.write(h.bytes());
-  solid_ = false;
-  pipable_ = true;
-  codec_ = compressed ? codec : Codec::None;
-  usize_ = usize;
-  chunk_ = chunk_size;
-  start_ = out_.offset();
-  csizes_.clear();
-  data_bytes_ = fed_ = 0;
-  all_raw_ = true;
-  buffered_ = false;
-  cbuf_.clear();
-  rbuf_.clear();
+  reset(false, true, compressed ? codec : Codec::None, usize, chunk_size);
   nchunks_ = compressed ? ceil_div(usize, chunk_size) : 1;
   table_ = compressed ? (nchunks_ - 1) * chunk_entry_size(usize) : 0;
 }
 
 void ResourceWriter::begin(uint64_t usize, Codec codec, uint64_t chunk_size) {
-  solid_ = pipable_ = false;
-  codec_ = codec;
-  usize_ = usize;
-  chunk_ = chunk_size;
-  start_ = out_.offset();
-  csizes_.clear();
-  data_bytes_ = fed_ = 0;
-  all_raw_ = true;
-  cbuf_.clear();
-  rbuf_.clear();
+  reset(false, false, codec, usize, chunk_size);
   if (codec == Codec::None || usize == 0) {
     // Raw: the data and nothing else (§4.1).
     codec_ = Codec::None;
@@ -75,16 +71,7 @@ void ResourceWriter::begin(uint64_t usize, Codec codec, uint64_t chunk_size) {
 }
 
 void ResourceWriter::begin_solid(uint64_t usize, Codec codec, uint64_t chunk_size) {
-  solid_ = true;
-  pipable_ = false;
-  codec_ = codec;
-  usize_ = usize;
-  chunk_ = chunk_size;
-  start_ = out_.offset();
-  csizes_.clear();
-  data_bytes_ = fed_ = 0;
-  all_raw_ = true;
-  buffered_ = false;
+  reset(true, false, codec, usize, chunk_size);
   if (chunk_size == 0) fail(Errc::Failure, "internal error: a solid resource without a chunk size");
   nchunks_ = ceil_div(usize, chunk_size);
   // §4.3: 16-byte header and 4 bytes per chunk, filled in by end().

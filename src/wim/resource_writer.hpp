@@ -38,7 +38,6 @@ public:
   void begin_pipable(uint64_t usize, Codec codec, uint64_t chunk_size, const Sha1& hash, uint32_t extra_flags);
   // A solid resource (§4.3) of `usize` bytes in chunks of `chunk_size`.
   void begin_solid(uint64_t usize, Codec codec, uint64_t chunk_size);
-
   // The next chunk: its uncompressed bytes and their compressed form, or an
   // empty `compressed` to store the chunk raw.
   void add_chunk(ByteSpan uncompressed, ByteSpan compressed);
@@ -58,6 +57,7 @@ public:
   uint64_t chunks_added() const { return csizes_.size(); }
 
 private:
+  void reset(bool solid, bool pipable, Codec codec, uint64_t usize, uint64_t chunk_size);
   ByteWriter chunk_table() const;
 
   OutputFile& out_;
