@@ -13,6 +13,7 @@
 #include <tbb/parallel_pipeline.h>
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,7 +72,11 @@ private:
 //   consume(Token&)             serial, in the producer's order
 //
 // An exception from any stage cancels the pipeline and propagates out of
-// run(); every token stays owned by the pool, so nothing leaks.
+// run(); every token stays owned by the pool, so nothing leaks. An
+// exception from `transform` is held with its token and rethrown when the
+// consumer reaches that token, so the error reported is always the first
+// failing chunk in order (a later chunk may fail first in time), the same
+// error an inline, single-threaded read gives.
 template <class Token, class Context>
 class ChunkPipeline {
 public:
@@ -81,24 +86,34 @@ public:
   void run(Produce&& produce, Transform&& transform, Consume&& consume) {
     tbb::parallel_pipeline(
         max_tokens_,
-        tbb::make_filter<void, Token*>(tbb::filter_mode::serial_in_order,
-                                       [&](tbb::flow_control& fc) -> Token* {
-                                         Token* t = pool_.get();
-                                         if (!produce(*t)) {
-                                           pool_.put(t);
-                                           fc.stop();
-                                           return nullptr;
-                                         }
-                                         return t;
-                                       }) &
-            tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel,
-                                             [&](Token* t) -> Token* {
-                                               transform(*t, contexts_.local());
-                                               return t;
-                                             }) &
-            tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, [&](Token* t) {
-              consume(*t);
-              pool_.put(t);
+        tbb::make_filter<void, Slot*>(tbb::filter_mode::serial_in_order,
+                                      [&](tbb::flow_control& fc) -> Slot* {
+                                        Slot* s = pool_.get();
+                                        s->error = nullptr;
+                                        if (!produce(s->token)) {
+                                          pool_.put(s);
+                                          fc.stop();
+                                          return nullptr;
+                                        }
+                                        return s;
+                                      }) &
+            tbb::make_filter<Slot*, Slot*>(tbb::filter_mode::parallel,
+                                           [&](Slot* s) -> Slot* {
+                                             try {
+                                               transform(s->token, contexts_.local());
+                                             } catch (...) {
+                                               s->error = std::current_exception();
+                                             }
+                                             return s;
+                                           }) &
+            tbb::make_filter<Slot*, void>(tbb::filter_mode::serial_in_order, [&](Slot* s) {
+              if (s->error) {
+                std::exception_ptr e = std::move(s->error);
+                pool_.put(s);
+                std::rethrow_exception(e);
+              }
+              consume(s->token);
+              pool_.put(s);
             }));
   }
 
@@ -106,8 +121,12 @@ public:
   size_t tokens_created() const { return pool_.created(); }
 
 private:
+  struct Slot {
+    Token token;
+    std::exception_ptr error;
+  };
   size_t max_tokens_;
-  TokenPool<Token> pool_;
+  TokenPool<Slot> pool_;
   tbb::enumerable_thread_specific<Context> contexts_;
 };
 

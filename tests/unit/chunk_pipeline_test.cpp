@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -201,6 +202,43 @@ TEST_CASE("chunk pipeline: an exception from any stage propagates, frees every t
       CHECK(g_live_tokens == 0);  // everything in flight when it failed was freed
     }
   });
+}
+
+TEST_CASE("chunk pipeline: the first failing chunk in order is reported, even when a later one fails first") {
+  tbb::task_arena arena(4);
+  arena.execute([] {
+    for (int round = 0; round < 20; round++) {
+      ChunkPipeline<CountedToken, CountingContext> p(8);
+      uint64_t next = 0;
+      std::atomic<bool> later_failed{false};
+      std::string msg;
+      try {
+        p.run(
+            [&](CountedToken& t) {
+              if (next == 64) return false;
+              t.seq = next++;
+              return true;
+            },
+            [&](CountedToken& t, CountingContext&) {
+              if (t.seq == 3) {
+                // Fail only after chunk 5 has failed (bounded wait: chunk 5
+                // may not be in flight if the pool is busy elsewhere).
+                for (int i = 0; i < 2000 && !later_failed; i++) std::this_thread::sleep_for(std::chrono::microseconds(100));
+                fail(Errc::BadArchive, "chunk 3");
+              }
+              if (t.seq == 5) {
+                later_failed = true;
+                fail(Errc::BadArchive, "chunk 5");
+              }
+            },
+            [&](CountedToken& t) { CHECK(t.seq < 3); });
+      } catch (const Error& e) {
+        msg = e.what();
+      }
+      CHECK(msg.find("chunk 3") != std::string::npos);
+    }
+  });
+  CHECK(g_live_tokens == 0);
 }
 
 TEST_CASE("chunk pipeline: token bound follows the chunk size") {
