@@ -1,0 +1,307 @@
+/* Builds images through libwimpack and reads them back (tests/interop/api.sh
+ * drives it and checks the archive with wimlib-imagex and wimpack).
+ *
+ *   build_and_read build WIM    image 1 "first" (every entry type), then image
+ *                               2 "second" based on "first" (appended)
+ *   build_and_read read WIM DIR reads both back through the read API and
+ *                               applies image 2's /dir to DIR/dir_only and
+ *                               image 1 to DIR/all
+ * Compiled as C99 against the installed header. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <wimpack/wimpack.h>
+
+#define CHECK(call)                                                                          \
+    do {                                                                                     \
+        int rc_ = (call);                                                                    \
+        if (rc_ != WIMPACK_OK) {                                                             \
+            fprintf(stderr, "%s:%d: %s failed (%d): %s\n", __FILE__, __LINE__, #call, rc_,  \
+                    wimpack_error_message());                                                \
+            exit(1);                                                                         \
+        }                                                                                    \
+    } while (0)
+#define EXPECT(cond)                                                              \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond);   \
+            exit(1);                                                              \
+        }                                                                         \
+    } while (0)
+
+/* `seq 1 N` as bytes: what the shell side regenerates to compare. */
+static char *seq_text(int n, size_t *len) {
+    size_t cap = (size_t)n * 8 + 16, at = 0;
+    char *p = malloc(cap);
+    int i;
+    for (i = 1; i <= n; i++) at += (size_t)sprintf(p + at, "%d\n", i);
+    *len = at;
+    return p;
+}
+
+static const uint64_t T1 = 132000000000000000ULL; /* a fixed FILETIME (2019) */
+
+static wimpack_file_metadata meta(uint32_t attributes, uint64_t size) {
+    wimpack_file_metadata m;
+    memset(&m, 0, sizeof m);
+    m.attributes = attributes;
+    m.creation_time = m.last_write_time = m.last_access_time = T1;
+    m.file_size = size;
+    return m;
+}
+
+static void add_text(wimpack_image *img, const char *path, const char *text) {
+    wimpack_file_metadata m = meta(0, strlen(text));
+    wimpack_stream *s;
+    CHECK(wimpack_create_file(img, path, &m, &s));
+    CHECK(wimpack_write_stream(s, text, strlen(text)));
+    CHECK(wimpack_close_stream(s));
+}
+
+static void progress(uint64_t done, uint64_t total, void *ctx) {
+    (void)total;
+    *(uint64_t *)ctx = done;
+}
+
+static void build(const char *wim) {
+    wimpack_image *img;
+    wimpack_stream *s, *ads;
+    wimpack_file_metadata m;
+    size_t len, i, step;
+    char *big = seq_text(400000, &len);
+    uint64_t done = 0;
+    int interleaved = 0;
+    wimpack_write_options *o = wimpack_write_options_new();
+    EXPECT(o != NULL);
+    CHECK(wimpack_write_options_set_compression(o, "LZX"));
+    CHECK(wimpack_write_options_set_threads(o, 2));
+
+    CHECK(wimpack_create_image(wim, NULL, "first", o, &img));
+    wimpack_write_options_free(o); /* copied by create_image */
+    m = meta(WIMPACK_ATTR_DIRECTORY, 0);
+    CHECK(wimpack_create_file(img, "/", &m, NULL)); /* the root's own metadata */
+    CHECK(wimpack_create_file(img, "dir", &m, NULL));
+    CHECK(wimpack_create_file(img, "dir/sub", &m, NULL));
+    CHECK(wimpack_create_file(img, "todelete", &m, NULL));
+    CHECK(wimpack_create_file(img, "todelete/deeper", &m, NULL));
+    add_text(img, "todelete/deeper/x.txt", "gone\n");
+
+    /* 2.6 MB in many small writes of varying size, and a second stream open
+     * and written in between (interleaved in the staging file). */
+    m = meta(0, len);
+    CHECK(wimpack_create_file(img, "dir/big.txt", &m, &s));
+    m = meta(0, 11);
+    CHECK(wimpack_create_file(img, "dir/interleaved.txt", &m, &ads));
+    for (i = 0, step = 1; i < len; i += step, step = step % 997 + 1) {
+        if (step > len - i) step = len - i;
+        CHECK(wimpack_write_stream(s, big + i, step));
+        if (i >= 1000 && !interleaved) {
+            CHECK(wimpack_write_stream(ads, "interleaved", 11));
+            interleaved = 1;
+        }
+    }
+    CHECK(wimpack_close_stream(s));
+    CHECK(wimpack_close_stream(ads));
+
+    /* A duplicate of big.txt's content (stored once). */
+    m = meta(0, len);
+    CHECK(wimpack_create_file(img, "dir/sub/copy.txt", &m, &s));
+    CHECK(wimpack_write_stream(s, big, len));
+    CHECK(wimpack_close_stream(s));
+
+    /* Empty files: without a stream, and with a stream of 0 bytes. */
+    m = meta(0, 0);
+    CHECK(wimpack_create_file(img, "empty1", &m, NULL));
+    CHECK(wimpack_create_file(img, "empty2", &m, &s));
+    CHECK(wimpack_close_stream(s));
+
+    /* A named stream. */
+    add_text(img, "dir/ads.txt", "main data\n");
+    CHECK(wimpack_create_alternate_stream(img, "dir/ads.txt:extra", 14, &ads));
+    CHECK(wimpack_write_stream(ads, "stream content", 14));
+    CHECK(wimpack_close_stream(ads));
+
+    /* Hard links. */
+    CHECK(wimpack_create_hard_link(img, "hardlink.txt", "dir/big.txt"));
+    CHECK(wimpack_create_hard_link(img, "dir/sub/hl2.txt", "dir/big.txt"));
+
+    /* Symbolic links: relative, absolute, to a directory. */
+    m = meta(0, 0);
+    m.symlink_target = "dir/big.txt";
+    CHECK(wimpack_create_file(img, "rel_link", &m, NULL));
+    m.symlink_target = "/etc/hostname";
+    CHECK(wimpack_create_file(img, "abs_link", &m, NULL));
+    m = meta(WIMPACK_ATTR_DIRECTORY, 0);
+    m.symlink_target = "dir/sub";
+    CHECK(wimpack_create_file(img, "dir_link", &m, NULL));
+
+    /* UNIX data: owner and mode of a file, a FIFO. */
+    m = meta(0, 6);
+    m.has_unix_data = 1;
+    m.uid = 1234;
+    m.gid = 5678;
+    m.mode = 0640;
+    CHECK(wimpack_create_file(img, "unix.txt", &m, &s));
+    CHECK(wimpack_write_stream(s, "owned\n", 6));
+    CHECK(wimpack_close_stream(s));
+    m = meta(0, 0);
+    m.has_unix_data = 1;
+    m.uid = 0;
+    m.gid = 0;
+    m.mode = S_IFIFO | 0600;
+    CHECK(wimpack_create_file(img, "fifo", &m, NULL));
+
+    /* Deletions: a tree, and a file whose stream is still open. */
+    add_text(img, "gone.txt", "deleted\n");
+    CHECK(wimpack_delete_path(img, "todelete"));
+    CHECK(wimpack_delete_path(img, "gone.txt"));
+    m = meta(0, 3);
+    CHECK(wimpack_create_file(img, "deleted_while_open", &m, &s));
+    CHECK(wimpack_delete_path(img, "deleted_while_open"));
+    CHECK(wimpack_write_stream(s, "abc", 3));
+    CHECK(wimpack_close_stream(s));
+    /* The name is free again. */
+    add_text(img, "gone.txt", "back again\n");
+
+    CHECK(wimpack_set_commit_progress(img, progress, &done));
+    CHECK(wimpack_commit_image(img));
+    wimpack_close_image(img);
+    EXPECT(done > 0);
+
+    /* Image 2, from image 1: changes on top of its tree, appended in place. */
+    CHECK(wimpack_create_image(wim, "first", "second", NULL, &img));
+    CHECK(wimpack_delete_path(img, "dir/sub"));
+    add_text(img, "dir/new.txt", "new in image 2\n");
+    CHECK(wimpack_delete_path(img, "gone.txt"));
+    CHECK(wimpack_commit_image(img));
+    wimpack_close_image(img);
+    free(big);
+}
+
+/* ------------------------------------------------------------- reading */
+
+struct listing {
+    char names[64][64];
+    int count;
+};
+
+static int collect(const char *name, const wimpack_file_metadata *m, void *ctx) {
+    struct listing *l = ctx;
+    (void)m;
+    if (l->count < 64) snprintf(l->names[l->count++], 64, "%s", name);
+    return 0;
+}
+
+static int stop_at_first(const char *name, const wimpack_file_metadata *m, void *ctx) {
+    (void)name;
+    (void)m;
+    ++*(int *)ctx;
+    return 42;
+}
+
+static void read_back(const char *wim, const char *dir) {
+    wimpack_archive *a;
+    wimpack_reader *r;
+    wimpack_file_metadata m;
+    const char *v;
+    int n, idx, calls = 0, k, unix_data;
+    uint64_t done = 0;
+    size_t len, got;
+    uint64_t size;
+    char *big = seq_text(400000, &len);
+    char buf[70000], path[4096];
+    struct listing l;
+    static const uint64_t offsets[] = {1000000, 0, 2000000, 1, 123457, 2500000};
+
+    CHECK(wimpack_open_archive(wim, NULL, 0, &a));
+    CHECK(wimpack_image_count(a, &n));
+    EXPECT(n == 2);
+    CHECK(wimpack_resolve_image(a, "second", &idx));
+    EXPECT(idx == 2);
+    CHECK(wimpack_get_image_property(a, 1, "NAME", &v));
+    EXPECT(strcmp(v, "first") == 0);
+    CHECK(wimpack_get_image_property(a, 2, "NAME", &v));
+    EXPECT(strcmp(v, "second") == 0);
+    CHECK(wimpack_get_image_property(a, 1, "FILECOUNT", &v));
+    printf("image 1 FILECOUNT %s\n", v);
+
+    memset(&l, 0, sizeof l);
+    CHECK(wimpack_iterate_dir(a, 1, "/", collect, &l));
+    for (k = 0; k < l.count; k++) printf("image 1 /%s\n", l.names[k]);
+    memset(&l, 0, sizeof l);
+    CHECK(wimpack_iterate_dir(a, 2, "dir", collect, &l));
+    for (k = 0; k < l.count; k++) printf("image 2 /dir/%s\n", l.names[k]);
+    EXPECT(wimpack_iterate_dir(a, 1, "/", stop_at_first, &calls) == 42 && calls == 1);
+
+    CHECK(wimpack_stat(a, 1, "dir/big.txt", &m));
+    EXPECT(m.file_size == len && m.creation_time == T1 && m.last_write_time == T1);
+    EXPECT(!(m.attributes & WIMPACK_ATTR_DIRECTORY));
+    CHECK(wimpack_stat(a, 1, "dir", &m));
+    EXPECT(m.attributes & WIMPACK_ATTR_DIRECTORY);
+    CHECK(wimpack_stat(a, 1, "rel_link", &m));
+    EXPECT(m.symlink_target && strcmp(m.symlink_target, "dir/big.txt") == 0);
+    CHECK(wimpack_stat(a, 1, "abs_link", &m));
+    EXPECT(m.symlink_target && strcmp(m.symlink_target, "/etc/hostname") == 0);
+    CHECK(wimpack_stat(a, 1, "unix.txt", &m));
+    EXPECT(m.has_unix_data && m.uid == 1234 && m.gid == 5678 && m.mode == (S_IFREG | 0640));
+    CHECK(wimpack_stat(a, 1, "fifo", &m));
+    EXPECT(m.has_unix_data && S_ISFIFO(m.mode));
+    EXPECT(wimpack_stat(a, 2, "dir/sub", &m) == WIMPACK_ERR_NOT_FOUND);
+    EXPECT(wimpack_stat(a, 1, "todelete", &m) == WIMPACK_ERR_NOT_FOUND);
+
+    /* Random access, out of order, in both images (image 2 reuses the blob). */
+    CHECK(wimpack_open_reader(a, 2, "hardlink.txt", &r));
+    CHECK(wimpack_reader_size(r, &size));
+    EXPECT(size == len);
+    for (k = 0; k < (int)(sizeof offsets / sizeof offsets[0]); k++) {
+        uint64_t off = offsets[k];
+        CHECK(wimpack_read(r, off, buf, sizeof buf, &got));
+        EXPECT(got == (off + sizeof buf <= len ? sizeof buf : len - off));
+        EXPECT(memcmp(buf, big + off, got) == 0);
+    }
+    CHECK(wimpack_read(r, len - 5, buf, sizeof buf, &got));
+    EXPECT(got == 5 && memcmp(buf, big + len - 5, 5) == 0);
+    CHECK(wimpack_read(r, len + 100, buf, sizeof buf, &got));
+    EXPECT(got == 0);
+    wimpack_close_reader(r);
+
+    CHECK(wimpack_open_reader(a, 1, "dir/ads.txt:extra", &r));
+    CHECK(wimpack_read(r, 0, buf, sizeof buf, &got));
+    EXPECT(got == 14 && memcmp(buf, "stream content", 14) == 0);
+    wimpack_close_reader(r);
+    CHECK(wimpack_open_reader(a, 1, "empty2", &r));
+    CHECK(wimpack_read(r, 0, buf, sizeof buf, &got));
+    EXPECT(got == 0);
+    /* Closing the archive invalidates its readers. */
+    wimpack_close_archive(a);
+    EXPECT(wimpack_read(r, 0, buf, sizeof buf, &got) == WIMPACK_ERR_USAGE);
+    wimpack_close_reader(r); /* a stale handle: ignored */
+
+    CHECK(wimpack_open_archive(wim, NULL, 0, &a));
+    snprintf(path, sizeof path, "%s/all", dir);
+    calls = 0;
+    unix_data = getenv("API_UNIX") && strcmp(getenv("API_UNIX"), "1") == 0;
+    CHECK(wimpack_apply(a, 1, NULL, path, unix_data ? WIMPACK_APPLY_UNIX_DATA : 0, progress, &done));
+    EXPECT(done >= len);
+    snprintf(path, sizeof path, "%s/dir_only", dir);
+    CHECK(wimpack_apply(a, 2, "dir", path, 0, NULL, NULL));
+    wimpack_close_archive(a);
+    free(big);
+    puts("read back OK");
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "build") == 0) {
+        build(argv[2]);
+        puts("built OK");
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "read") == 0) {
+        read_back(argv[2], argv[3]);
+        return 0;
+    }
+    fprintf(stderr, "usage: %s build WIM | read WIM DIR\n", argv[0]);
+    return 2;
+}

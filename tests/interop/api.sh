@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# libwimpack (include/wimpack/wimpack.h), as a program outside the tree uses
+# it: `cmake --install` of this build into a scratch prefix, C programs
+# compiled as C99 against the installed header with `pkg-config --cflags
+# --libs wimpack`, then:
+#   - tests/api/build_and_read.c builds an image with every entry type and a
+#     second one based on it; wimlib-imagex verifies the archive, and
+#     wimlib-imagex apply and wimpack apply --unix-data must give exactly the
+#     tree built (held against one made with coreutils);
+#   - the same program reads both images back through the read API and
+#     applies them through it;
+#   - tests/api/misuse.c: every misuse returns its documented code and a
+#     message (run under ASan+UBSan too when WIMPACK_API_ASAN_BUILD names a
+#     -DWIMPACK_SANITIZE=ON build directory, as scripts/test does);
+#   - the shared library exports only wimpack_* symbols.
+#
+# usage: bash api.sh PATH/TO/wimpack   (the binary of a build directory)
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+init_test "$@"
+if [[ $ORACLE == 1 ]]; then skip "libwimpack is wimpack's own"; summary; exit 0; fi
+require_tool wimlib-imagex cc pkg-config cmake nm
+WL=$(command -v wimlib-imagex)
+BUILD=$(dirname "$WIMPACK")
+SRC=$WIMPACK_SRC
+PREFIX=$TMP/prefix
+
+t "cmake --install into a scratch prefix" cmake --install "$BUILD" --prefix "$PREFIX" || { summary; exit 1; }
+PC=$(find "$PREFIX" -name wimpack.pc | head -n1)
+LIBDIR=$(dirname "$(dirname "$PC")")
+export PKG_CONFIG_PATH=$(dirname "$PC")
+
+# --- what is installed -------------------------------------------------------
+installed() {
+    local f
+    for f in bin/wimpack include/wimpack/wimpack.h share/bash-completion/completions/wimpack \
+        share/man/man1/wimpack.1 share/man/man1/wimpack-capture.1 share/man/man1/wimpack-apply.1; do
+        [[ -e $PREFIX/$f ]] || { echo "missing $f"; return 1; }
+    done
+    [[ -L $PREFIX/bin/wimcapture && $(readlink "$PREFIX/bin/wimcapture") == wimpack ]] || { echo "no bin/wimcapture link"; return 1; }
+    [[ -L $PREFIX/share/man/man1/wimcapture.1 ]] || { echo "no wimcapture.1 link"; return 1; }
+    [[ -f $LIBDIR/libwimpack.a ]] || { echo "no libwimpack.a"; return 1; }
+    local so
+    so=$(readlink "$LIBDIR/libwimpack.so") && [[ $so == libwimpack.so.0 ]] || { echo "libwimpack.so -> '$so'"; return 1; }
+    [[ $(readlink "$LIBDIR/libwimpack.so.0") == libwimpack.so.0.* ]] || { echo "no versioned libwimpack.so.0"; return 1; }
+    objdump -p "$LIBDIR/libwimpack.so" | grep -q 'SONAME *libwimpack.so.0' || { echo "wrong SONAME"; return 1; }
+    "$PREFIX/bin/wimcapture" --help >/dev/null || return 1
+    bash -c ". '$PREFIX/share/bash-completion/completions/wimpack' && complete -p wimpack wimapply" >/dev/null
+}
+t "installed: binary, wimCMD links, libwimpack.so.0 (soname) and .a, header, wimpack.pc, man pages, completion" installed
+
+only_wimpack_symbols() {
+    local all bad
+    all=$(nm -D --defined-only "$LIBDIR/libwimpack.so" | awk '$2 != "A" {sub(/@.*/, "", $3); print $3}')
+    bad=$(grep -v '^wimpack_' <<<"$all")
+    [[ -z $bad ]] || { echo "non-API symbols exported:"; head -n 20 <<<"$bad"; return 1; }
+    grep -qx wimpack_create_image <<<"$all" && grep -qx wimpack_apply <<<"$all"
+}
+t "nm -D: the shared library exports only wimpack_* symbols" only_wimpack_symbols
+
+compile() {  # compile OUT SOURCE
+    # shellcheck disable=SC2046
+    cc -std=c99 -Wall -Wextra -Werror -pedantic -D_XOPEN_SOURCE=700 -o "$1" "$2" \
+        $(pkg-config --cflags --libs wimpack) -Wl,-rpath,"$LIBDIR"
+}
+t "compile build_and_read.c as C99 with pkg-config --cflags --libs wimpack" \
+    compile "$TMP/build_and_read" "$SRC/tests/api/build_and_read.c" || { summary; exit 1; }
+t "compile misuse.c" compile "$TMP/misuse" "$SRC/tests/api/misuse.c" || { summary; exit 1; }
+no_core_headers() { ! pkg-config --cflags wimpack | grep -q -- "$SRC"; }
+t "the installed header stands alone (no source-tree include path)" no_core_headers
+
+# --- building ------------------------------------------------------------------
+W=$TMP/api.wim
+t "build two images through the API" "$TMP/build_and_read" build "$W" || { summary; exit 1; }
+t "wimlib-imagex verify" "$WL" verify "$W"
+t "wimpack verify" "$WIMPACK" verify "$W"
+info() { "$WL" info "$W" >"$TMP/info" && grep -q '^Image Count: *2' "$TMP/info" &&
+    grep -q '^Name: *first' "$TMP/info" && grep -q '^Name: *second' "$TMP/info"; }
+t "wimlib-imagex info: 2 images, named first and second" info
+
+# The trees the program built, made with coreutils. T1 (FILETIME
+# 132000000000000000) is 2019-04-17 18:40:00 UTC.
+EXP1=$TMP/exp1
+(
+    set -e
+    mkdir -p "$EXP1/dir/sub"
+    seq 1 400000 >"$EXP1/dir/big.txt"
+    printf interleaved >"$EXP1/dir/interleaved.txt"
+    seq 1 400000 >"$EXP1/dir/sub/copy.txt"
+    : >"$EXP1/empty1"
+    : >"$EXP1/empty2"
+    printf 'main data\n' >"$EXP1/dir/ads.txt"
+    ln "$EXP1/dir/big.txt" "$EXP1/hardlink.txt"
+    ln "$EXP1/dir/big.txt" "$EXP1/dir/sub/hl2.txt"
+    ln -s dir/big.txt "$EXP1/rel_link"
+    ln -s /etc/hostname "$EXP1/abs_link"
+    ln -s dir/sub "$EXP1/dir_link"
+    printf 'owned\n' >"$EXP1/unix.txt"
+    chown 1234:5678 "$EXP1/unix.txt" 2>/dev/null || true
+    chmod 0640 "$EXP1/unix.txt"
+    mkfifo -m 0600 "$EXP1/fifo"
+    printf 'back again\n' >"$EXP1/gone.txt"
+)
+EXP2=$TMP/exp2
+(
+    set -e
+    cp -a "$EXP1" "$EXP2"
+    rm -rf "$EXP2/dir/sub" "$EXP2/gone.txt"
+    printf 'new in image 2\n' >"$EXP2/dir/new.txt"
+)
+
+t "wimlib-imagex apply image 1" "$WL" apply "$W" 1 "$TMP/wl1"
+# (wimlib-imagex apply without --unix-data makes the FIFO an empty file.)
+t "  = the tree built (contents, links, hard links)" compare_trees --no-times --exclude=fifo "$EXP1" "$TMP/wl1"
+t "wimlib-imagex apply image 2 (based on image 1)" "$WL" apply "$W" 2 "$TMP/wl2"
+t "  = image 1 plus the changes" compare_trees --no-times --exclude=fifo "$EXP2" "$TMP/wl2"
+hardlinked() { [[ $(stat -c %i "$1/dir/big.txt") == $(stat -c %i "$1/hardlink.txt") ]]; }
+t "  hard links are one inode" hardlinked "$TMP/wl1"
+times_kept() { [[ $(stat -c %Y "$1/dir/big.txt") == 1555526400 && $(stat -c %Y "$1/dir") == 1555526400 ]]; }
+t "  timestamps as given" times_kept "$TMP/wl1"
+if [[ $(id -u) == 0 ]]; then
+    t "wimpack apply --unix-data image 1" "$WIMPACK" apply --unix-data "$W" 1 "$TMP/wp1"
+    t "  = the tree built, owners, modes and the FIFO included" compare_trees --no-times --unix-data "$EXP1" "$TMP/wp1"
+else
+    skip "wimpack apply --unix-data (needs root to set owners)"
+fi
+ads() { "$WL" dir "$W" 1 --path=/dir/ads.txt --detailed | grep -q 'Named data stream "extra"'; }
+t "wimlib-imagex dir: the named stream 'extra' is there" ads
+dedup() { [[ $("$WIMPACK" info "$W" --blobs | grep -c "$(seq 1 400000 | sha1sum | cut -c1-40)") -eq 1 ]]; }
+t "identical content stored once" dedup
+
+# --- reading ---------------------------------------------------------------------
+mkdir -p "$TMP/rd"
+t "read back through the API (list, stat, random-access reads, apply)" \
+    env API_UNIX=$(( $(id -u) == 0 )) "$TMP/build_and_read" read "$W" "$TMP/rd"
+if [[ $(id -u) == 0 ]]; then
+    t "  API apply of image 1 (unix data) = the tree built" compare_trees --no-times --unix-data "$EXP1" "$TMP/rd/all"
+else
+    t "  API apply of image 1 = the tree built" compare_trees --no-times "$EXP1" "$TMP/rd/all"
+fi
+mkdir -p "$TMP/exp_dir_only"
+cp -a "$EXP2/dir" "$TMP/exp_dir_only/"
+t "  API apply of image 2's /dir = that directory" compare_trees --no-times "$TMP/exp_dir_only" "$TMP/rd/dir_only"
+
+# --- misuse ------------------------------------------------------------------------
+mkdir -p "$TMP/m"
+t "misuse: each case returns its code and a message" "$TMP/misuse" "$TMP/m"
+t "  the archive misuse.c committed is valid" "$WL" verify "$TMP/m/m.wim"
+
+if [[ -n ${WIMPACK_API_ASAN_BUILD:-} ]]; then
+    asan_misuse() {
+        local p=$TMP/asan-prefix
+        cmake --install "$WIMPACK_API_ASAN_BUILD" --prefix "$p" >/dev/null || return 1
+        local pc
+        pc=$(find "$p" -name wimpack.pc | head -n1)
+        # shellcheck disable=SC2046
+        cc -std=c99 -g -fsanitize=address,undefined -o "$TMP/misuse-asan" "$SRC/tests/api/misuse.c" \
+            $(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs wimpack) \
+            -Wl,-rpath,"$(dirname "$(dirname "$pc")")" || return 1
+        rm -rf "$TMP/ma" && mkdir -p "$TMP/ma"
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            "$TMP/misuse-asan" "$TMP/ma"
+    }
+    t "misuse under ASan+UBSan" asan_misuse
+fi
+
+summary
