@@ -7,6 +7,7 @@
  *                               applies image 2's /dir to DIR/dir_only and
  *                               image 1 to DIR/all
  * Compiled as C99 against the installed header. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,48 @@ static void progress(uint64_t done, uint64_t total, void *ctx) {
     *(uint64_t *)ctx = done;
 }
 
+/* Four threads write four streams of one image at once (thread safety per
+ * handle: the image's lock serialises them). */
+struct writer_arg {
+    wimpack_stream *s;
+    const char *data;
+    size_t len;
+    int rc;
+};
+
+static void *writer(void *p) {
+    struct writer_arg *a = p;
+    size_t i, step;
+    for (i = 0, step = 1; i < a->len && !a->rc; i += step, step = step % 333 + 1) {
+        if (step > a->len - i) step = a->len - i;
+        a->rc = wimpack_write_stream(a->s, a->data + i, step);
+    }
+    if (!a->rc) a->rc = wimpack_close_stream(a->s);
+    return NULL;
+}
+
+static void threaded(wimpack_image *img) {
+    size_t len;
+    char *text = seq_text(100000, &len), path[64];
+    pthread_t th[4];
+    struct writer_arg args[4];
+    wimpack_file_metadata m = meta(0, len);
+    int k;
+    for (k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "dir/t%d", k);
+        CHECK(wimpack_create_file(img, path, &m, &args[k].s));
+        args[k].data = text;
+        args[k].len = len;
+        args[k].rc = 0;
+        EXPECT(pthread_create(&th[k], NULL, writer, &args[k]) == 0);
+    }
+    for (k = 0; k < 4; k++) {
+        pthread_join(th[k], NULL);
+        EXPECT(args[k].rc == 0);
+    }
+    free(text);
+}
+
 static void build(const char *wim) {
     wimpack_image *img;
     wimpack_stream *s, *ads;
@@ -104,6 +147,8 @@ static void build(const char *wim) {
     }
     CHECK(wimpack_close_stream(s));
     CHECK(wimpack_close_stream(ads));
+
+    threaded(img);
 
     /* A duplicate of big.txt's content (stored once). */
     m = meta(0, len);

@@ -59,7 +59,7 @@ t "nm -D: the shared library exports only wimpack_* symbols" only_wimpack_symbol
 
 compile() {  # compile OUT SOURCE
     # shellcheck disable=SC2046
-    cc -std=c99 -Wall -Wextra -Werror -pedantic -D_XOPEN_SOURCE=700 -o "$1" "$2" \
+    cc -std=c99 -pthread -Wall -Wextra -Werror -pedantic -D_XOPEN_SOURCE=700 -o "$1" "$2" \
         $(pkg-config --cflags --libs wimpack) -Wl,-rpath,"$LIBDIR"
 }
 t "compile build_and_read.c as C99 with pkg-config --cflags --libs wimpack" \
@@ -85,6 +85,7 @@ EXP1=$TMP/exp1
     mkdir -p "$EXP1/dir/sub"
     seq 1 400000 >"$EXP1/dir/big.txt"
     printf interleaved >"$EXP1/dir/interleaved.txt"
+    for k in 0 1 2 3; do seq 1 100000 >"$EXP1/dir/t$k"; done
     seq 1 400000 >"$EXP1/dir/sub/copy.txt"
     : >"$EXP1/empty1"
     : >"$EXP1/empty2"
@@ -153,7 +154,7 @@ if [[ -n ${WIMPACK_API_ASAN_BUILD:-} ]]; then
         local pc
         pc=$(find "$p" -name wimpack.pc | head -n1)
         # shellcheck disable=SC2046
-        cc -std=c99 -g -fsanitize=address,undefined -o "$TMP/misuse-asan" "$SRC/tests/api/misuse.c" \
+        cc -std=c99 -pthread -g -fsanitize=address,undefined -o "$TMP/misuse-asan" "$SRC/tests/api/misuse.c" \
             $(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs wimpack) \
             -Wl,-rpath,"$(dirname "$(dirname "$pc")")" || return 1
         rm -rf "$TMP/ma" && mkdir -p "$TMP/ma"
