@@ -108,11 +108,11 @@ WIMPACK_API void wimpack_write_options_free(wimpack_write_options *options);
 /* The codec as the CLI's --compress takes it: "LZX", "XPRESS", "LZMS",
  * "none", "zstd", "lzma", with an optional ":LEVEL" (e.g. "LZX:50",
  * "zstd:19"), or the aliases "fast", "maximum", "recovery". Appending to an
- * existing archive requires its codec (WIMPACK_ERR_USAGE at commit
- * otherwise). WIMPACK_ERR_USAGE for an unknown name. */
+ * existing archive requires its codec (else wimpack_create_image fails with
+ * WIMPACK_ERR_USAGE). WIMPACK_ERR_USAGE for an unknown name. */
 WIMPACK_API int wimpack_write_options_set_compression(wimpack_write_options *options, const char *codec);
 /* Chunk size in bytes: a power of two the codec accepts; 0 = the codec's
- * default. Checked at commit (WIMPACK_ERR_USAGE). */
+ * default. Checked by wimpack_create_image (WIMPACK_ERR_USAGE). */
 WIMPACK_API int wimpack_write_options_set_chunk_size(wimpack_write_options *options, uint32_t chunk_size);
 /* Non-zero: file data goes into solid resources compressed with
  * `solid_codec` (same names as above; NULL = "lzma"); metadata keeps the
@@ -279,11 +279,13 @@ WIMPACK_API int wimpack_open_reader(wimpack_archive *archive, int index, const c
 WIMPACK_API int wimpack_reader_size(wimpack_reader *reader, uint64_t *size);
 /* Reads up to `size` bytes at `offset` into `buffer`; *got = bytes read
  * (less than size only at the end of the stream; 0 at or past the end).
- * Any offset may be read in any order. Reading forward from the previous
- * read's end continues one decoding pass; a read that goes backwards (or
- * far forward) restarts decoding at the chunks that hold the offset. Data is
- * checked against the blob's SHA-1 when a pass reads it to its end
- * (WIMPACK_ERR_BAD_ARCHIVE on a mismatch). */
+ * Any offset may be read in any order. A reader keeps one decoding pass
+ * over the stream: a read at or after the previous read's end continues it
+ * (skipping forward by decoding), a read before it starts a new pass from the
+ * beginning of the stream -- so sequential reads cost one decode, and
+ * backward seeks cost a decode up to the offset. Data is checked against the
+ * blob's SHA-1 when a pass reaches the end (WIMPACK_ERR_BAD_ARCHIVE on a
+ * mismatch); a range read that stops earlier is not checked. */
 WIMPACK_API int wimpack_read(wimpack_reader *reader, uint64_t offset, void *buffer, size_t size, size_t *got);
 /* Frees the reader; NULL and stale handles are ignored. */
 WIMPACK_API void wimpack_close_reader(wimpack_reader *reader);
