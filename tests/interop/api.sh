@@ -65,6 +65,14 @@ compile() {  # compile OUT SOURCE
 t "compile build_and_read.c as C99 with pkg-config --cflags --libs wimpack" \
     compile "$TMP/build_and_read" "$SRC/tests/api/build_and_read.c" || { summary; exit 1; }
 t "compile misuse.c" compile "$TMP/misuse" "$SRC/tests/api/misuse.c" || { summary; exit 1; }
+compile_static() {  # the static library with the dependencies wimpack.pc lists for --static
+    # shellcheck disable=SC2046
+    cc -std=c99 -pthread -D_XOPEN_SOURCE=700 -o "$1" "$2" $(pkg-config --cflags wimpack) \
+        $(pkg-config --libs-only-L wimpack) -Wl,-Bstatic -lwimpack -Wl,-Bdynamic \
+        $(pkg-config --static --libs-only-l wimpack | sed 's/-lwimpack//') || return 1
+    ! ldd "$1" | grep -q libwimpack
+}
+t "link misuse.c against libwimpack.a (pkg-config --static)" compile_static "$TMP/misuse-static" "$SRC/tests/api/misuse.c"
 no_core_headers() { ! pkg-config --cflags wimpack | grep -q -- "$SRC"; }
 t "the installed header stands alone (no source-tree include path)" no_core_headers
 
@@ -146,6 +154,8 @@ t "  API apply of image 2's /dir = that directory" compare_trees --no-times "$TM
 mkdir -p "$TMP/m"
 t "misuse: each case returns its code and a message" "$TMP/misuse" "$TMP/m"
 t "  the archive misuse.c committed is valid" "$WL" verify "$TMP/m/m.wim"
+mkdir -p "$TMP/ms"
+t "misuse, statically linked" "$TMP/misuse-static" "$TMP/ms"
 
 if [[ -n ${WIMPACK_API_ASAN_BUILD:-} ]]; then
     asan_misuse() {
