@@ -129,7 +129,9 @@ typedef struct wimpack_image wimpack_image;     /* an image being built */
 typedef struct wimpack_stream wimpack_stream;   /* a stream being written */
 
 /* Progress of a long operation (commit, apply): bytes of file data done out
- * of the total. Called from the thread that made the call. */
+ * of the total. It may be called from one of the library's worker threads,
+ * but never twice at once, and only while the call that took it runs; it
+ * must not call back into the library on the same handle. */
 typedef void (*wimpack_progress_fn)(uint64_t done, uint64_t total, void *context);
 
 /* Starts building an image that will be added to `wim_path`.
