@@ -209,8 +209,10 @@ std::pair<image::Dentry*, std::string> new_entry_place(ImageState& st, const cha
   auto parts = image::split_image_path(path);
   std::string shown = image::join_image_path(parts);
   if (parts.empty()) fail(Errc::Failure, "the root directory already exists");
-  for (const auto& p : parts)
+  for (const auto& p : parts) {
     if (p == "." || p == "..") fail(Errc::Usage, "invalid path " + quoted(path) + ": '.' and '..' are not names");
+    if (!utf8_to_utf16(p)) fail(Errc::Usage, "invalid path " + quoted(path) + ": names must be UTF-8");
+  }
   image::Dentry* parent = st.lookup(parts, parts.size() - 1);
   if (!parent) fail(Errc::NotFound, "cannot add " + quoted(shown) + ": its parent directory does not exist");
   if (!parent->is_directory())

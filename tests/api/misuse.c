@@ -101,6 +101,7 @@ int main(int argc, char **argv) {
     EXPECT_RC(WIMPACK_OK, wimpack_create_file(img, "d/f", &m, NULL));
     EXPECT_RC(WIMPACK_ERR_FAILURE, wimpack_create_file(img, "d/f/under_a_file", &m, NULL));
     EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_create_file(img, "d/..", &m, NULL));
+    EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_create_file(img, "d/bad\xff\xfename", &m, NULL));
     m.file_size = 5;
     EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_create_file(img, "nostream", &m, NULL));
     EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_create_file(img, "d/dirdata", &dm, &s));
