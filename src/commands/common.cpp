@@ -76,7 +76,7 @@ std::string json_string(const std::string& s) {
 void add_windows_noop_options(CLI::App* app) {
   // Flags only: parsed so that wimlib-imagex command lines run unchanged.
   static bool sink = false;
-  for (const char* name : {"--no-acls", "--strict-acls", "--no-attributes", "--include-invalid-names", "--recover-data"})
+  for (const char* name : {"--no-acls", "--strict-acls", "--no-attributes", "--include-invalid-names"})
     app->add_flag(name, sink, "Accepted for compatibility with wimlib-imagex; no effect on Linux");
 }
 

@@ -39,7 +39,7 @@ std::string json_string(const std::string& s);
 void refuse_stdin_wim(const std::string& wimfile, const char* command);
 
 // Options wimlib-imagex's apply and extract accept for Windows-only features
-// (ACLs, attributes, names Windows cannot hold, data recovery): accepted
+// (ACLs, attributes, names Windows cannot hold): accepted
 // and ignored, as they have no effect on Linux.
 void add_windows_noop_options(CLI::App* app);
 
