@@ -229,7 +229,9 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
           // table was read; this only happens with duplicate locations.
           fail(Errc::BadArchive, "'" + a->path() + "': overlapping blobs in a resource");
         }
-        if (!in_blob && b_end <= end && tw.can_write_whole(w.hash)) {
+        // Not with --recover-data: a failed stream cancels the TBB context
+        // the tasks would run in, and the stream is resumed after a failure.
+        if (!in_blob && b_end <= end && !opts.recover_data && tw.can_write_whole(w.hash)) {
           // A small blob that is complete in this piece: hash it and write
           // its files on a worker thread, so that many small files do not
           // serialize on syscalls (issue 3).

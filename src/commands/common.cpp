@@ -47,8 +47,9 @@ std::vector<std::string> ref_paths(const std::string& pattern) {
 
 void refuse_stdin_wim(const std::string& wimfile, const char* command) {
   if (wimfile == "-")
-    fail(Errc::Unsupported, std::string("reading a WIM from standard input ('-') is not supported yet by '") + command +
-                                "' (apply reads one); save it to a file and give its name");
+    fail(Errc::Unsupported, std::string("reading a WIM from standard input ('-') is not supported by '") + command +
+                                "' (as with wimlib-imagex: it needs the blob table, which comes last in a pipe); "
+                                "save it to a file and give its name (apply, extract, dir and verify read '-')");
 }
 
 std::string json_string(const std::string& s) {
