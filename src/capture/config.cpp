@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "util/casefold.hpp"
 #include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
@@ -269,13 +268,26 @@ CaptureConfig CaptureConfig::load(const std::string& path) { return parse(read_t
 
 CaptureConfig CaptureConfig::defaults() { return parse(kDefaultConfig, "(built-in default configuration)"); }
 
+namespace {
+
+// WIMLIB_IMAGEX_IGNORE_CASE in configuration patterns folds ASCII letters
+// only, as wimlib-imagex on Linux (verified: "/OTHER/ünÏ.TXT" does not
+// exclude "/other/Ünï.txt", while "*.TMP" excludes "B.Tmp").
+void fold_ascii(std::string_view s, std::string& out) {
+  out.assign(s);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = char(c - 0x20);
+}
+
+}  // namespace
+
 // The hot-path copy of a glob: folded when matching ignores case.
 PathGlob CaptureConfig::hot(const PathGlob& g) const {
   if (!ignore_case_) return g;
   PathGlob f = g;
   std::string buf;
   for (auto& c : f.components) {
-    fold_case_utf8(c.text, buf);
+    fold_ascii(c.text, buf);
     c.text = buf;
   }
   return f;
@@ -310,7 +322,7 @@ bool CaptureConfig::excluded(std::string_view path) const {
   if (ignore_case_) {
     // Matched folded against folded globs (hot()); costs one copy per path.
     thread_local std::string folded;
-    fold_case_utf8(path, folded);
+    fold_ascii(path, folded);
     path = folded;
   }
   std::string_view name = last_component(path);  // empty for the root

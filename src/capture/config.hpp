@@ -30,10 +30,11 @@
 //     "names/co*" is refused (Errc::Usage), suggesting "/names/co*". This
 //     holds in every used section, including CompressionExclusionList.
 //
-// Matching (all byte-wise and case-sensitive, unless WIMLIB_IMAGEX_IGNORE_CASE=1
-// is set when the configuration is parsed: then letters match whatever their
-// case, with the folding of util/casefold.hpp, as wimlib-imagex does; '*' is any run of bytes and '?'
-// exactly one byte, never crossing '/'; no '[...]' classes)
+// Matching (all byte-wise and case-sensitive -- unless
+// WIMLIB_IMAGEX_IGNORE_CASE=1 is set when the configuration is parsed: then
+// ASCII letters match whatever their case, and only they, as with
+// wimlib-imagex on Linux; '*' is any run of bytes and '?' exactly one byte,
+// never crossing '/'; no '[...]' classes)
 //   - A relative pattern matches the last component (the file name) of a path
 //     in any directory. It never matches the capture root.
 //   - An absolute pattern with n components matches a path whose first n

@@ -3,11 +3,6 @@
 // upper case; everything else is left alone.
 #pragma once
 
-#include <string>
-#include <string_view>
-
-#include "util/utf.hpp"
-
 namespace wp {
 
 inline char16_t fold_case(char16_t c) {
@@ -26,24 +21,6 @@ inline char16_t fold_case(char16_t c) {
   if (c >= 0x430 && c <= 0x44F) return char16_t(c - 0x20);
   if (c >= 0x450 && c <= 0x45F) return char16_t(c - 0x50);
   return c;
-}
-
-// A UTF-8 string folded into `out` (every folded character keeps its UTF-8
-// length). Invalid UTF-8: only ASCII letters are folded.
-inline void fold_case_utf8(std::string_view s, std::string& out) {
-  out.clear();
-  bool ascii = true;
-  for (unsigned char c : s) ascii &= c < 0x80;
-  if (!ascii) {
-    if (auto u = utf8_to_utf16(s)) {
-      for (auto& ch : *u) ch = fold_case(ch);
-      out = utf16_to_utf8(*u);
-      return;
-    }
-  }
-  out.assign(s);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = char(c - 0x20);
 }
 
 }  // namespace wp

@@ -8,7 +8,8 @@ namespace wp {
 
 // WIMLIB_IMAGEX_IGNORE_CASE (wimlib-imagex(1)): "1" (or yes/y/true) makes
 // in-image paths (extract, dir --path) and capture configuration patterns
-// ([ExclusionList] ...) match case-insensitively.
+// ([ExclusionList] ...; ASCII letters only there, as wimlib-imagex) match
+// case-insensitively.
 inline bool ignore_case_from_env() {
   const char* v = std::getenv("WIMLIB_IMAGEX_IGNORE_CASE");
   if (!v) return false;
