@@ -51,6 +51,11 @@ struct ApplyOptions {
   // Give TARGET itself the times (and owner, mode) of the image's root.
   // Off for extract, whose root is only a container for selected items.
   bool root_metadata = true;
+  // --recover-data (wimapply(1)): a blob whose data does not decompress or
+  // does not match its SHA-1 is written anyway (undecodable chunks
+  // zero-filled) and reported in ExtractResult::warnings, instead of
+  // failing.
+  bool recover_data = false;
 };
 
 class TreeWriter {

@@ -34,7 +34,7 @@ constexpr AttrName kResFlagNames[] = {
 
 class Lister {
 public:
-  Lister(const wim::Archive& a, const image::Image& img, const ListOptions& o, std::FILE* out)
+  Lister(const wim::Archive* a, const image::Image& img, const ListOptions& o, std::FILE* out)
       : archive_(a), opts_(o), out_(out) {
     // The security block (wim-format.md §7.1): u32 total length, u32 count,
     // u64 size of each descriptor, then the descriptors back to back.
@@ -115,7 +115,7 @@ private:
   }
 
   void blob(const Sha1& hash) {
-    const wim::BlobLocation* loc = hash.is_zero() ? nullptr : archive_.find_blob(hash);
+    const wim::BlobLocation* loc = hash.is_zero() || !archive_ ? nullptr : archive_->find_blob(hash);
     if (!loc) {
       std::fprintf(out_, "Hash              = 0x%s\n", hash.hex().c_str());
       if (!hash.is_zero()) return;  // not in the archive (a delta without --ref)
@@ -143,7 +143,7 @@ private:
     flags_line(e ? e->reshdr.flags : res.flags);
   }
 
-  const wim::Archive& archive_;
+  const wim::Archive* archive_;
   std::vector<ByteSpan> sds_;  // security descriptors by ID
   const ListOptions& opts_;
   std::FILE* out_;
@@ -152,7 +152,7 @@ private:
 
 }  // namespace
 
-void list_tree(const wim::Archive& archive, const image::Image& img, const Dentry& start, const ListOptions& opts,
+void list_tree(const wim::Archive* archive, const image::Image& img, const Dentry& start, const ListOptions& opts,
                std::FILE* out) {
   Lister l(archive, img, opts, out);
   std::vector<const Dentry*> stack{&start};

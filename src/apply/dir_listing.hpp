@@ -17,8 +17,10 @@ struct ListOptions {
 };
 
 // Writes the listing of `start` (a dentry of `img`, an image of `archive`,
-// whose blob table and --ref archives supply the blob details) to out.
-void list_tree(const wim::Archive& archive, const image::Image& img, const image::Dentry& start,
+// whose blob table and --ref archives supply the blob details; null for an
+// image read from a pipe, whose blob table comes last: then a blob is shown
+// by its hash only) to out.
+void list_tree(const wim::Archive* archive, const image::Image& img, const image::Dentry& start,
                const ListOptions& opts, std::FILE* out);
 
 }  // namespace wp::apply

@@ -6,10 +6,12 @@
 #include <atomic>
 #include <exception>
 #include <map>
+#include <mutex>
 #include <cerrno>
 #include <unistd.h>
 
 #include "apply/task_join.hpp"
+#include "compress/chunk_pipeline.hpp"
 #include "util/error.hpp"
 #include "util/printable.hpp"
 #include "wim/resource_reader.hpp"
@@ -44,7 +46,96 @@ struct Wanted {
   fail(Errc::NotFound, what + "); this is a delta of " + bases + ": pass it with --ref=" + bases.substr(0, bases.find(',')));
 }
 
+// stream_resources(f, resources, sink), and with `recover` (--recover-data)
+// a resource that fails is read again chunk by chunk from where the stream
+// stopped: a chunk that cannot be read or decompressed is given to the sink
+// zero-filled and reported through on_bad(i, message), once per resource;
+// `ends[i]` is how far resource i is needed (for one whose chunk table is
+// unreadable). Then the stream goes on with the next resource.
+void stream_recovering(const InputFile& f, std::span<const wim::Resource> resources,
+                       const std::vector<uint64_t>& ends, const wim::ResourceSink& sink, bool recover,
+                       const std::function<void(size_t, const std::string&)>& on_bad) {
+  if (!recover) return wim::stream_resources(f, resources, sink);
+  size_t start = 0;
+  while (start < resources.size()) {
+    size_t cur = SIZE_MAX;
+    uint64_t next_uoff = 0;
+    auto tracking = [&](size_t i, uint64_t uoff, ByteSpan data) {
+      cur = start + i;
+      next_uoff = uoff + data.size();
+      sink(start + i, uoff, data);
+    };
+    try {
+      wim::stream_resources(f, resources.subspan(start), tracking);
+      return;
+    } catch (const Error& e) {
+      size_t k = cur;
+      uint64_t from = next_uoff;
+      if (k == SIZE_MAX) {
+        k = start, from = 0;
+      } else if (from >= ends[k]) {
+        k++, from = 0;  // the failure is in a later resource; assume the next
+      }
+      if (k >= resources.size()) throw;
+      const wim::Resource& r = resources[k];
+      on_bad(k, e.what());
+      DecompressContext ctx;
+      wim::ChunkBuffer out;
+      std::vector<wim::ChunkRef> layout;
+      try {
+        layout = wim::chunk_layout(f, r);
+      } catch (const Error&) {
+        layout.clear();
+      }
+      for (const auto& ch : layout) {
+        if (ch.uoffset + ch.usize <= from) continue;
+        if (ch.uoffset >= ends[k]) break;
+        ByteSpan data;
+        Bytes stored;
+        try {
+          stored = f.read_bytes(ch.file_offset, ch.csize, "compressed data");
+          data = wim::decode_chunk(f, r, ch, stored, out, ctx);
+        } catch (const Error&) {
+          auto o = out.get(ch.usize);
+          std::fill(o.begin(), o.end(), uint8_t(0));
+          data = o;
+        }
+        uint64_t skip = from > ch.uoffset ? from - ch.uoffset : 0;
+        sink(k, ch.uoffset + skip, data.subspan(skip));
+        from = ch.uoffset + ch.usize;
+      }
+      // What the layout does not cover (an unreadable chunk table): zeros.
+      Bytes zeros;
+      while (from < ends[k]) {
+        size_t n = size_t(std::min<uint64_t>(1 << 20, ends[k] - from));
+        zeros.assign(n, 0);
+        sink(k, from, zeros);
+        from += n;
+      }
+      start = k + 1;
+    }
+  }
+}
+
 }  // namespace
+
+std::string recovered_blob_warning(const image::Image& img, const Sha1& hash, const std::string& why) {
+  std::vector<std::string> paths;
+  size_t count = 0;
+  img.for_each_dentry([&](const image::Dentry& d) {
+    for (const auto& st : d.inode->streams)
+      if (st.hash == hash) {
+        if (count++ < 3) paths.push_back("'" + printable(d.path()) + "'");
+        break;
+      }
+  });
+  std::string names;
+  for (const auto& p : paths) names += (names.empty() ? "" : ", ") + p;
+  if (count > paths.size()) names += " and " + std::to_string(count - paths.size()) + " more";
+  if (names.empty()) names = "(no file)";
+  return "corruption in " + names + " (blob " + hash.hex() + ": " + why +
+         "); extracted anyway since data recovery mode (--recover-data) is enabled";
+}
 
 ExtractResult extract_image(const wim::Archive& archive, size_t index, const std::string& target,
                             const ApplyOptions& opts, const ProgressFn& progress) {
@@ -82,6 +173,21 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
     });
     missing_blobs(archive, index, missing.size(), missing[0], user);
   }
+
+  // A blob whose SHA-1 does not match: an error, or with --recover-data a
+  // warning naming its files (its data is written as read).
+  std::mutex warn_m;
+  std::vector<std::string> recovered;
+  std::map<Sha1, std::string> damaged;  // blobs in resources that did not decode
+  auto corrupt = [&](const std::string& path, const Sha1& hash) {
+    if (!opts.recover_data)
+      fail(Errc::BadArchive, "'" + path + "': blob " + hash.hex() +
+                                 " is corrupt (its SHA-1 does not match; the archive is damaged)");
+    std::lock_guard lk(warn_m);
+    auto it = damaged.find(hash);
+    recovered.push_back(recovered_blob_warning(
+        img, hash, it != damaged.end() ? it->second + "; unreadable parts zero-filled" : "its data does not match its SHA-1"));
+  };
 
   uint64_t done = 0;
   tbb::task_group tasks;
@@ -123,7 +229,9 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
           // table was read; this only happens with duplicate locations.
           fail(Errc::BadArchive, "'" + a->path() + "': overlapping blobs in a resource");
         }
-        if (!in_blob && b_end <= end && tw.can_write_whole(w.hash)) {
+        // Not with --recover-data: a failed stream cancels the TBB context
+        // the tasks would run in, and the stream is resumed after a failure.
+        if (!in_blob && b_end <= end && !opts.recover_data && tw.can_write_whole(w.hash)) {
           // A small blob that is complete in this piece: hash it and write
           // its files on a worker thread, so that many small files do not
           // serialize on syscalls (issue 3).
@@ -134,10 +242,8 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
             tasks.wait();
             inflight = 0;
           }
-          tasks.run([&tw, copy, hash, path, &inflight] {
-            if (sha1_of(*copy) != hash)
-              fail(Errc::BadArchive, "'" + path + "': blob " + hash.hex() +
-                                         " is corrupt (its SHA-1 does not match; the archive is damaged)");
+          tasks.run([&tw, copy, hash, path, &inflight, &corrupt] {
+            if (sha1_of(*copy) != hash) corrupt(path, hash);
             tw.write_whole(hash, *copy);
             inflight--;
           });
@@ -157,9 +263,7 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
         blob_done += piece.size();
         done += piece.size();
         if (blob_done == w.size) {
-          if (hasher.final() != w.hash)
-            fail(Errc::BadArchive, "'" + a->path() + "': blob " + w.hash.hex() +
-                                       " is corrupt (its SHA-1 does not match; the archive is damaged)");
+          if (hasher.final() != w.hash) corrupt(a->path(), w.hash);
           tw.end_blob();
           result.blobs++;
           in_blob = false;
@@ -171,11 +275,24 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
       }
       if (progress) progress(done, total);
     };
-    stream_then_wait(tasks, [&] { wim::stream_resources(a->file(), resources, sink); });
+    std::vector<uint64_t> ends;
+    for (uint32_t ri : order) {
+      uint64_t e = 0;
+      for (const Wanted& w : by_res[ri]) e = std::max(e, w.offset + w.size);
+      ends.push_back(e);
+    }
+    auto on_bad = [&](size_t i, const std::string& msg) {
+      std::lock_guard lk(warn_m);
+      for (const Wanted& w : by_res[order[i]]) damaged.emplace(w.hash, msg);
+    };
+    stream_then_wait(tasks, [&] {
+      stream_recovering(a->file(), resources, ends, sink, opts.recover_data, on_bad);
+    });
   }
   result.bytes = done;
   tw.finish();
-  result.warnings = tw.warnings();
+  result.warnings = std::move(recovered);
+  for (auto& w : tw.warnings()) result.warnings.push_back(std::move(w));
   return result;
 }
 

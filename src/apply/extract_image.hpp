@@ -16,6 +16,10 @@ struct ExtractResult {
   std::vector<std::string> warnings;
 };
 
+// The message of a corrupt blob written anyway (--recover-data): names the
+// paths of `img` that use it (at most a few) and says why.
+std::string recovered_blob_warning(const image::Image& img, const Sha1& hash, const std::string& why);
+
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
 ExtractResult extract_image(const wim::Archive& archive, size_t index, const std::string& target,

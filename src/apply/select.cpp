@@ -4,6 +4,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "util/casefold.hpp"
 #include "util/error.hpp"
 #include "util/printable.hpp"
 #include "util/utf.hpp"
@@ -29,23 +30,8 @@ bool has_wildcards(std::string_view pattern) { return pattern.find_first_of("*?"
 
 namespace {
 
-char16_t fold(char16_t c) {
-  if (c >= u'a' && c <= u'z') return char16_t(c - 0x20);
-  if (c < 0x80) return c;
-  if ((c >= 0xE0 && c <= 0xFE && c != 0xF7)) return char16_t(c - 0x20);
-  if (c == 0xFF) return 0x178;
-  if (c >= 0x100 && c <= 0x17F) {
-    // Latin Extended-A: pairs (upper, lower), even/odd except 0x139-0x148
-    // and 0x179-0x17E, which are odd/even.
-    bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
-    if (odd_upper ? (c % 2 == 0) : (c % 2 == 1)) return char16_t(c - 1);
-    return c;
-  }
-  if (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) return char16_t(c - 0x20);
-  if (c >= 0x430 && c <= 0x44F) return char16_t(c - 0x20);
-  if (c >= 0x450 && c <= 0x45F) return char16_t(c - 0x50);
-  return c;
-}
+using wp::fold_case;
+constexpr auto fold = fold_case;
 
 std::u16string to16(std::string_view s) {
   if (auto u = utf8_to_utf16(s)) return *u;

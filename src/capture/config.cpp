@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/utf.hpp"
@@ -215,6 +216,7 @@ std::string decode_config_text(std::string_view bytes, const std::string& filena
 
 CaptureConfig CaptureConfig::parse(std::string_view bytes, const std::string& filename) {
   CaptureConfig cfg;
+  cfg.ignore_case_ = ignore_case_from_env();
   std::string text = decode_config_text(bytes, filename);
   std::string_view rest = text;
   Section section = Section::None;
@@ -266,20 +268,63 @@ CaptureConfig CaptureConfig::load(const std::string& path) { return parse(read_t
 
 CaptureConfig CaptureConfig::defaults() { return parse(kDefaultConfig, "(built-in default configuration)"); }
 
+namespace {
+
+// WIMLIB_IMAGEX_IGNORE_CASE in configuration patterns folds ASCII letters
+// only, as wimlib-imagex on Linux (verified: "/OTHER/ünÏ.TXT" does not
+// exclude "/other/Ünï.txt", while "*.TMP" excludes "B.Tmp").
+void fold_ascii(std::string_view s, std::string& out) {
+  out.assign(s);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = char(c - 0x20);
+}
+
+}  // namespace
+
+// The hot-path copy of a glob: folded when matching ignores case.
+PathGlob CaptureConfig::hot(const PathGlob& g) const {
+  if (!ignore_case_) return g;
+  PathGlob f = g;
+  std::string buf;
+  for (auto& c : f.components) {
+    fold_ascii(c.text, buf);
+    c.text = buf;
+  }
+  return f;
+}
+
 void CaptureConfig::add_exclusion(PathGlob g) {
-  if (g.absolute) excl_abs_.push_back(g);
-  else excl_rel_.push_back(g.components.front());
+  PathGlob h = hot(g);
+  if (h.absolute) excl_abs_.push_back(h);
+  else excl_rel_.push_back(h.components.front());
   exclusions_.push_back(std::move(g));
 }
 
 void CaptureConfig::add_exception(PathGlob g) {
-  if (g.absolute) exc_abs_.push_back(g);
-  else exc_rel_.push_back(g.components.front());
+  PathGlob h = hot(g);
+  if (h.absolute) exc_abs_.push_back(h);
+  else exc_rel_.push_back(h.components.front());
   exceptions_.push_back(std::move(g));
+}
+
+void CaptureConfig::set_ignore_case(bool ignore_case) {
+  ignore_case_ = ignore_case;
+  auto excl = std::move(exclusions_);
+  auto exc = std::move(exceptions_);
+  exclusions_.clear(), exceptions_.clear();
+  excl_rel_.clear(), exc_rel_.clear(), excl_abs_.clear(), exc_abs_.clear();
+  for (auto& g : excl) add_exclusion(std::move(g));
+  for (auto& g : exc) add_exception(std::move(g));
 }
 
 bool CaptureConfig::excluded(std::string_view path) const {
   if (excludes_nothing()) return false;
+  if (ignore_case_) {
+    // Matched folded against folded globs (hot()); costs one copy per path.
+    thread_local std::string folded;
+    fold_ascii(path, folded);
+    path = folded;
+  }
   std::string_view name = last_component(path);  // empty for the root
   bool hit = false;
   if (!name.empty())

@@ -30,8 +30,11 @@
 //     "names/co*" is refused (Errc::Usage), suggesting "/names/co*". This
 //     holds in every used section, including CompressionExclusionList.
 //
-// Matching (all byte-wise and case-sensitive; '*' is any run of bytes and '?'
-// exactly one byte, never crossing '/'; no '[...]' classes)
+// Matching (all byte-wise and case-sensitive -- unless
+// WIMLIB_IMAGEX_IGNORE_CASE=1 is set when the configuration is parsed: then
+// ASCII letters match whatever their case, and only they, as with
+// wimlib-imagex on Linux; '*' is any run of bytes and '?' exactly one byte,
+// never crossing '/'; no '[...]' classes)
 //   - A relative pattern matches the last component (the file name) of a path
 //     in any directory. It never matches the capture root.
 //   - An absolute pattern with n components matches a path whose first n
@@ -133,6 +136,11 @@ public:
   // pruning scan would leave `path` out. O(depth x patterns).
   bool excluded_or_below_excluded(std::string_view path) const;
 
+  // Case-insensitive matching (WIMLIB_IMAGEX_IGNORE_CASE, read by parse()
+  // and defaults()); settable for tests.
+  bool ignore_case() const { return ignore_case_; }
+  void set_ignore_case(bool ignore_case);
+
   // Nothing can be excluded: the scanner may skip the per-file check.
   bool excludes_nothing() const { return excl_rel_.empty() && excl_abs_.empty(); }
 
@@ -146,6 +154,7 @@ public:
   const std::vector<std::string>& warnings() const { return warnings_; }
 
 private:
+  PathGlob hot(const PathGlob& g) const;
   void add_exclusion(PathGlob g);
   void add_exception(PathGlob g);
 
@@ -155,6 +164,7 @@ private:
   // The same globs split by form for the hot path (copies: a few dozen at most).
   std::vector<PathGlob::Component> excl_rel_, exc_rel_;
   std::vector<PathGlob> excl_abs_, exc_abs_;
+  bool ignore_case_ = false;
 };
 
 // Canonical form of one pattern as written in a file (after trimming), by the

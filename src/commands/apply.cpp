@@ -22,7 +22,7 @@ struct ApplyArgs {
   CommonOptions common;
   std::vector<std::string> positional;
   std::vector<std::string> refs;
-  bool unix_data = false, check = false, rpfix = false, norpfix = false;
+  bool unix_data = false, check = false, rpfix = false, norpfix = false, recover_data = false;
 };
 
 // WIMFILE "-": a pipable WIM on standard input, read once, front to back
@@ -42,11 +42,12 @@ void apply_from_pipe(ApplyArgs& a) {
                           " images; say which one to apply (an index or a name)");
   apply::ApplyOptions ao;
   ao.unix_data = a.unix_data;
+  ao.recover_data = a.recover_data;
   ao.rpfix = a.rpfix || (!a.norpfix && (pipe.header().flags & wim::kHdrRpFix));
   auto t0 = std::chrono::steady_clock::now();
   auto r = apply::extract_image_from_pipe(pipe, index, target, ao);
   print_warnings(r.warnings);
-  pipe.drain();
+  pipe.drain_checked();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!a.common.quiet)
     std::printf("Applied image %zu from standard input to %s: %s of file data (%.2f s)\n", index, target.c_str(),
@@ -85,6 +86,7 @@ void run_apply(ApplyArgs& a) {
 
   apply::ApplyOptions ao;
   ao.unix_data = a.unix_data;
+  ao.recover_data = a.recover_data;
   // §9.4: full-image extraction fixes links by default iff the header has RP_FIX.
   ao.rpfix = a.rpfix || (!a.norpfix && (archive->header().flags & wim::kHdrRpFix));
   auto t0 = std::chrono::steady_clock::now();
@@ -128,6 +130,8 @@ void register_apply(CLI::App& app) {
   c->add_flag("--check", a.check, "Verify the integrity table before applying");
   c->add_flag("--rpfix", a.rpfix, "Fix up absolute symbolic links to point inside TARGET");
   c->add_flag("--norpfix", a.norpfix, "Do not fix up absolute symbolic links");
+  c->add_flag("--recover-data", a.recover_data,
+              "Extract a corrupt file anyway (undecodable parts zero-filled) with a warning, instead of failing");
   add_windows_noop_options(c);
   add_common_options(c, a.common);
   c->callback([] { run_apply(a); });

@@ -47,8 +47,9 @@ std::vector<std::string> ref_paths(const std::string& pattern) {
 
 void refuse_stdin_wim(const std::string& wimfile, const char* command) {
   if (wimfile == "-")
-    fail(Errc::Unsupported, std::string("reading a WIM from standard input ('-') is not supported yet by '") + command +
-                                "' (apply reads one); save it to a file and give its name");
+    fail(Errc::Unsupported, std::string("reading a WIM from standard input ('-') is not supported by '") + command +
+                                "' (as with wimlib-imagex: it needs the blob table, which comes last in a pipe); "
+                                "save it to a file and give its name (apply, extract, dir and verify read '-')");
 }
 
 std::string json_string(const std::string& s) {
@@ -76,7 +77,7 @@ std::string json_string(const std::string& s) {
 void add_windows_noop_options(CLI::App* app) {
   // Flags only: parsed so that wimlib-imagex command lines run unchanged.
   static bool sink = false;
-  for (const char* name : {"--no-acls", "--strict-acls", "--no-attributes", "--include-invalid-names", "--recover-data"})
+  for (const char* name : {"--no-acls", "--strict-acls", "--no-attributes", "--include-invalid-names"})
     app->add_flag(name, sink, "Accepted for compatibility with wimlib-imagex; no effect on Linux");
 }
 

@@ -33,13 +33,13 @@ std::vector<std::string> ref_paths(const std::string& pattern);
 // A JSON string literal for `s` (UTF-8 passed through, controls escaped).
 std::string json_string(const std::string& s);
 
-// WIMFILE "-" (a pipable WIM on standard input) is read by apply only so far;
-// the other reading commands refuse it plainly (exit 5) instead of looking
-// for a file named "-".
+// WIMFILE "-" (a pipable WIM on standard input) is read by apply, extract,
+// dir and verify; info refuses it plainly (exit 5, as wimlib-imagex refuses
+// it) instead of looking for a file named "-".
 void refuse_stdin_wim(const std::string& wimfile, const char* command);
 
 // Options wimlib-imagex's apply and extract accept for Windows-only features
-// (ACLs, attributes, names Windows cannot hold, data recovery): accepted
+// (ACLs, attributes, names Windows cannot hold): accepted
 // and ignored, as they have no effect on Linux.
 void add_windows_noop_options(CLI::App* app);
 

@@ -2,12 +2,16 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <unistd.h>
+
 #include "apply/dir_listing.hpp"
 #include "apply/select.hpp"
 #include "commands/common.hpp"
 #include "util/error.hpp"
+#include "util/env.hpp"
 #include "util/printable.hpp"
 #include "wim/archive.hpp"
+#include "wim/pipe_reader.hpp"
 #include "wim/split.hpp"
 
 namespace wp::cmd {
@@ -21,11 +25,49 @@ struct DirArgs {
   bool detailed = false, one_file_only = false;
 };
 
+void list(const DirArgs& a, const wim::Archive* archive, const image::Image& img, size_t index,
+          const std::string& wimfile) {
+  // --path is looked up literally (no wildcards), as by wimlib-imagex.
+  apply::SelectOptions so;
+  so.wildcards = false;
+  so.ignore_case = ignore_case_from_env();
+  auto found = apply::select_paths(img, a.path, so);
+  if (found.empty())
+    fail(Errc::NotFound, "'" + printable(a.path) + "' does not exist in image " + std::to_string(index) + " of '" +
+                             wimfile + "'");
+  apply::ListOptions lo;
+  lo.detailed = a.detailed;
+  lo.one_file_only = a.one_file_only;
+  apply::list_tree(archive, img, *found[0], lo, stdout);
+}
+
+// WIMFILE "-": the metadata resources come right after the header and the
+// XML (wim-format.md §12.1), so the image is listed as soon as they are
+// read; the rest of the input is then read and dropped, so that the writer
+// is not cut off.
+void dir_from_pipe(const DirArgs& a) {
+  if (!a.refs.empty()) fail(Errc::Usage, "--ref cannot be used when reading the WIM from standard input");
+  if (a.detailed)
+    fail(Errc::Unsupported, "dir --detailed of a WIM on standard input is not supported yet (the blob table comes "
+                            "last in a pipe); save it to a file and give its name");
+  wim::PipeReader pipe(STDIN_FILENO, "standard input");
+  size_t index = 1;
+  if (a.positional.size() == 2)
+    index = pipe.resolve_image(a.positional[1]);
+  else if (pipe.image_count() != 1)
+    fail(Errc::Usage, "the WIM on standard input contains " + std::to_string(pipe.image_count()) +
+                          " images; say which one to list (an index or a name)");
+  image::Image img = pipe.read_image(index);
+  list(a, nullptr, img, index, "-");
+  std::fflush(stdout);
+  pipe.drain_checked();
+}
+
 void run_dir(DirArgs& a) {
   apply_thread_count(a.common.threads);
   if (a.positional.empty() || a.positional.size() > 2) fail(Errc::Usage, "usage: wimpack dir WIMFILE [IMAGE]");
   const std::string& wimfile = a.positional[0];
-  refuse_stdin_wim(wimfile, "dir");
+  if (wimfile == "-") return dir_from_pipe(a);
   auto archive = wim::Archive::open(wimfile, false);
   print_warnings(archive->warnings());
   for (const auto& pattern : a.refs)
@@ -41,19 +83,7 @@ void run_dir(DirArgs& a) {
     index = 1;
   }
   image::Image img = archive->load_image(index);
-  // --path is looked up literally (no wildcards), as by wimlib-imagex.
-  apply::SelectOptions so;
-  so.wildcards = false;
-  const char* ic = std::getenv("WIMLIB_IMAGEX_IGNORE_CASE");
-  so.ignore_case = ic && (std::string(ic) == "1" || std::string(ic) == "yes" || std::string(ic) == "true");
-  auto found = apply::select_paths(img, a.path, so);
-  if (found.empty())
-    fail(Errc::NotFound, "'" + printable(a.path) + "' does not exist in image " + std::to_string(index) + " of '" +
-                             wimfile + "'");
-  apply::ListOptions lo;
-  lo.detailed = a.detailed;
-  lo.one_file_only = a.one_file_only;
-  apply::list_tree(*archive, img, *found[0], lo, stdout);
+  list(a, archive.get(), img, index, wimfile);
 }
 
 }  // namespace

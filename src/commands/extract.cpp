@@ -7,11 +7,14 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 
 #include "apply/extract_image.hpp"
+#include "apply/extract_pipe.hpp"
 #include "apply/select.hpp"
 #include "commands/common.hpp"
 #include "util/error.hpp"
+#include "util/env.hpp"
 #include "util/printable.hpp"
 #include "util/progress.hpp"
 #include "util/size.hpp"
@@ -27,7 +30,8 @@ struct ExtractArgs {
   std::vector<std::string> positional;
   std::vector<std::string> refs;
   std::string dest_dir = ".";
-  bool to_stdout = false, unix_data = false, no_wildcards = false, nullglob = false, preserve = false, check = false;
+  bool to_stdout = false, unix_data = false, no_wildcards = false, nullglob = false, preserve = false, check = false,
+       recover_data = false;
 };
 
 struct PathArg {
@@ -70,30 +74,37 @@ std::vector<std::string> read_listfile(const std::string& name) {
   return out;
 }
 
-bool ignore_case_from_env() {
-  const char* v = std::getenv("WIMLIB_IMAGEX_IGNORE_CASE");
-  if (!v) return false;
-  std::string s = v;
-  return s == "1" || s == "yes" || s == "y" || s == "true";
-}
-
 void run_extract(ExtractArgs& a) {
   apply_thread_count(a.common.threads);
   if (a.positional.empty()) fail(Errc::Usage, "usage: wimpack extract WIMFILE [IMAGE] [(PATH | @LISTFILE)...]");
   const std::string& wimfile = a.positional[0];
-  refuse_stdin_wim(wimfile, "extract");
-  auto archive = wim::Archive::open(wimfile, a.check);
-  print_warnings(archive->warnings());
-  for (const auto& pattern : a.refs)
-    for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
-  wim::check_split_refs(*archive);
+  // WIMFILE "-": a pipable WIM on standard input, read once, front to back
+  // (wim-format.md §12.4): the metadata first, then only the selected
+  // files' blobs are kept as the data streams past.
+  std::unique_ptr<wim::Archive> archive;
+  std::unique_ptr<wim::PipeReader> pipe;
+  if (wimfile == "-") {
+    if (!a.refs.empty()) fail(Errc::Usage, "--ref cannot be used when reading the WIM from standard input");
+    for (size_t i = 2; i < a.positional.size(); i++)
+      if (a.positional[i] == "@-")
+        fail(Errc::Usage, "@- (a listfile on standard input) cannot be used when the WIM is read from standard input");
+    pipe = std::make_unique<wim::PipeReader>(STDIN_FILENO, "standard input");
+    if (a.check) warn("--check: the integrity table cannot be verified when reading from a pipe; ignored");
+  } else {
+    archive = wim::Archive::open(wimfile, a.check);
+    print_warnings(archive->warnings());
+    for (const auto& pattern : a.refs)
+      for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+    wim::check_split_refs(*archive);
+  }
+  const size_t image_count = archive ? archive->image_count() : pipe->image_count();
 
   size_t index;
   if (a.positional.size() >= 2) {
-    index = archive->resolve_image(a.positional[1]);
+    index = archive ? archive->resolve_image(a.positional[1]) : pipe->resolve_image(a.positional[1]);
   } else {
-    if (archive->image_count() != 1)
-      fail(Errc::Usage, "'" + wimfile + "' contains " + std::to_string(archive->image_count()) +
+    if (image_count != 1)
+      fail(Errc::Usage, "'" + wimfile + "' contains " + std::to_string(image_count) +
                             " images; say which one to extract from (an index or a name)");
     index = 1;
   }
@@ -109,7 +120,7 @@ void run_extract(ExtractArgs& a) {
   }
   const bool whole = a.positional.size() <= 2;
 
-  image::Image img = archive->load_image(index);
+  image::Image img = archive ? archive->load_image(index) : pipe->read_image(index);
   apply::SelectOptions so;
   so.wildcards = !a.no_wildcards;
   so.ignore_case = ignore_case_from_env();
@@ -137,11 +148,21 @@ void run_extract(ExtractArgs& a) {
         fail(Errc::Failure, "'" + printable(it.dentry->path()) +
                                 "' is not a regular file and therefore cannot be extracted to standard output");
     std::fflush(stdout);
+    if (pipe) {
+      std::vector<std::pair<const image::Inode*, std::string>> files;
+      for (const auto& it : items) files.emplace_back(it.dentry->inode, it.dentry->path());
+      apply::write_files_from_pipe(*pipe, files, STDOUT_FILENO);
+      pipe->drain_checked();
+      return;
+    }
     for (const auto& it : items)
       apply::write_file_data(*archive, index, *it.dentry->inode, it.dentry->path(), STDOUT_FILENO);
     return;
   }
-  if (items.empty()) return;  // --nullglob and nothing matched
+  if (items.empty()) {  // --nullglob and nothing matched
+    if (pipe) pipe->drain_checked();
+    return;
+  }
 
   image::Image tree = apply::build_extract_tree(img, items);
   apply::ApplyOptions ao;
@@ -150,10 +171,17 @@ void run_extract(ExtractArgs& a) {
   // wimlib-imagex extract never fixes absolute links, not even for the whole
   // image (unlike apply, §9.4): their targets are written as stored.
   ao.rpfix = false;
+  ao.recover_data = a.recover_data;
   auto t0 = std::chrono::steady_clock::now();
   Progress progress("Extracting file data", !a.common.quiet);
-  auto r = apply::extract_tree(*archive, index, tree, a.dest_dir, ao,
-                               [&](uint64_t d, uint64_t t) { progress.update(d, t); });
+  auto on_progress = [&](uint64_t d, uint64_t t) { progress.update(d, t); };
+  apply::ExtractResult r;
+  if (pipe) {
+    r = apply::extract_tree_from_pipe(*pipe, img, tree, a.dest_dir, ao, on_progress);
+    pipe->drain_checked();
+  } else {
+    r = apply::extract_tree(*archive, index, tree, a.dest_dir, ao, on_progress);
+  }
   progress.finish();
   print_warnings(r.warnings);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -182,6 +210,8 @@ void register_extract(CLI::App& app) {
   c->add_flag("--preserve-dir-structure", a.preserve,
               "Recreate each path's parent directories under the destination (default for listfile paths)");
   c->add_flag("--check", a.check, "Verify the integrity table before extracting");
+  c->add_flag("--recover-data", a.recover_data,
+              "Extract a corrupt file anyway (undecodable parts zero-filled) with a warning, instead of failing");
   add_windows_noop_options(c);
   add_common_options(c, a.common);
   c->callback([] { run_extract(a); });

@@ -1,10 +1,14 @@
 // wimpack verify WIMFILE [--ref=GLOB]... [--nocheck] [--json]
+#include <unistd.h>
+
 #include <cstdio>
+#include <memory>
 
 #include "commands/common.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
 #include "wim/archive.hpp"
+#include "wim/pipe_reader.hpp"
 #include "wim/split.hpp"
 #include "wim/verify.hpp"
 
@@ -59,19 +63,29 @@ void print_json(const std::string& wimfile, const wim::VerifyReport* r, const st
 void run_verify(VerifyArgs& a) {
   apply_thread_count(a.common.threads);
   const bool chatty = !a.common.quiet && !a.json;
-  refuse_stdin_wim(a.wimfile, "verify");
+  const std::string shown = a.wimfile == "-" ? "standard input" : a.wimfile;
   std::unique_ptr<wim::Archive> archive;
+  std::unique_ptr<wim::PipeReader> pipe;
   try {
-    archive = wim::Archive::open(a.wimfile, false);
-    for (const auto& pattern : a.refs)
-      for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
-    wim::check_split_refs(*archive);
+    if (a.wimfile == "-") {
+      // A pipable WIM on standard input, checked as it streams past.
+      if (!a.refs.empty()) fail(Errc::Usage, "--ref cannot be used when reading the WIM from standard input");
+      pipe = std::make_unique<wim::PipeReader>(STDIN_FILENO, "standard input");
+    }
+    if (!pipe) archive = wim::Archive::open(a.wimfile, false);
+    if (archive) {
+      for (const auto& pattern : a.refs)
+        for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+      wim::check_split_refs(*archive);
+    }
   } catch (const Error& e) {
     if (a.json) print_json(a.wimfile, nullptr, e.what());
     throw;
   }
-  print_warnings(archive->warnings());
-  if (chatty && !archive->has_integrity())
+  if (archive) print_warnings(archive->warnings());
+  if (chatty && pipe)
+    warn("the integrity table of a WIM read from standard input cannot be checked; skipping the integrity check");
+  if (chatty && archive && !archive->has_integrity())
     warn("'" + a.wimfile + "' does not contain an integrity table; skipping the integrity check");
 
   wim::VerifyOptions vo;
@@ -90,13 +104,14 @@ void run_verify(VerifyArgs& a) {
   vo.progress = [&](uint64_t d, uint64_t t) {
     if (progress) progress->update(d, t);
   };
-  wim::VerifyReport r = wim::verify_archive(*archive, vo);
+  wim::VerifyReport r = pipe ? wim::verify_pipe(*pipe, vo) : wim::verify_archive(*archive, vo);
+  if (pipe) pipe->drain();
   if (progress) progress->finish();
 
   if (a.json) print_json(a.wimfile, &r, "");
   if (r.ok()) {
     if (chatty)
-      std::printf("\"%s\" was successfully verified (%zu image%s, %llu blobs).\n", a.wimfile.c_str(), r.images,
+      std::printf("\"%s\" was successfully verified (%zu image%s, %llu blobs).\n", shown.c_str(), r.images,
                   r.images == 1 ? "" : "s", static_cast<unsigned long long>(r.blobs));
     return;
   }
@@ -106,7 +121,7 @@ void run_verify(VerifyArgs& a) {
   fail(first.code, first.message + (r.problems.size() > 1 ? " (" + std::to_string(r.problems.size() - 1) +
                                                                   " more problem(s) listed above)"
                                                             : "") +
-                       "; '" + a.wimfile + "' failed verification");
+                       "; " + (pipe ? shown : "'" + shown + "'") + " failed verification");
 }
 
 }  // namespace

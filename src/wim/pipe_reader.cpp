@@ -199,9 +199,20 @@ size_t PipeReader::resolve_image(const std::string& spec) const {
 }
 
 image::Image PipeReader::read_image(size_t index) {
+  if (index < 1 || index > image_count())
+    fail(Errc::NotFound, "the WIM on " + name_ + " has no image " + std::to_string(index));
+  std::vector<bool> want(image_count());
+  want[index - 1] = true;
+  auto imgs = read_images(want);
+  return std::move(*imgs[index - 1]);
+}
+
+std::vector<std::optional<image::Image>> PipeReader::read_images(const std::vector<bool>& want,
+                                                                 std::vector<std::string>* problems) {
   const Codec codec = header_.codec();
   std::unique_ptr<Decompressor> dec;
-  std::optional<image::Image> img;
+  std::vector<std::optional<image::Image>> out(image_count());
+  if (problems) problems->assign(image_count(), "");
   for (size_t i = 1; i <= image_count(); i++) {
     const std::string what = "the metadata of image " + std::to_string(i);
     uint8_t bb[kPipableBlobHeaderSize];
@@ -215,7 +226,7 @@ image::Image PipeReader::read_image(size_t index) {
     if (compressed && codec == Codec::None)
       fail(Errc::BadArchive, name_ + ": " + what + " is compressed in an uncompressed WIM");
     const std::string where = "in the middle of " + what;
-    if (i != index) {  // skipped
+    if (i > want.size() || !want[i - 1]) {  // skipped
       if (!compressed) {
         in_->skip(bh->usize, where);
         continue;
@@ -226,8 +237,10 @@ image::Image PipeReader::read_image(size_t index) {
       in_->skip(table_size(bh->usize, header_.chunk_size), where);
       continue;
     }
-    // The selected image: grown as it arrives, so a lying size costs only
-    // the bytes really sent.
+    // A wanted image: grown as it arrives, so a lying size costs only the
+    // bytes really sent. A chunk that does not decompress is noted and the
+    // rest consumed, so that the input stays in step.
+    std::string damage;
     Bytes data;
     if (!compressed) {
       while (data.size() < bh->usize) {
@@ -245,56 +258,83 @@ image::Image PipeReader::read_image(size_t index) {
         uint32_t cs = read_chunk_csize(*in_, us, name_ + ": " + what);
         cbuf.resize(cs);
         in_->read_exact(cbuf, where);
+        if (!damage.empty()) continue;
         size_t old = data.size();
         data.resize(old + us);
-        std::span<uint8_t> out(data.data() + old, us);
+        std::span<uint8_t> dst(data.data() + old, us);
         if (cs == us)
-          std::memcpy(out.data(), cbuf.data(), us);
-        else if (!dec->decompress(cbuf, out))
-          fail(Errc::BadArchive, name_ + ": corrupt " + std::string(codec_name(codec)) + " data in " + what);
+          std::memcpy(dst.data(), cbuf.data(), us);
+        else if (!dec->decompress(cbuf, dst))
+          damage = name_ + ": corrupt " + std::string(codec_name(codec)) + " data in " + what;
       }
       in_->skip(table_size(bh->usize, header_.chunk_size), where);
     }
     const std::string ctx = name_ + " image " + std::to_string(i);
-    if (sha1_of(data) != bh->hash) fail(Errc::BadArchive, ctx + ": metadata resource hash mismatch (corrupt archive)");
-    std::vector<std::string> warnings;
-    img = decode_metadata(data, ctx, &warnings);
-    for (const auto& w : warnings) spdlog::warn("{}", w);
+    try {
+      if (!damage.empty()) fail(Errc::BadArchive, damage);
+      if (sha1_of(data) != bh->hash) fail(Errc::BadArchive, ctx + ": metadata resource hash mismatch (corrupt archive)");
+      std::vector<std::string> warnings;
+      out[i - 1] = decode_metadata(data, ctx, &warnings);
+      for (const auto& w : warnings) spdlog::warn("{}", w);
+    } catch (const Error& e) {
+      if (!problems) throw;
+      (*problems)[i - 1] = e.what();
+    }
   }
-  if (!img) fail(Errc::NotFound, "the WIM on " + name_ + " has no image " + std::to_string(index));
-  return std::move(*img);
+  return out;
 }
 
 namespace {
 
 struct Token {
-  size_t blob = 0;  // index into `needed`
+  Sha1 hash;
   uint64_t blob_size = 0, uoffset = 0;
   uint32_t usize = 0;
   bool raw = true;
+  std::string damage;  // set when the chunk did not decompress (on_corrupt mode)
   Bytes in;
   ChunkBuffer out;
 };
 
 }  // namespace
 
-void PipeReader::read_blobs(std::span<const Sha1> needed_in, const BlobSink& sink) {
+void PipeReader::read_blobs(std::span<const Sha1> needed, const BlobSink& sink) {
+  read_blobs_impl(needed, Mode::Needed, sink, {});
+}
+
+void PipeReader::read_blobs(std::span<const Sha1> needed, const BlobSink& sink, const CorruptFn& on_corrupt) {
+  read_blobs_impl(needed, Mode::Needed, sink, on_corrupt);
+}
+
+void PipeReader::read_all_blobs(const BlobSink& sink, const CorruptFn& on_corrupt) {
+  read_blobs_impl({}, Mode::All, sink, on_corrupt);
+}
+
+void PipeReader::drain_checked() {
+  read_blobs_impl({}, Mode::None, [](const Sha1&, uint64_t, uint64_t, ByteSpan) {}, {});
+}
+
+void PipeReader::read_blobs_impl(std::span<const Sha1> needed_in, Mode mode, const BlobSink& sink,
+                                 const CorruptFn& on_corrupt) {
+  // All and None read to the end of the input; None takes no blob.
+  const bool all = mode != Mode::Needed;
   std::vector<Sha1> needed(needed_in.begin(), needed_in.end());
   std::sort(needed.begin(), needed.end());
   needed.erase(std::unique(needed.begin(), needed.end()), needed.end());
   std::vector<bool> seen(needed.size());
   size_t remaining = needed.size();
-  if (remaining == 0) return;
+  if (remaining == 0 && !all) return;
   const Codec codec = header_.codec();
   const uint32_t C = header_.chunk_size;
 
   // The blob being read (input stage state).
   struct Current {
     bool active = false, compressed = false, emitted = false;
-    size_t blob = 0;
+    Sha1 hash;
     uint64_t usize = 0, next_chunk = 0, uoffset = 0;
   } cur;
-  auto blob_name = [&](size_t b) { return "blob " + needed[b].hex(); };
+  bool after_wim_header = false;  // all: the input may end only right after one
+  auto blob_name = [&](const Sha1& h) { return "blob " + h.hex(); };
 
   auto skip_blob = [&](const PipableBlobHeader& bh) {
     const std::string what = "blob " + bh.hash.hex();
@@ -309,10 +349,14 @@ void PipeReader::read_blobs(std::span<const Sha1> needed_in, const BlobSink& sin
   // Reads headers up to the next needed blob; false when none is left.
   auto next_blob = [&]() -> bool {
     for (;;) {
-      if (remaining == 0) return false;
+      if (remaining == 0 && !all) return false;
       uint8_t bb[kPipableBlobHeaderSize];
       size_t got = in_->read_full(bb);
       if (got == 0) {
+        if (all) {
+          if (after_wim_header) return false;
+          in_->ended("before the end of the WIM (no final WIM header)");
+        }
         size_t first = 0;
         while (seen[first]) first++;
         fail(Errc::BadArchive, name_ + ": the pipe ended before all the file data of the image arrived: " +
@@ -331,8 +375,10 @@ void PipeReader::read_blobs(std::span<const Sha1> needed_in, const BlobSink& sin
                                      " belongs to another WIM (different GUID); only the parts of one split WIM can be concatenated");
         if (h.codec() != header_.codec() || h.chunk_size != header_.chunk_size)
           fail(Errc::BadArchive, name_ + ": a split WIM part uses another compression type or chunk size than part 1");
+        after_wim_header = true;
         continue;
       }
+      after_wim_header = false;
       auto bh = decode_pipable_blob_header(bb);
       if (!bh && got == sizeof bb && is_integrity_table_start(bb)) {
         // §12.1: a part written to a file with --check ends with an
@@ -348,17 +394,23 @@ void PipeReader::read_blobs(std::span<const Sha1> needed_in, const BlobSink& sin
         fail(Errc::BadArchive, name_ + ": expected a blob header at byte " + std::to_string(in_->offset() - got) +
                                    ", found other data (corrupt pipable WIM, or not a WIM)");
       if (!(bh->flags & kResMetadata)) {
-        auto it = std::lower_bound(needed.begin(), needed.end(), bh->hash);
-        size_t b = size_t(it - needed.begin());
-        if (it != needed.end() && *it == bh->hash && !seen[b]) {
+        bool take = mode == Mode::All;
+        if (!all) {
+          auto it = std::lower_bound(needed.begin(), needed.end(), bh->hash);
+          size_t b = size_t(it - needed.begin());
+          if (it != needed.end() && *it == bh->hash && !seen[b]) {
+            seen[b] = true;
+            remaining--;
+            take = true;
+          }
+        }
+        if (take) {
           if ((bh->flags & kResCompressed) && codec == Codec::None)
             fail(Errc::BadArchive, name_ + ": blob " + bh->hash.hex() + " is compressed in an uncompressed WIM");
-          seen[b] = true;
-          remaining--;
           cur = Current{};
           cur.active = true;
           cur.compressed = bh->flags & kResCompressed;
-          cur.blob = b;
+          cur.hash = bh->hash;
           cur.usize = bh->usize;
           return true;
         }
@@ -385,7 +437,7 @@ void PipeReader::read_blobs(std::span<const Sha1> needed_in, const BlobSink& sin
                 bool more = cur.compressed ? cur.next_chunk < chunk_count(cur.usize, C)
                                            : cur.uoffset < cur.usize || (cur.usize == 0 && !cur.emitted);
                 if (more) break;
-                if (cur.compressed) in_->skip(table_size(cur.usize, C), "in the middle of " + blob_name(cur.blob));
+                if (cur.compressed) in_->skip(table_size(cur.usize, C), "in the middle of " + blob_name(cur.hash));
                 cur.active = false;
               }
               if (!next_blob()) {
@@ -403,13 +455,14 @@ void PipeReader::read_blobs(std::span<const Sha1> needed_in, const BlobSink& sin
               t = pool.back();
               pool.pop_back();
             }
-            t->blob = cur.blob;
+            t->hash = cur.hash;
             t->blob_size = cur.usize;
             t->uoffset = cur.uoffset;
-            const std::string where = "in the middle of " + blob_name(cur.blob);
+            t->damage.clear();
+            const std::string where = "in the middle of " + blob_name(cur.hash);
             if (cur.compressed) {
               t->usize = chunk_usize(cur.usize, C, cur.next_chunk);
-              uint32_t cs = read_chunk_csize(*in_, t->usize, name_ + ": " + blob_name(cur.blob));
+              uint32_t cs = read_chunk_csize(*in_, t->usize, name_ + ": " + blob_name(cur.hash));
               t->raw = cs == t->usize;
               cur.next_chunk++;
               t->in.resize(cs);
@@ -429,14 +482,20 @@ void PipeReader::read_blobs(std::span<const Sha1> needed_in, const BlobSink& sin
                 if (t->raw) return t;
                 auto& d = decomps.local();
                 if (!d) d = make_decompressor(codec, C);
-                if (!d->decompress(t->in, t->out.get(t->usize)))
-                  fail(Errc::BadArchive, name_ + ": corrupt " + std::string(codec_name(codec)) + " data in blob " +
-                                             needed[t->blob].hex() + " at uncompressed offset " + std::to_string(t->uoffset));
+                auto dst = t->out.get(t->usize);
+                if (!d->decompress(t->in, dst)) {
+                  std::string msg = name_ + ": corrupt " + std::string(codec_name(codec)) + " data in blob " +
+                                    t->hash.hex() + " at uncompressed offset " + std::to_string(t->uoffset);
+                  if (!on_corrupt) fail(Errc::BadArchive, msg);
+                  std::memset(dst.data(), 0, dst.size());
+                  t->damage = std::move(msg);
+                }
                 return t;
               }) &
           tbb::make_filter<Token*, void>(tbb::filter_mode::serial_in_order, [&](Token* t) {
             ByteSpan data = t->raw ? ByteSpan(t->in) : ByteSpan(t->out.data(), t->usize);
-            sink(needed[t->blob], t->blob_size, t->uoffset, data);
+            if (!t->damage.empty()) on_corrupt(t->hash, t->uoffset, t->damage);
+            sink(t->hash, t->blob_size, t->uoffset, data);
             std::lock_guard lk(pool_mutex);
             pool.push_back(t);
           }));

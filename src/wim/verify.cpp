@@ -8,10 +8,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "util/printable.hpp"
 #include "wim/integrity.hpp"
+#include "wim/pipe_reader.hpp"
 #include "wim/resource_reader.hpp"
 
 namespace wp::wim {
@@ -302,6 +304,151 @@ VerifyReport verify_archive(const Archive& archive, const VerifyOptions& opts) {
     };
     return rank(x) < rank(y);
   });
+  return report;
+}
+
+namespace {
+
+int problem_rank(const VerifyProblem& p) {
+  return p.kind == "integrity" ? 0 : p.kind == "metadata" ? 1 : p.kind == "missing-blob" ? 3 : 2;
+}
+
+}  // namespace
+
+VerifyReport verify_pipe(PipeReader& pipe, const VerifyOptions& opts) {
+  VerifyReport report;
+  Reporter rep(report);
+  auto phase = [&](const std::string& s) {
+    if (opts.phase) opts.phase(s);
+  };
+  const std::string& name = pipe.name();
+  report.integrity = VerifyReport::Integrity::Skipped;
+  report.images = pipe.image_count();
+
+  // Every referenced blob, with the first image and path that uses it.
+  std::unordered_map<Sha1, std::pair<size_t, std::string>, Sha1Hash> referenced;
+  std::unordered_set<Sha1, Sha1Hash> arrived;
+  std::mutex m;
+  try {
+    phase("Verifying metadata for " + std::to_string(pipe.image_count()) + " image" +
+          (pipe.image_count() == 1 ? "" : "s"));
+    std::vector<std::string> bad;
+    auto imgs = pipe.read_images(std::vector<bool>(pipe.image_count(), true), &bad);
+    for (size_t i = 1; i <= imgs.size(); i++) {
+      if (!imgs[i - 1]) {
+        rep.add({Errc::BadArchive, "metadata", name, i, "",
+                 "image " + std::to_string(i) + " of " + name + ": its metadata resource is damaged: " + bad[i - 1]});
+        continue;
+      }
+      report.images_ok++;
+      imgs[i - 1]->for_each_dentry([&](const image::Dentry& d) {
+        for (const auto& st : d.inode->streams)
+          if (!st.hash.is_zero()) referenced.try_emplace(st.hash, i, d.path());
+      });
+    }
+    imgs.clear();
+
+    phase("Verifying file data");
+    std::unordered_set<Sha1, Sha1Hash> damaged;
+    auto corrupt = [&](const Sha1& h) {
+      VerifyProblem p;
+      p.kind = "corrupt-blob";
+      p.archive = name;
+      p.hash = h.hex();
+      p.message = name + ": blob " + h.hex() + " is corrupt: its data does not match its SHA-1";
+      rep.add(std::move(p));
+    };
+    auto on_corrupt = [&](const Sha1& h, uint64_t, const std::string& msg) {
+      std::lock_guard lk(m);
+      if (!damaged.insert(h).second) return;
+      VerifyProblem p;
+      p.kind = "unreadable-resource";
+      p.archive = name;
+      p.hash = h.hex();
+      p.message = msg;
+      rep.add(std::move(p));
+    };
+    // Whole small blobs are hashed on worker tasks; big ones as they stream.
+    tbb::task_group tasks;
+    std::atomic<int> inflight{0};
+    Sha1Hasher hasher;
+    uint64_t done = 0;
+    auto sink = [&](const Sha1& hash, uint64_t size, uint64_t offset, ByteSpan data) {
+      done += data.size();
+      report.bytes += data.size();
+      if (opts.progress) opts.progress(done, 0);
+      const bool last = offset + data.size() >= size;
+      if (offset == 0 && last) {
+        report.blobs++;
+        {
+          std::lock_guard lk(m);
+          arrived.insert(hash);
+        }
+        auto copy = std::make_shared<Bytes>(data.begin(), data.end());
+        if (inflight.fetch_add(1) > 256) {
+          tasks.wait();
+          inflight = 0;
+        }
+        tasks.run([copy, hash, &corrupt, &damaged, &m, &inflight] {
+          if (sha1_of(*copy) != hash) {
+            bool known;
+            {
+              std::lock_guard lk(m);
+              known = damaged.count(hash);
+            }
+            if (!known) corrupt(hash);
+          }
+          inflight--;
+        });
+        return;
+      }
+      if (offset == 0) hasher.final();
+      hasher.update(data);
+      if (!last) return;
+      report.blobs++;
+      const bool bad = hasher.final() != hash;
+      bool known;
+      {
+        std::lock_guard lk(m);
+        arrived.insert(hash);
+        known = damaged.count(hash);
+      }
+      if (bad && !known) corrupt(hash);
+    };
+    std::exception_ptr err;
+    try {
+      pipe.read_all_blobs(sink, on_corrupt);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    tasks.wait();
+    if (err) std::rethrow_exception(err);
+  } catch (const Error& e) {
+    // A cut or garbled stream: what did not come is explained by it.
+    rep.add({Errc::BadArchive, "unreadable-resource", name, 0, "", e.what()});
+    report.referenced = referenced.size();
+    return report;
+  }
+
+  report.referenced = referenced.size();
+  std::vector<std::pair<size_t, VerifyProblem>> missing;
+  for (const auto& [h, use] : referenced) {
+    if (arrived.count(h)) continue;
+    VerifyProblem p;
+    p.kind = "missing-blob";
+    p.archive = name;
+    p.image = use.first;
+    p.hash = h.hex();
+    p.message = "image " + std::to_string(use.first) + " of " + name + ": blob " + p.hash + " (needed by '" +
+                printable(use.second) + "') never came in the stream";
+    missing.emplace_back(use.first, std::move(p));
+  }
+  std::sort(missing.begin(), missing.end(), [](const auto& x, const auto& y) {
+    return x.first != y.first ? x.first < y.first : x.second.hash < y.second.hash;
+  });
+  for (auto& p : missing) rep.add(std::move(p.second));
+  std::stable_sort(report.problems.begin(), report.problems.end(),
+                   [](const VerifyProblem& x, const VerifyProblem& y) { return problem_rank(x) < problem_rank(y); });
   return report;
 }
 

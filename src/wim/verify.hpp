@@ -47,4 +47,13 @@ struct VerifyReport {
 // problems when they concern a resource).
 VerifyReport verify_archive(const Archive& archive, const VerifyOptions& opts);
 
+// The same for a pipable WIM read sequentially from a pipe (wim-format.md
+// §12.4; `pipe` fresh: header and XML read): every image's metadata, then
+// every blob as it streams past, hashed; then that every blob an image
+// references came. The integrity table cannot be checked (Skipped). A pipe
+// that ends early or holds something else than a pipable WIM is reported as
+// an "unreadable-resource" problem.
+class PipeReader;
+VerifyReport verify_pipe(PipeReader& pipe, const VerifyOptions& opts);
+
 }  // namespace wp::wim

@@ -60,10 +60,12 @@ fi
 t "no arguments: code 2" expect_fail 2 wp
 t "unknown command: code 2, names it" expect_fail 2 --mentions frobnicate wp frobnicate
 if [[ $ORACLE == 0 ]]; then
-    # WIMFILE '-' is read by apply only so far: the others refuse it plainly
-    for c in "extract - 1 x" "dir - 1" "verify -" "info -"; do
+    # WIMFILE '-': info refuses it plainly (as wimlib-imagex); the others
+    # read it, and an empty stdin is an empty archive (bad archive, 3).
+    t "'info -' (a WIM on stdin): code 5" expect_fail 5 --mentions "standard input" wp info -
+    for c in "extract - 1 x" "dir - 1" "verify -"; do
         # shellcheck disable=SC2086
-        t "'$c' (a WIM on stdin): code 5, not supported yet" expect_fail 5 --mentions "standard input" wp $c </dev/null
+        t "'$c' with an empty stdin: code 3, says it is empty" expect_fail 3 --mentions "standard input is empty" wp $c
     done
     for c in mount mountrw unmount; do
         t "wimlib command '$c' not implemented yet: code 5" expect_fail 5 --mentions "not supported yet" wp "$c" x.wim
