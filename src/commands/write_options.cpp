@@ -13,9 +13,13 @@ void add_write_options(CLI::App* c, WriteArgs& a, const std::string& compress_he
                       "maximum, recovery), none, or wimpack's private zstd[:LEVEL] and lzma[:LEVEL]"
                     : compress_help);
   c->add_option("--chunk-size", a.chunk_size, "Chunk size for non-solid resources, e.g. 32K, 128K, 1M");
-  c->add_flag("--solid", a.solid, "Pack file data into solid resources (better ratio, slower random access)");
-  c->add_option("--solid-compress", a.solid_compress, "Compression for solid resources (default lzma)");
-  c->add_option("--solid-chunk-size", a.solid_chunk_size, "Chunk size for solid resources (default 64M)");
+  c->add_flag("--solid", a.solid,
+              "Pack file data into solid resources, LZMS with 64 MiB chunks by default as wimlib-imagex (an \"ESD\" "
+              "file: better ratio, slower random access)");
+  c->add_option("--solid-compress", a.solid_compress,
+                "Compression for solid resources (default LZMS; wimpack's private lzma and zstd are also accepted); "
+                "only with --solid");
+  c->add_option("--solid-chunk-size", a.solid_chunk_size, "Chunk size for solid resources (default 64M); only with --solid");
   c->add_flag("--check", a.check, "Write an integrity table (and verify the existing ones first)");
   if (with_nocheck) c->add_flag("--nocheck", a.nocheck, "Do not write an integrity table even if the archive had one");
 }
@@ -47,10 +51,16 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
   const bool keep = dest && t.keep_encoding;
   const wim::Header* like = keep ? &dest->header() : t.like ? &t.like->header() : nullptr;
 
-  // Non-solid codec and chunk size: given, else inherited, else LZX.
+  // Non-solid codec and chunk size (the header's): given, else inherited,
+  // else LZX. As wimlib-imagex: a new archive made with --solid and no
+  // --compress (capture, export to a new file) gets LZMS in the header, so
+  // its metadata is LZMS with 128 KiB chunks like the solid data ("ESD");
+  // an archive that is changed or rebuilt (append, optimize) keeps its codec.
+  const bool solid_lzms_header = a.solid && a.compress.empty() && !dest;
   wo.compression = !a.compress.empty() ? parse_compression(a.compress)
-                   : like             ? CompressionSpec{like->codec(), 0}
-                                      : CompressionSpec{Codec::Lzx, 0};
+                   : solid_lzms_header ? CompressionSpec{Codec::Lzms, 0}
+                   : like              ? CompressionSpec{like->codec(), 0}
+                                       : CompressionSpec{Codec::Lzx, 0};
   if (!a.chunk_size.empty())
     wo.chunk_size = parse_chunk_size(a.chunk_size, wo.compression.codec, "--chunk-size");
   else if (like && wo.compression.codec == like->codec())
@@ -69,7 +79,12 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
   wo.pipable = a.pipable || t.to_stdout || (dest && dest->header().pipable && !a.not_pipable);
   const wim::Resource* like_solid =
       (!keep && !wo.pipable && t.like && t.inherit_solid && a.compress.empty()) ? first_solid(*t.like) : nullptr;
-  wo.solid = a.solid || !a.solid_compress.empty() || !a.solid_chunk_size.empty() || like_solid;
+  // As wimlib-imagex: --solid-compress and --solid-chunk-size only matter
+  // when the output is solid (--solid, or an export of a solid archive).
+  wo.solid = a.solid || like_solid;
+  if (!wo.solid && (!a.solid_compress.empty() || !a.solid_chunk_size.empty()))
+    warn(std::string(!a.solid_compress.empty() ? "--solid-compress" : "--solid-chunk-size") +
+         " has no effect without --solid");
   if (wo.solid) {
     if (!a.solid_compress.empty()) {
       wo.solid_compression = parse_compression(a.solid_compress);
@@ -79,8 +94,7 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
       wo.solid_compression = {like_solid->codec, 0};
       if (a.solid_chunk_size.empty()) wo.solid_chunk_size = like_solid->chunk_size;
     } else {
-      wo.solid_compression = {Codec::Lzma, 0};
-      info(t.quiet, "Solid resources use LZMA (use --solid-compress to choose, e.g. LZMS)");
+      wo.solid_compression = {Codec::Lzms, 0};  // wimlib-imagex's default: solid LZMS, read by every WIM tool
     }
     if (!a.solid_chunk_size.empty())
       wo.solid_chunk_size = parse_chunk_size(a.solid_chunk_size, wo.solid_compression.codec, "--solid-chunk-size");

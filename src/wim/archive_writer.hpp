@@ -25,7 +25,7 @@ struct WriterOptions {
   CompressionSpec compression{Codec::Zstd, 0};  // non-solid resources and metadata
   uint32_t chunk_size = 0;                      // 0 = the codec's default
   bool solid = false;
-  CompressionSpec solid_compression{Codec::Lzma, 0};
+  CompressionSpec solid_compression{Codec::Lzms, 0};
   uint32_t solid_chunk_size = 0;  // 0 = default (64 MiB)
   // A new solid resource starts (at a blob boundary) once one holds this
   // much; 0 = max(16 chunks, 1 GiB).

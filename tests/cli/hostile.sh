@@ -141,7 +141,7 @@ if [[ $have_time == 1 ]]; then
         B=$TMP/bomb-$kind.wim
         case $kind in
         wimlib-lzms) cp "$DATA/wimlib-solid.wim" "$B" ;;
-        wimpack-lzma) wp capture "$S" "$B" --solid --quiet ;;
+        wimpack-lzma) wp capture "$S" "$B" --solid --solid-compress=lzma --quiet ;;
         wimpack-zstd) wp capture "$S" "$B" --solid --solid-compress=zstd --quiet ;;
         esac
         wimpatch "$B" solid usize=0x40000000 chunk=0x40000000
