@@ -86,11 +86,27 @@ std::vector<std::string> g_committed;  // files this process finished changing (
 // signal thread waits on g_unsafe_done until it is null again.
 const OutputFile* g_unsafe = nullptr;
 std::condition_variable g_unsafe_done;
+// Set (under g_io) when the signal thread is waiting for an unsafe change to
+// finish: the thread that finishes it must then not go on (it could return
+// from main with 0 before the signal thread exits with 128+sig); it hands
+// over and waits to be ended by that exit.
+bool g_signal_waiting = false;
 std::vector<std::string> g_corrupted;  // files an unsafe change failed on (under g_io)
 
 template <class V, class P>
 void erase_from(V& v, P p) {
   v.erase(std::remove(v.begin(), v.end(), p), v.end());
+}
+
+// Ends an unsafe change (under g_io, held by `lk`): wakes the signal thread
+// if it waits for it, and then never returns (the signal thread _exits).
+void end_unsafe(std::unique_lock<std::mutex>& lk) {
+  g_unsafe = nullptr;
+  g_unsafe_done.notify_all();
+  if (g_signal_waiting) {
+    lk.unlock();
+    for (;;) ::pause();
+  }
 }
 }  // namespace
 
@@ -116,13 +132,12 @@ void OutputFile::begin_unsafe() {
 }
 
 void OutputFile::failed_unsafe() noexcept {
-  std::lock_guard lk(g_io);
+  std::unique_lock lk(g_io);
   if (!unsafe_) return;
   unsafe_ = false;
   buf_.clear();
-  if (g_unsafe == this) g_unsafe = nullptr;
   g_corrupted.push_back(path_);
-  g_unsafe_done.notify_all();
+  if (g_unsafe == this) end_unsafe(lk);
 }
 
 void OutputFile::write_all_locked(uint64_t off, ByteSpan data) {
@@ -192,7 +207,7 @@ void OutputFile::arm_rollback(uint64_t old_size, ByteSpan prefix) {
 
 void OutputFile::commit_at(uint64_t off, ByteSpan data) {
   sync();
-  std::lock_guard lk(g_io);
+  std::unique_lock lk(g_io);
   write_all_locked(off, data);
   if (::fdatasync(fd_) != 0) fail_errno("cannot sync", path_, errno);
   if (armed_ || unsafe_) {
@@ -202,8 +217,7 @@ void OutputFile::commit_at(uint64_t off, ByteSpan data) {
   armed_ = false;
   if (unsafe_) {
     unsafe_ = false;
-    if (g_unsafe == this) g_unsafe = nullptr;
-    g_unsafe_done.notify_all();
+    if (g_unsafe == this) end_unsafe(lk);
   }
 }
 
@@ -288,6 +302,7 @@ void run_signal_cleanup(int sig) {
                        "corrupt the archive)\n";
     if (::write(2, note.data(), note.size()) < 0) {
     }
+    g_signal_waiting = true;
     g_unsafe_done.wait(lk, [] { return g_unsafe == nullptr; });
   }
   for (const std::string& p : g_corrupted)
