@@ -23,6 +23,66 @@ thread_local Decoder t_decoder;
 
 }  // namespace
 
+ChunkCache::~ChunkCache() {
+  {
+    std::lock_guard lk(m_);
+    stop_ = true;
+  }
+  jobs_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ChunkCache::enable_readahead() {
+  std::lock_guard lk(m_);
+  if (workers_.empty())
+    for (int i = 0; i < 2; i++) workers_.emplace_back([this] { worker(); });
+}
+
+void ChunkCache::worker() {
+  std::unique_lock lk(m_);
+  for (;;) {
+    jobs_cv_.wait(lk, [&] { return stop_ || !jobs_.empty(); });
+    if (stop_) return;
+    Job j = jobs_.front();
+    jobs_.pop_front();
+    if (entries_.count({j.archive, j.resource, j.index})) continue;  // read meanwhile
+    lk.unlock();
+    try {
+      chunk(*j.archive, j.resource, j.index, j.ref);
+    } catch (...) {
+      // The reader that needs this chunk decodes it again and reports the error.
+    }
+    lk.lock();
+  }
+}
+
+// Called after a read of [begin, end) of the resource that ended in chunk
+// `last`: if it continues the previous read, queues the next chunks.
+void ChunkCache::readahead(const wim::Archive& a, uint32_t resource, const std::vector<wim::ChunkRef>& chunks,
+                           size_t last, uint64_t begin, uint64_t end) {
+  const uint64_t kAheadBytes = std::min<uint64_t>(1 << 20, limit_ / 4);
+  constexpr size_t kMaxJobs = 64;
+  bool queued = false;
+  {
+    std::lock_guard lk(m_);
+    if (workers_.empty()) return;
+    auto [it, fresh] = last_end_.try_emplace({&a, resource}, end);
+    bool sequential = !fresh && it->second == begin;
+    it->second = end;
+    if (last_end_.size() > 4096) last_end_.clear();  // bounded bookkeeping
+    if (!sequential) return;
+    uint64_t ahead = 0;
+    for (size_t i = last + 1; i < chunks.size() && ahead < kAheadBytes && jobs_.size() < kMaxJobs; i++) {
+      ahead += chunks[i].usize;
+      if (entries_.count({&a, resource, i})) continue;
+      jobs_.push_back({&a, resource, i, chunks[i]});
+      ahead_queued_++;
+      queued = true;
+    }
+  }
+  if (queued) jobs_cv_.notify_all();
+}
+
 const std::vector<wim::ChunkRef>& ChunkCache::layout(const wim::Archive& a, uint32_t resource) {
   std::lock_guard lk(layout_m_);
   auto& slot = layouts_[{&a, resource}];
@@ -117,12 +177,18 @@ void ChunkCache::read(const wim::BlobLocation& loc, uint64_t off, std::span<uint
     if (n == 0) outside(a);  // (cannot happen: chunks decode to their size)
     std::memcpy(out.data() + done, data->data() + in_chunk, n);
     done += n;
+    if (done == out.size()) readahead(a, loc.resource, chunks, index, pos, pos + out.size());
   }
 }
 
 uint64_t ChunkCache::decoded_chunks() const {
   std::lock_guard lk(m_);
   return decoded_;
+}
+
+uint64_t ChunkCache::readahead_chunks() const {
+  std::lock_guard lk(m_);
+  return ahead_queued_;
 }
 
 uint64_t ChunkCache::cached_bytes() const {

@@ -68,6 +68,8 @@ public:
   }
 
   std::vector<std::string>& warnings() { return warnings_; }
+  void enable_readahead() { cache_.enable_readahead(); }
+  const ChunkCache& cache() const { return cache_; }
 
   // --- FUSE operations ---------------------------------------------------
 
@@ -522,10 +524,14 @@ void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const s
   sigemptyset(&set);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  fs.enable_readahead();
   fuse_loop_config cfg{};
   cfg.clone_fd = 0;
   cfg.max_idle_threads = 10;
   int rc = fuse_session_loop_mt(se, &cfg);
+  if (opts.debug)
+    std::fprintf(stderr, "wimpack mount: %llu chunks decoded, %llu queued for read-ahead\n",
+                 (unsigned long long)fs.cache().decoded_chunks(), (unsigned long long)fs.cache().readahead_chunks());
   fuse_remove_signal_handlers(se);
   fuse_session_unmount(se);
   fuse_session_destroy(se);
