@@ -136,6 +136,18 @@ expect_fail 7 --mentions "busy" -- wp unmount "$MNT"
 t "--lazy unmounts a busy mount" "$WIMPACK" unmount "$MNT" --lazy --quiet
 exec 7<&-
 
+# --check: needs an integrity table; --streams-interface=windows/none
+"$WIMPACK" capture "$src/links" "$TMP/chk.wim" --check --quiet >/dev/null || fail "capture --check"
+t "--check with an integrity table" "$WIMPACK" mount "$TMP/chk.wim" "$MNT" --check --streams-interface=windows
+t "... FILE:STREAM of a missing stream" bash -c "! test -e '$MNT/h2_a:nostream'"
+t "... files readable" cmp "$MNT/h2_a" "$src/links/h2_a"
+t "... pid attribute not listed" bash -c "! getfattr -d -m - '$MNT' 2>/dev/null | grep -q mount_pid"
+"$WIMPACK" unmount "$MNT" --quiet || fail "unmount"
+expect_fail 3 --mentions "integrity" -- wp mount "$TMP/wp_solid.wim" "$MNT" --check
+t "--streams-interface=none --allow-other" "$WIMPACK" mount "$TMP/chk.wim" "$MNT" --streams-interface=none --allow-other
+t "... allow_other in the mount options" grep -q " $(realpath "$MNT") fuse.*allow_other" /proc/mounts
+"$WIMPACK" unmount "$MNT" --quiet || fail "unmount"
+
 # errors
 expect_fail 4 --mentions "does not exist" -- wp mount "$TMP/wp.wim" 1 "$TMP/no-such-dir"
 expect_fail 1 --mentions "not empty" -- wp mount "$TMP/wp.wim" 1 "$src"
