@@ -120,6 +120,24 @@ wait $dpid
 t "--debug process exited 0" test $? = 0
 t "--debug printed FUSE debug output" grep -q "unique:" "$TMP/debug.out"
 
+# the shared cache: reading everything twice decodes no chunk twice
+decoded_after_reads() {  # WIM N: chunks decoded when every file is read N times
+    local log=$TMP/decoded.log i
+    "$WIMPACK" mount "$1" 1 "$MNT" --debug >"$log" 2>&1 &
+    local p=$!
+    for _ in $(seq 1 100); do is_mounted "$MNT" && break; sleep 0.1; done
+    for i in $(seq 1 "$2"); do sums "$MNT" >/dev/null; done
+    "$WIMPACK" unmount "$MNT" --quiet
+    wait $p
+    sed -n 's/^wimpack mount: \([0-9]*\) chunks decoded.*/\1/p' "$log"
+}
+once=$(decoded_after_reads "$TMP/wp_solid.wim" 1)
+twice=$(decoded_after_reads "$TMP/wp_solid.wim" 2)
+t "solid chunks decoded once (once: $once, twice: $twice)" test -n "$once" -a "$once" = "$twice"
+once=$(decoded_after_reads "$TMP/wp.wim" 1)
+twice=$(decoded_after_reads "$TMP/wp.wim" 2)
+t "LZX chunks decoded once, read-ahead included (once: $once, twice: $twice)" test -n "$once" -a "$once" = "$twice"
+
 # a killed mount process: unmount still clears the dead mount
 "$WIMPACK" mount "$TMP/wp.wim" 1 "$MNT" || fail "mount"
 pid=$(getfattr --only-values -n wimpack.mount_pid "$MNT" 2>/dev/null)
