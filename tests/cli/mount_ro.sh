@@ -120,13 +120,17 @@ wait $dpid
 t "--debug process exited 0" test $? = 0
 t "--debug printed FUSE debug output" grep -q "unique:" "$TMP/debug.out"
 
-# the shared cache: reading everything twice decodes no chunk twice
-decoded_after_reads() {  # WIM N: chunks decoded when every file is read N times
-    local log=$TMP/decoded.log i
-    "$WIMPACK" mount "$1" 1 "$MNT" --debug >"$log" 2>&1 &
+# the shared cache: reading everything twice decodes no chunk twice; a 1M
+# cache must evict and decode again. (O_DIRECT reads bypass the kernel's page
+# cache, so every read reaches the mount process.)
+direct_read_all() { (cd "$1" && find . -type f -print0 | xargs -0 -I{} dd if={} of=/dev/null bs=1M iflag=direct status=none); }
+decoded_after_reads() {  # WIM N [OPTIONS]: chunks decoded when every file is read N times
+    local log=$TMP/decoded.log i wim=$1 n=$2
+    shift 2
+    "$WIMPACK" mount "$wim" 1 "$MNT" --debug "$@" >"$log" 2>&1 &
     local p=$!
     for _ in $(seq 1 100); do is_mounted "$MNT" && break; sleep 0.1; done
-    for i in $(seq 1 "$2"); do sums "$MNT" >/dev/null; done
+    for i in $(seq 1 "$n"); do direct_read_all "$MNT"; done
     "$WIMPACK" unmount "$MNT" --quiet
     wait $p
     sed -n 's/^wimpack mount: \([0-9]*\) chunks decoded.*/\1/p' "$log"
@@ -137,6 +141,8 @@ t "solid chunks decoded once (once: $once, twice: $twice)" test -n "$once" -a "$
 once=$(decoded_after_reads "$TMP/wp.wim" 1)
 twice=$(decoded_after_reads "$TMP/wp.wim" 2)
 t "LZX chunks decoded once, read-ahead included (once: $once, twice: $twice)" test -n "$once" -a "$once" = "$twice"
+small=$(decoded_after_reads "$TMP/wp.wim" 2 --cache-size=1M)
+t "a 1M cache evicts (twice with 1M: $small)" test -n "$small" -a "${small:-0}" -gt "${once:-0}"
 
 # a killed mount process: unmount still clears the dead mount
 "$WIMPACK" mount "$TMP/wp.wim" 1 "$MNT" || fail "mount"
