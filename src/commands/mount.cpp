@@ -1,0 +1,113 @@
+// wimpack mount WIMFILE [IMAGE] DIRECTORY, wimpack unmount DIRECTORY
+// (wimmount(1)). Options only; the work is in src/mount/.
+#include <cstdio>
+
+#include "commands/common.hpp"
+#include "mount/mount.hpp"
+#include "util/error.hpp"
+#include "util/size.hpp"
+#include "wim/archive.hpp"
+#include "wim/split.hpp"
+
+namespace wp::cmd {
+namespace {
+
+struct MountArgs {
+  CommonOptions common;
+  std::vector<std::string> positional;
+  std::vector<std::string> refs;
+  std::string streams = "xattr", staging_dir, cache_size;
+  bool check = false, debug = false, unix_data = false, allow_other = false;
+};
+
+void run_mount(MountArgs& a) {
+  if (a.positional.size() < 2 || a.positional.size() > 3)
+    fail(Errc::Usage, "usage: wimpack mount WIMFILE [IMAGE] DIRECTORY");
+  refuse_stdin_wim(a.positional[0], "mount");
+  if (!a.staging_dir.empty()) fail(Errc::Usage, "--staging-dir is only valid for mountrw");
+  mount::MountOptions mo;
+  mo.unix_data = a.unix_data;
+  mo.debug = a.debug;
+  mo.allow_other = a.allow_other;
+  if (a.streams == "none")
+    mo.streams = mount::StreamsInterface::None;
+  else if (a.streams == "xattr")
+    mo.streams = mount::StreamsInterface::Xattr;
+  else if (a.streams == "windows")
+    mo.streams = mount::StreamsInterface::Windows;
+  else
+    fail(Errc::Usage, "--streams-interface must be none, xattr or windows (got '" + a.streams + "')");
+  if (!a.cache_size.empty()) {
+    auto n = parse_size(a.cache_size);
+    if (!n || *n < (uint64_t(1) << 20)) fail(Errc::Usage, "--cache-size: expected a size of at least 1 MiB (e.g. 64M, 1G), got '" + a.cache_size + "'");
+    mo.cache_size = *n;
+  }
+  const std::string& wimfile = a.positional[0];
+  auto archive = wim::Archive::open(wimfile, a.check);
+  print_warnings(archive->warnings());
+  for (const auto& pattern : a.refs)
+    for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+  wim::check_split_refs(*archive);
+  size_t index;
+  if (a.positional.size() == 3) {
+    index = archive->resolve_image(a.positional[1]);
+  } else {
+    if (archive->image_count() != 1)
+      fail(Errc::Usage, "'" + wimfile + "' contains " + std::to_string(archive->image_count()) +
+                            " images; say which one to mount (an index or a name)");
+    index = 1;
+  }
+  mount::mount_readonly(std::move(archive), index, a.positional.back(), mo);
+}
+
+struct UnmountArgs {
+  CommonOptions common;
+  std::string dir;
+  bool commit = false, check = false, rebuild = false, force = false, lazy = false, new_image = false;
+};
+
+void run_unmount(UnmountArgs& a) {
+  mount::UnmountOptions uo;
+  uo.lazy = a.lazy;
+  // --commit, --check, --rebuild, --force and --new-image concern read-write
+  // mounts; for a read-only mount they have no effect (wimunmount(1)).
+  mount::unmount(a.dir, uo);
+  info(a.common.quiet, "Unmounted " + a.dir);
+}
+
+}  // namespace
+
+void register_mount(CLI::App& app) {
+  static MountArgs a;
+  CLI::App* c = app.add_subcommand("mount", "Mount an image of a WIM archive read-only (FUSE)");
+  c->add_option("WIMFILE [IMAGE] DIRECTORY", a.positional, "Archive, image (index or name; optional for single-image archives), mount point")
+      ->required()
+      ->expected(2, 3);
+  c->add_option("--ref", a.refs, "Additional archive(s) or split parts holding blobs, as a glob; repeatable")
+      ->allow_extra_args(false);
+  c->add_flag("--check", a.check, "Verify the integrity table before mounting");
+  c->add_flag("--debug", a.debug, "Stay in the foreground and print FUSE debug output");
+  c->add_option("--streams-interface", a.streams, "Named data streams: none, xattr (user.NAME, default) or windows (FILE:NAME)");
+  c->add_option("--staging-dir", a.staging_dir, "Staging directory (mountrw only)");
+  c->add_flag("--unix-data", a.unix_data, "Show UNIX owners, modes and special files stored with --unix-data");
+  c->add_flag("--allow-other", a.allow_other, "Let other users access the mount (FUSE allow_other)");
+  c->add_option("--cache-size", a.cache_size, "Limit of the decompressed-chunk cache (default 256M)");
+  add_common_options(c, a.common);
+  c->callback([] { run_mount(a); });
+}
+
+void register_unmount(CLI::App& app) {
+  static UnmountArgs a;
+  CLI::App* c = app.add_subcommand("unmount", "Unmount an image mounted with mount");
+  c->add_option("DIRECTORY", a.dir, "Mount point")->required();
+  c->add_flag("--commit", a.commit, "Write the changes of a read-write mount into the archive");
+  c->add_flag("--check", a.check, "With --commit: add an integrity table");
+  c->add_flag("--rebuild", a.rebuild, "With --commit: rebuild the archive instead of appending");
+  c->add_flag("--force", a.force, "With --commit: commit even if files are still open");
+  c->add_flag("--lazy", a.lazy, "Detach the mount now even if it is busy");
+  c->add_flag("--new-image", a.new_image, "With --commit: add the changed image as a new image");
+  add_common_options(c, a.common);
+  c->callback([] { run_unmount(a); });
+}
+
+}  // namespace wp::cmd

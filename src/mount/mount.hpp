@@ -1,0 +1,52 @@
+// FUSE mounts of one WIM image (wimmount(1)) and their unmounting.
+//
+// A read-only mount is a view of the decoded image keyed by inode: node 1 is
+// the root, every other inode (not dentry: hard links share one node and one
+// inode number) gets the next number in pre-order, so numbers are stable
+// between mounts of the same image. File data is read through a ChunkCache.
+//
+// The mount process: checks the mount point, mounts, then (unless
+// `foreground`) forks into the background once the mount is in place, so
+// the command returns when the directory already shows the image. It
+// serves requests on a multithreaded FUSE loop until unmounted or sent
+// SIGTERM/SIGINT/SIGHUP, then exits.
+//
+// unmount() finds the serving process through the root's "wimpack.mount_pid"
+// extended attribute (not listed by listxattr), unmounts the directory and
+// waits for that process to exit.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "wim/archive.hpp"
+
+namespace wp::mount {
+
+enum class StreamsInterface { None, Xattr, Windows };
+
+struct MountOptions {
+  bool unix_data = false;   // owners, modes, special files from UNIX data
+  bool debug = false;       // foreground, FUSE debug output on stderr
+  bool allow_other = false;
+  StreamsInterface streams = StreamsInterface::Xattr;
+  uint64_t cache_size = uint64_t(256) << 20;  // decoded-chunk cache limit
+};
+
+// Mounts image `index` (1-based) of `archive` (with its refs added) on `dir`
+// read-only. Returns when the mount ends (foreground) or, in the parent,
+// once the background process serves the mount. Throws wp::Error for a
+// missing, non-directory or non-empty mount point, no /dev/fuse, or a mount
+// that fails.
+void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const std::string& dir,
+                    const MountOptions& opts);
+
+struct UnmountOptions {
+  bool lazy = false;  // detach now, finish when the last user closes
+};
+
+// Unmounts a wimpack mount at `dir` and waits for its process to exit.
+void unmount(const std::string& dir, const UnmountOptions& opts);
+
+}  // namespace wp::mount
