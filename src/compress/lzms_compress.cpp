@@ -637,6 +637,17 @@ void LzmsCompressor::encode_delta(const Choice& c) {
 
 // Length of a delta match (§6.9) with span s and offset d at pos: the byte
 // differences at distance s repeat those d bytes earlier. Needs d + s <= pos.
+// The delta hash bucket of position `pos` (data at `p`) for span 2^power:
+// the first three byte differences with the bytes one span back, the span
+// and the position's phase within it. `diffs` receives the differences.
+inline uint32_t delta_bucket(const uint8_t* p, uint32_t pos, unsigned power, uint32_t& diffs) {
+  const int s = 1 << power;
+  diffs = uint32_t(uint8_t(p[0] - p[-s])) | uint32_t(uint8_t(p[1] - p[1 - s])) << 8 |
+          uint32_t(uint8_t(p[2] - p[2 - s])) << 16;
+  const uint32_t key = diffs ^ (power << 24) ^ ((pos & uint32_t(s - 1)) << 27);
+  return (key * 0x9E3779B1u) >> (32 - kDeltaHashBits);
+}
+
 inline uint32_t delta_len(const uint8_t* p, uint32_t d, uint32_t s, uint32_t max) {
   const uint8_t* a = p - s;
   const uint8_t* b = p - d;
@@ -673,10 +684,8 @@ void LzmsCompressor::best_delta(uint32_t pos, unsigned prev, Choice& best) {
   for (unsigned power = 0; power <= kMaxDeltaPower; power++) {
     const uint32_t s = 1u << power;
     if (pos < s) break;
-    const uint32_t diffs = uint32_t(uint8_t(p[0] - p[-int(s)])) | uint32_t(uint8_t(p[1] - p[1 - int(s)])) << 8 |
-                           uint32_t(uint8_t(p[2] - p[2 - int(s)])) << 16;
-    const uint32_t key = diffs ^ (power << 24) ^ ((pos & (s - 1)) << 27);
-    const uint32_t h = (key * 0x9E3779B1u) >> (32 - kDeltaHashBits);
+    uint32_t diffs;
+    const uint32_t h = delta_bucket(p, pos, power, diffs);
     const uint32_t cand = delta_head_[h];
     delta_head_[h] = pos;
     // cand == pos: another span's key landed in the same bucket just now.
@@ -802,10 +811,8 @@ unsigned LzmsCompressor::find_delta(uint32_t pos, DeltaCand* out) {
   for (unsigned power = 0; power <= kMaxDeltaPower; power++) {
     const uint32_t s = 1u << power;
     if (pos < s) break;
-    const uint32_t diffs = uint32_t(uint8_t(p[0] - p[-int(s)])) | uint32_t(uint8_t(p[1] - p[1 - int(s)])) << 8 |
-                           uint32_t(uint8_t(p[2] - p[2 - int(s)])) << 16;
-    const uint32_t key = diffs ^ (power << 24) ^ ((pos & (s - 1)) << 27);
-    const uint32_t h = (key * 0x9E3779B1u) >> (32 - kDeltaHashBits);
+    uint32_t diffs;
+    const uint32_t h = delta_bucket(p, pos, power, diffs);
     const uint32_t cand = delta_head_[h];
     delta_head_[h] = pos;
     if (cand >= pos || diffs == 0) continue;
