@@ -395,6 +395,25 @@ private:
     e.update(b);
     ctx.state = ((ctx.state << 1) | b) & (S - 1);
   }
+  // A Huffman symbol: its code, and its count for the next rebuild.
+  template <class Code>
+  void symbol(Code& code, unsigned s) {
+    out_.put_bits(code.codes[s], code.lens[s]);
+    code.count_symbol(s, scratch_);
+  }
+  // An explicit offset: its slot through `code`, then the extra bits.
+  template <class Code>
+  void offset(Code& code, uint32_t off) {
+    const unsigned slot = slot_of(kOffsetSlots, off);
+    symbol(code, slot);
+    out_.put_bits(off - kOffsetSlots.base[slot], kOffsetSlots.extra[slot]);
+  }
+  // Which of the three repeat-queue entries (0, 1 or 2) a repeat match uses.
+  template <unsigned S0, unsigned S1>
+  void rep_index(Context<S0>& rep0, Context<S1>& rep1, unsigned rep) {
+    bit(rep0, rep != 0);
+    if (rep != 0) bit(rep1, rep == 1 ? 0 : 1);
+  }
 
   const Params lazy_p_, opt_p_;
   const size_t opt_min_;
@@ -560,15 +579,13 @@ LzmsCompressor::Choice LzmsCompressor::best_at(uint32_t pos, unsigned prev) {
 
 void LzmsCompressor::encode_literal(uint8_t b) {
   bit(main_, 0);
-  out_.put_bits(lit_.codes[b], lit_.lens[b]);
-  lit_.count_symbol(b, scratch_);
+  symbol(lit_, b);
   prev_ = kLit;
 }
 
 void LzmsCompressor::encode_length(uint32_t len) {
   const unsigned slot = slot_of(kLengthSlots, len);
-  out_.put_bits(len_.codes[slot], len_.lens[slot]);
-  len_.count_symbol(slot, scratch_);
+  symbol(len_, slot);
   out_.put_bits(len - kLengthSlots.base[slot], kLengthSlots.extra[slot]);
 }
 
@@ -577,22 +594,14 @@ void LzmsCompressor::encode_match(const Choice& c) {
   bit(match_, 0);
   if (c.offset != 0) {
     bit(lz_, 0);
-    const unsigned slot = slot_of(kOffsetSlots, c.offset);
-    out_.put_bits(off_.codes[slot], off_.lens[slot]);
-    off_.count_symbol(slot, scratch_);
-    out_.put_bits(c.offset - kOffsetSlots.base[slot], kOffsetSlots.extra[slot]);
+    offset(off_, c.offset);
     lzq_[3] = lzq_[2];
     lzq_[2] = lzq_[1];
     lzq_[1] = lzq_[0];
     lzq_[0] = c.offset;
   } else {
     bit(lz_, 1);
-    if (c.rep == 0) {
-      bit(lz_rep0_, 0);
-    } else {
-      bit(lz_rep0_, 1);
-      bit(lz_rep1_, c.rep == 1 ? 0 : 1);
-    }
+    rep_index(lz_rep0_, lz_rep1_, c.rep);
     unsigned j = c.rep + (prev_ == kLz);
     const uint32_t off = lzq_[j];
     for (; j > 0; j--) lzq_[j] = lzq_[j - 1];
@@ -607,23 +616,14 @@ void LzmsCompressor::encode_delta(const Choice& c) {
   bit(match_, 1);
   if (c.offset != 0) {
     bit(delta_, 0);
-    out_.put_bits(pow_.codes[c.power], pow_.lens[c.power]);
-    pow_.count_symbol(c.power, scratch_);
-    const unsigned slot = slot_of(kOffsetSlots, c.offset);
-    out_.put_bits(doff_.codes[slot], doff_.lens[slot]);
-    doff_.count_symbol(slot, scratch_);
-    out_.put_bits(c.offset - kOffsetSlots.base[slot], kOffsetSlots.extra[slot]);
+    symbol(pow_, c.power);
+    offset(doff_, c.offset);
     for (unsigned k = 3; k > 0; k--) dq_power_[k] = dq_power_[k - 1], dq_raw_[k] = dq_raw_[k - 1];
     dq_power_[0] = c.power;
     dq_raw_[0] = c.offset;
   } else {
     bit(delta_, 1);
-    if (c.rep == 0) {
-      bit(delta_rep0_, 0);
-    } else {
-      bit(delta_rep0_, 1);
-      bit(delta_rep1_, c.rep == 1 ? 0 : 1);
-    }
+    rep_index(delta_rep0_, delta_rep1_, c.rep);
     unsigned j = c.rep + (prev_ == kDelta);
     const uint32_t pw = dq_power_[j], raw = dq_raw_[j];
     for (; j > 0; j--) dq_power_[j] = dq_power_[j - 1], dq_raw_[j] = dq_raw_[j - 1];
