@@ -63,29 +63,13 @@ public:
   }
   uint64_t append(const uint8_t* p, size_t n) {
     uint64_t at = end_;
-    size_t done = 0;
-    while (done < n) {
-      ssize_t w = ::pwrite(fd_.get(), p + done, n - done, off_t(end_ + done));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        fail_errno("cannot write to the staging file", "(anonymous)", errno);
-      }
-      done += size_t(w);
-    }
+    pwrite_all(fd_.get(), end_, ByteSpan(p, n), "cannot write to the staging file", "(anonymous)");
     end_ += n;
     return at;
   }
   void read(uint64_t off, uint8_t* p, size_t n) const {
-    size_t done = 0;
-    while (done < n) {
-      ssize_t r = ::pread(fd_.get(), p + done, n - done, off_t(off + done));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        fail_errno("cannot read the staging file", "(anonymous)", errno);
-      }
-      if (r == 0) fail(Errc::Failure, "the staging file is shorter than expected");
-      done += size_t(r);
-    }
+    if (pread_upto(fd_.get(), off, std::span<uint8_t>(p, n), "cannot read the staging file", "(anonymous)") != n)
+      fail(Errc::Failure, "the staging file is shorter than expected");
   }
 
 private:

@@ -187,15 +187,8 @@ void write_files_from_pipe(wim::PipeReader& pipe, const std::vector<std::pair<co
       if (!held.empty()) write_all(fd, held.data(), held.size(), "standard output");
       held.assign(data.begin(), data.end());
     } else {
-      size_t n = data.size(), off = 0;
-      while (off < n) {
-        ssize_t w = ::pwrite(fileno(tmp.get()), data.data() + off, n - off, off_t(tmp_end));
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          fail_errno("cannot write", "a temporary file", errno);
-        }
-        off += size_t(w), tmp_end += uint64_t(w);
-      }
+      pwrite_all(fileno(tmp.get()), tmp_end, data, "cannot write", "a temporary file");
+      tmp_end += data.size();
     }
     if (offset + data.size() < size) return;
     if (hasher.final() != hash) {

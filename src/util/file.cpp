@@ -71,6 +71,32 @@ Bytes InputFile::read_bytes(uint64_t off, uint64_t len, const char* what) const 
   return b;
 }
 
+void pwrite_all(int fd, uint64_t off, ByteSpan data, const char* what, const std::string& path) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done, off_t(off + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail_errno(what, path, errno);
+    }
+    done += size_t(w);
+  }
+}
+
+size_t pread_upto(int fd, uint64_t off, std::span<uint8_t> out, const char* what, const std::string& path) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t r = ::pread(fd, out.data() + done, out.size() - done, off_t(off + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      fail_errno(what, path, errno);
+    }
+    if (r == 0) break;
+    done += size_t(r);
+  }
+  return done;
+}
+
 // --- the process-wide I/O lock, and what a signal must undo ----------------
 //
 // Every write to an OutputFile and every rename of a TempFile holds g_io. The

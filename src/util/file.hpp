@@ -33,6 +33,13 @@ private:
   int fd_ = -1;
 };
 
+// Writes all of `data` at `off` of `fd` (retrying EINTR and short writes);
+// an error fails as fail_errno(what, path, errno).
+void pwrite_all(int fd, uint64_t off, ByteSpan data, const char* what, const std::string& path);
+// Reads `out.size()` bytes at `off` of `fd`, or fewer at the end of the
+// file; returns how many (retrying EINTR). An error fails as fail_errno.
+size_t pread_upto(int fd, uint64_t off, std::span<uint8_t> out, const char* what, const std::string& path);
+
 // A file opened for reading, with its path kept for messages.
 class InputFile {
 public:
