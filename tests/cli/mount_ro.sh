@@ -102,7 +102,7 @@ check_archive "$TMP/sp.swm" "split archive with --ref" --ref="$TMP/sp*.swm"
 
 # two images: IMAGE is required; by name and index
 "$WIMPACK" append "$src/names" "$TMP/wp.wim" second --quiet >/dev/null || fail "append"
-expect_fail 2 --mentions "images" -- wp mount "$TMP/wp.wim" "$MNT"
+t "refused: wp mount wp.wim MNT" expect_fail 2 --mentions "images" -- wp mount "$TMP/wp.wim" "$MNT"
 t "mount no image left behind" bash -c "! grep -qs ' $(realpath "$MNT") fuse' /proc/mounts"
 "$WIMPACK" mount "$TMP/wp.wim" second "$MNT" || fail "mount by name"
 t "image by name" test -f "$MNT/new"$'\n'"line"
@@ -156,7 +156,7 @@ t "dead mount cleared" bash -c "! grep -qs ' $(realpath "$MNT") fuse' /proc/moun
 # busy mount: refused, then --lazy
 "$WIMPACK" mount "$TMP/wp.wim" 1 "$MNT" || fail "mount"
 exec 7<"$MNT/hello.txt"
-expect_fail 7 --mentions "busy" -- wp unmount "$MNT"
+t "refused: wp unmount MNT" expect_fail 7 --mentions "busy" -- wp unmount "$MNT"
 t "--lazy unmounts a busy mount" "$WIMPACK" unmount "$MNT" --lazy --quiet
 exec 7<&-
 
@@ -167,19 +167,19 @@ t "... FILE:STREAM of a missing stream" bash -c "! test -e '$MNT/h2_a:nostream'"
 t "... files readable" cmp "$MNT/h2_a" "$src/links/h2_a"
 t "... pid attribute not listed" bash -c "! getfattr -d -m - '$MNT' 2>/dev/null | grep -q mount_pid"
 "$WIMPACK" unmount "$MNT" --quiet || fail "unmount"
-expect_fail 3 --mentions "integrity" -- wp mount "$TMP/wp_solid.wim" "$MNT" --check
+t "refused: wp mount wp_solid.wim MNT --check" expect_fail 3 --mentions "integrity" -- wp mount "$TMP/wp_solid.wim" "$MNT" --check
 t "--streams-interface=none --allow-other" "$WIMPACK" mount "$TMP/chk.wim" "$MNT" --streams-interface=none --allow-other
 t "... allow_other in the mount options" grep -q " $(realpath "$MNT") fuse.*allow_other" /proc/mounts
 "$WIMPACK" unmount "$MNT" --quiet || fail "unmount"
 
 # errors
-expect_fail 4 --mentions "does not exist" -- wp mount "$TMP/wp.wim" 1 "$TMP/no-such-dir"
-expect_fail 1 --mentions "not empty" -- wp mount "$TMP/wp.wim" 1 "$src"
-expect_fail 4 -- wp mount "$TMP/wp.wim" 9 "$MNT"
-expect_fail 3 -- wp mount "$src/hello.txt" "$MNT"
-expect_fail 2 --mentions "streams-interface" -- wp mount "$TMP/wp_solid.wim" "$MNT" --streams-interface=bogus
-expect_fail any --mentions "not a mounted WIM" -- wp unmount "$src"
-expect_fail 4 -- wp unmount "$TMP/no-such-dir"
+t "refused: wp mount wp.wim 1 no-such-dir" expect_fail 4 --mentions "does not exist" -- wp mount "$TMP/wp.wim" 1 "$TMP/no-such-dir"
+t "refused: wp mount wp.wim 1 src" expect_fail 1 --mentions "not empty" -- wp mount "$TMP/wp.wim" 1 "$src"
+t "refused: wp mount wp.wim 9 MNT" expect_fail 4 -- wp mount "$TMP/wp.wim" 9 "$MNT"
+t "refused: wp mount src/hello.txt MNT" expect_fail 3 -- wp mount "$src/hello.txt" "$MNT"
+t "refused: wp mount wp_solid.wim MNT --streams-interface=bogus" expect_fail 2 --mentions "streams-interface" -- wp mount "$TMP/wp_solid.wim" "$MNT" --streams-interface=bogus
+t "refused: wp unmount src" expect_fail any --mentions "not a mounted WIM" -- wp unmount "$src"
+t "refused: wp unmount no-such-dir" expect_fail 4 -- wp unmount "$TMP/no-such-dir"
 t "nothing left mounted" bash -c "! grep -qs ' $(realpath "$MNT") fuse' /proc/mounts"
 
 summary
