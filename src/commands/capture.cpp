@@ -41,7 +41,14 @@ struct CaptureArgs {
 
 // Which paths the capture leaves out (config.hpp "Which configuration
 // applies"): the file given, else wimlib's built-in Windows list.
+// With --wimboot and no --config, SOURCE's own WimBootCompress.ini if it has
+// one (wimcapture(1)).
 capture::CaptureConfig load_config(const CaptureArgs& a) {
+  if (a.config.empty() && a.write.wimboot && !a.source_list) {
+    std::string ini = a.source + "/Windows/System32/WimBootCompress.ini";
+    struct stat st;
+    if (::stat(ini.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return capture::CaptureConfig::load(ini);
+  }
   if (a.config.empty()) return capture::CaptureConfig::defaults();
   if (a.config == "-" && a.source_list && a.source == "-")
     fail(Errc::Usage, "--config=- and --source-list with SOURCE '-' cannot both read standard input");
@@ -219,6 +226,7 @@ void run_capture(CaptureArgs& a) {
     // A delta names its bases, so that apply can say which one is missing.
     for (const auto& b : bases) xml.add_delta_base(index, {b->path(), b->header().guid});
     if (a.boot) writer.header().boot_index = uint32_t(index);
+    if (a.write.wimboot) xml.set(index, "WIMBOOT", "1");
     update->commit();
   } catch (...) {
     update->rollback_and_rethrow();
@@ -271,7 +279,10 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_flag("--dereference", a.dereference,
               "Follow symbolic links in SOURCE: capture what a link points to (a file or a directory) instead of "
               "the link; a link loop fails");
-  add_pipable_options(c, a.write, /*with_not=*/a.append);
+  add_pipable_options(c, a.write, /*with_not=*/true);
+  add_wimboot_option(c, a.write);
+  add_windows_noop_options(c, {"--no-acls", "--strict-acls"});
+  add_windows_only_options(c, {"--snapshot"});
   add_common_options(c, a.common);
 }
 

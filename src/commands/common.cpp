@@ -74,11 +74,27 @@ std::string json_string(const std::string& s) {
   return o + "\"";
 }
 
-void add_windows_noop_options(CLI::App* app) {
+void add_windows_noop_options(CLI::App* app, std::initializer_list<const char*> names) {
   // Flags only: parsed so that wimlib-imagex command lines run unchanged.
   static bool sink = false;
-  for (const char* name : {"--no-acls", "--strict-acls", "--no-attributes", "--include-invalid-names"})
+  for (const char* name : names)
     app->add_flag(name, sink, "Accepted for compatibility with wimlib-imagex; no effect on Linux");
+}
+
+void add_windows_only_options(CLI::App* app, std::initializer_list<const char*> names) {
+  for (const char* spec : names) {
+    std::string name = spec;
+    const bool takes_value = name.back() == '=';
+    if (takes_value) name.pop_back();
+    auto refuse = [name] {
+      fail(Errc::Unsupported, name + " is a Windows-only feature of wimlib-imagex and is not supported on Linux");
+    };
+    if (takes_value)
+      app->add_option_function<std::string>(name, [refuse](const std::string&) { refuse(); },
+                                            "Windows only (as with wimlib-imagex on Linux: refused, exit status 5)");
+    else
+      app->add_flag_callback(name, refuse, "Windows only (as with wimlib-imagex on Linux: refused, exit status 5)");
+  }
 }
 
 void warn(const std::string& msg) { std::fprintf(stderr, "wimpack: warning: %s\n", msg.c_str()); }

@@ -41,7 +41,15 @@ void refuse_stdin_wim(const std::string& wimfile, const char* command);
 // Options wimlib-imagex's apply and extract accept for Windows-only features
 // (ACLs, attributes, names Windows cannot hold): accepted
 // and ignored, as they have no effect on Linux.
-void add_windows_noop_options(CLI::App* app);
+void add_windows_noop_options(CLI::App* app,
+                              std::initializer_list<const char*> names = {"--no-acls", "--strict-acls",
+                                                                          "--no-attributes", "--include-invalid-names"});
+// Registers wimlib-imagex options for features that exist only on Windows
+// (apply --wimboot, --compact=FORMAT; capture --snapshot): a command line
+// that uses one parses, and is refused with Errc::Unsupported (exit 5)
+// before any work, as wimlib-imagex does on Linux. A name ending in '='
+// takes a value.
+void add_windows_only_options(CLI::App* app, std::initializer_list<const char*> names);
 
 void warn(const std::string& msg);
 void info(bool quiet, const std::string& msg);

@@ -25,7 +25,7 @@ struct ExportArgs {
   std::string src, image, dest, name, description;
   bool name_given = false, description_given = false;
   std::vector<std::string> refs;
-  bool boot = false, recompress = false, rebuild = false, include_integrity = false;
+  bool boot = false, recompress = false, rebuild = false;
   bool unsafe_compact = false;
 };
 
@@ -61,8 +61,6 @@ void run_export(ExportArgs& a) {
     fail(Errc::Usage, "DEST_NAME and DEST_DESC can only be given when exporting a single image, not 'all'");
   check_text("DEST_NAME", a.name);
   check_text("DEST_DESC", a.description);
-  WriteArgs write = a.write;
-  write.check = a.write.check || a.include_integrity;
 
   // The destination is locked before it is read, and stays locked until its
   // new header is written (or it is restored).
@@ -130,7 +128,7 @@ void run_export(ExportArgs& a) {
   target.inherit_solid = true;
   target.to_stdout = to_stdout;
   target.quiet = a.common.quiet;
-  wim::WriterOptions wo = make_writer_options(write, target);
+  wim::WriterOptions wo = make_writer_options(a.write, target);
   // §9.4: RP_FIX travels with the image.
   wo.extra_header_flags = (src->header().flags | (dest ? dest->header().flags : 0)) & wim::kHdrRpFix;
   // An encoding the user asked for must work before any work starts; one
@@ -158,6 +156,7 @@ void run_export(ExportArgs& a) {
       if (a.name_given) writer.xml().set(index, "NAME", a.name);  // "" leaves it unnamed
       if (a.description_given) writer.xml().set(index, "DESCRIPTION", a.description);
       if (images[k] == boot_src) writer.header().boot_index = uint32_t(index);
+      if (a.write.wimboot) writer.xml().set(index, "WIMBOOT", "1");
       added.push_back(index);
     }
     progress.finish();
@@ -189,7 +188,7 @@ void register_export(CLI::App& app) {
   add_write_options(c, a.write,
                     "Compression of a new DEST_WIMFILE (default: the source's); an existing one keeps its own. "
                     "LZX[:LEVEL], XPRESS, LZMS, none, zstd[:LEVEL], lzma[:LEVEL]");
-  c->add_flag("--include-integrity", a.include_integrity, "Write an integrity table, without verifying the existing ones");
+  add_wimboot_option(c, a.write);
   c->add_flag("--boot", a.boot,
               "Make the exported image bootable; with 'all', the source's bootable image stays the bootable one");
   c->add_flag("--recompress", a.recompress, "Recompress all exported data, even where it could be copied as it is");

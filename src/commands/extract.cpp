@@ -213,6 +213,7 @@ void register_extract(CLI::App& app) {
   c->add_flag("--recover-data", a.recover_data,
               "Extract a corrupt file anyway (undecodable parts zero-filled) with a warning, instead of failing");
   add_windows_noop_options(c);
+  add_windows_only_options(c, {"--wimboot", "--compact="});
   add_common_options(c, a.common);
   c->callback([] { run_extract(a); });
 }

@@ -29,7 +29,7 @@ namespace {
 
 struct UpdateArgs {
   CommonOptions common;
-  std::string wimfile, image, command, config;
+  std::string wimfile, image, command, config, wimboot_config;
   bool command_given = false;
   bool dereference = false, unix_data = false, no_acls = false, strict_acls = false, no_replace = false;
   bool rebuild = false, check = false, include_integrity = false, nocheck = false;
@@ -134,7 +134,18 @@ std::vector<Command> read_commands(const UpdateArgs& a) {
     if (first == std::string::npos || line[first] == '#') return;
     out.push_back(parse_command(line, n));
   };
-  if (a.command_given) {
+  if (!a.wimboot_config.empty()) {
+    // wimupdate(1): --wimboot-config=FILE stands for the one command
+    // "add FILE /Windows/System32/WimBootCompress.ini"; nothing is read from
+    // standard input.
+    if (a.command_given) fail(Errc::Usage, "--wimboot-config and --command cannot be used together");
+    Command c;
+    c.op = Op::Add;
+    c.args = {a.wimboot_config, "/Windows/System32/WimBootCompress.ini"};
+    c.line = 1;
+    c.text = "add " + a.wimboot_config + " /Windows/System32/WimBootCompress.ini (--wimboot-config)";
+    out.push_back(std::move(c));
+  } else if (a.command_given) {
     if (a.command.find('\n') != std::string::npos)
       fail(Errc::Usage, "--command takes a single update command (give several on standard input)");
     take(a.command, 1);
@@ -283,6 +294,9 @@ void register_update(CLI::App& app) {
   c->add_option("WIMFILE", a.wimfile, "Archive to change")->required();
   c->add_option("IMAGE", a.image, "Image index or name (optional if the archive has one image)");
   c->add_option("--command", a.command, "Run this single command instead of reading commands from standard input");
+  c->add_option("--wimboot-config", a.wimboot_config,
+                "Add FILE as /Windows/System32/WimBootCompress.ini (the image's WIMBoot configuration) instead of "
+                "reading commands");
   c->add_flag("--dereference", a.dereference, "add: follow symbolic links in SOURCE (as capture --dereference)");
   c->add_flag("--unix-data", a.unix_data, "add: store UNIX owners, modes, special files and extended attributes");
   c->add_flag("--no-acls", a.no_acls, "add: accepted for compatibility (no effect on Linux: no ACLs are captured)");

@@ -21,7 +21,14 @@ void add_write_options(CLI::App* c, WriteArgs& a, const std::string& compress_he
                 "only with --solid");
   c->add_option("--solid-chunk-size", a.solid_chunk_size, "Chunk size for solid resources (default 64M); only with --solid");
   c->add_flag("--check", a.check, "Write an integrity table (and verify the existing ones first)");
+  c->add_flag("--include-integrity", a.include_integrity,
+              "Write an integrity table, without verifying the existing one first");
   if (with_nocheck) c->add_flag("--nocheck", a.nocheck, "Do not write an integrity table even if the archive had one");
+}
+
+void add_wimboot_option(CLI::App* c, WriteArgs& a) {
+  c->add_flag("--wimboot", a.wimboot,
+              "Mark the image WIMBoot-compatible; a new archive then defaults to XPRESS with 4K chunks");
 }
 
 void add_pipable_options(CLI::App* c, WriteArgs& a, bool with_not) {
@@ -43,7 +50,8 @@ const wim::Resource* first_solid(const wim::Archive& a) {
 }  // namespace
 
 wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t) {
-  if (a.check && a.nocheck) fail(Errc::Usage, "--check and --nocheck are mutually exclusive");
+  if ((a.check || a.include_integrity) && a.nocheck)
+    fail(Errc::Usage, std::string(a.check ? "--check" : "--include-integrity") + " and --nocheck are mutually exclusive");
   if (a.pipable && a.not_pipable) fail(Errc::Usage, "--pipable and --not-pipable are mutually exclusive");
   if (t.to_stdout && a.not_pipable) fail(Errc::Usage, "a WIM written to standard output ('-') is always pipable");
   wim::WriterOptions wo;
@@ -57,12 +65,18 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
   // its metadata is LZMS with 128 KiB chunks like the solid data ("ESD");
   // an archive that is changed or rebuilt (append, optimize) keeps its codec.
   const bool solid_lzms_header = a.solid && a.compress.empty() && !dest;
+  // --wimboot (wimcapture(1), wimexport(1)): a new archive defaults to what
+  // WIMBoot wants, XPRESS with 4 KiB chunks.
+  const bool wimboot_default = a.wimboot && !keep && !solid_lzms_header;
   wo.compression = !a.compress.empty() ? parse_compression(a.compress)
                    : solid_lzms_header ? CompressionSpec{Codec::Lzms, 0}
+                   : wimboot_default   ? CompressionSpec{Codec::Xpress, 0}
                    : like              ? CompressionSpec{like->codec(), 0}
                                        : CompressionSpec{Codec::Lzx, 0};
   if (!a.chunk_size.empty())
     wo.chunk_size = parse_chunk_size(a.chunk_size, wo.compression.codec, "--chunk-size");
+  else if (wimboot_default && wo.compression.codec == Codec::Xpress)
+    wo.chunk_size = 4096;
   else if (like && wo.compression.codec == like->codec())
     wo.chunk_size = like->chunk_size;
   if (keep) {
@@ -106,9 +120,9 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
   }
 
   if (wo.pipable && wo.solid) fail(Errc::Usage, "solid compression is not supported in pipable WIMs");
-  wo.integrity = a.check || (dest && dest->has_integrity() && !a.nocheck);
+  wo.integrity = a.check || a.include_integrity || (dest && dest->has_integrity() && !a.nocheck);
   if (t.to_stdout) {
-    if (a.check) warn("no integrity table is written to standard output (it would have to be read back)");
+    if (a.check || a.include_integrity) warn("no integrity table is written to standard output (it would have to be read back)");
     wo.integrity = false;
   }
   return wo;

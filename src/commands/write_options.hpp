@@ -18,10 +18,20 @@ namespace wp::cmd {
 struct WriteArgs {
   std::string compress, chunk_size, solid_compress, solid_chunk_size;
   bool solid = false, check = false, nocheck = false;
+  // --include-integrity: write an integrity table without verifying the
+  // existing ones first (wimlib-imagex's option for every writing command).
+  bool include_integrity = false;
+  // --wimboot (capture, append, export; add_wimboot_option): a new archive
+  // defaults to XPRESS with 4 KiB chunks, as wimlib-imagex; the command marks
+  // the image WIMBoot-compatible (the WIMBOOT element of its XML).
+  bool wimboot = false;
   // --pipable / --not-pipable, registered by the commands that take them
   // (add_pipable_options).
   bool pipable = false, not_pipable = false;
 };
+
+// Registers --wimboot on `c` (capture, append, export).
+void add_wimboot_option(CLI::App* c, WriteArgs& a);
 
 // Registers --pipable (and, with `with_not`, --not-pipable) on `c`.
 void add_pipable_options(CLI::App* c, WriteArgs& a, bool with_not);
