@@ -50,16 +50,7 @@ public:
     std::string dir = ".";
     size_t slash = near_path.rfind('/');
     if (slash != std::string::npos) dir = slash == 0 ? "/" : near_path.substr(0, slash);
-    fd_.reset(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-    if (!fd_) {
-      const char* t = std::getenv("TMPDIR");
-      std::string tmpl = std::string(t && *t ? t : "/tmp") + "/wimpack-spool-XXXXXX";
-      std::vector<char> buf(tmpl.begin(), tmpl.end());
-      buf.push_back(0);
-      fd_.reset(::mkostemp(buf.data(), O_CLOEXEC));
-      if (!fd_) fail_errno("cannot create a staging file", tmpl, errno);
-      ::unlink(buf.data());
-    }
+    fd_ = anonymous_temp_file(dir, "a staging file");
   }
   uint64_t append(const uint8_t* p, size_t n) {
     uint64_t at = end_;

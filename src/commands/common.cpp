@@ -49,7 +49,7 @@ void refuse_stdin_wim(const std::string& wimfile, const char* command) {
   if (wimfile == "-")
     fail(Errc::Unsupported, std::string("reading a WIM from standard input ('-') is not supported by '") + command +
                                 "' (as with wimlib-imagex: it needs the blob table, which comes last in a pipe); "
-                                "save it to a file and give its name (apply, extract, dir and verify read '-')");
+                                "save it to a file and give its name (apply, extract, info, dir and verify read '-')");
 }
 
 std::string json_string(const std::string& s) {

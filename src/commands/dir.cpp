@@ -47,9 +47,6 @@ void list(const DirArgs& a, const wim::Archive* archive, const image::Image& img
 // is not cut off.
 void dir_from_pipe(const DirArgs& a) {
   if (!a.refs.empty()) fail(Errc::Usage, "--ref cannot be used when reading the WIM from standard input");
-  if (a.detailed)
-    fail(Errc::Unsupported, "dir --detailed of a WIM on standard input is not supported yet (the blob table comes "
-                            "last in a pipe); save it to a file and give its name");
   wim::PipeReader pipe(STDIN_FILENO, "standard input");
   size_t index = 1;
   if (a.positional.size() == 2)
@@ -67,8 +64,11 @@ void run_dir(DirArgs& a) {
   apply_thread_count(a.common.threads);
   if (a.positional.empty() || a.positional.size() > 2) fail(Errc::Usage, "usage: wimpack dir WIMFILE [IMAGE]");
   const std::string& wimfile = a.positional[0];
-  if (wimfile == "-") return dir_from_pipe(a);
-  auto archive = wim::Archive::open(wimfile, false);
+  // WIMFILE "-": listed as it streams by, except --detailed, which needs
+  // the blob table (last in a pipe, §12.1): the stream is then copied to an
+  // anonymous temporary file and read as a file.
+  if (wimfile == "-" && !a.detailed) return dir_from_pipe(a);
+  auto archive = wimfile == "-" ? wim::Archive::open_stdin() : wim::Archive::open(wimfile, false);
   print_warnings(archive->warnings());
   for (const auto& pattern : a.refs)
     for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));

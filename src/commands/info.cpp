@@ -452,13 +452,18 @@ void run_change(InfoArgs& a) {
 void run_info(InfoArgs& a) {
   if (a.positional.empty()) fail(Errc::Usage, "usage: wimpack info WIMFILE [IMAGE [NEW_NAME [NEW_DESC]]] [OPTIONS]");
   if (a.positional.size() > 2 || a.boot || !a.properties.empty()) {
+    if (a.positional[0] == "-")
+      fail(Errc::Usage, "a WIM on standard input ('-') cannot be changed (renamed, --boot, --image-property); "
+                        "save it to a file first");
     if (a.positional.size() > 2 && is_all(a.positional[1]))
       fail(Errc::NotFound, "cannot rename 'all' images of '" + a.positional[0] + "'; give one image");
     run_change(a);
     return;
   }
-  refuse_stdin_wim(a.positional[0], "info");
-  auto archive = wim::Archive::open(a.positional[0]);
+  // WIMFILE "-": the whole archive is needed (the blob table and the final
+  // header come last in a pipable WIM, §12.1), so it is copied to an
+  // anonymous temporary file first.
+  auto archive = a.positional[0] == "-" ? wim::Archive::open_stdin() : wim::Archive::open(a.positional[0]);
   print_warnings(archive->warnings());
   check_if_asked(a, *archive);
   std::vector<size_t> images;

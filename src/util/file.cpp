@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -41,6 +42,48 @@ Fd open_regular(const std::string& path) {
   return fd;
 }
 }  // namespace
+
+Fd anonymous_temp_file(const std::string& dir, const char* what) {
+  Fd fd;
+  if (!dir.empty()) fd.reset(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!fd) {
+    const char* t = std::getenv("TMPDIR");
+    std::string tdir = t && *t ? t : "/tmp";
+    fd.reset(::open(tdir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd) {  // a file system without O_TMPFILE
+      std::string tmpl = tdir + "/wimpack-tmp-XXXXXX";
+      std::vector<char> buf(tmpl.begin(), tmpl.end());
+      buf.push_back(0);
+      fd.reset(::mkostemp(buf.data(), O_CLOEXEC));
+      if (!fd) fail_errno(std::string("cannot create ") + what + " in", tdir, errno);
+      ::unlink(buf.data());
+    }
+  }
+  return fd;
+}
+
+Fd spool_to_temp_file(int in, const std::string& name) {
+  Fd out = anonymous_temp_file("", "a temporary copy of standard input");
+  std::vector<uint8_t> buf(size_t(1) << 20);
+  uint64_t off = 0;
+  for (;;) {
+    ssize_t n = ::read(in, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail_errno("cannot read", name, errno);
+    }
+    if (n == 0) break;
+    pwrite_all(out.get(), off, ByteSpan(buf.data(), size_t(n)), "cannot write a temporary copy of", name);
+    off += uint64_t(n);
+  }
+  return out;
+}
+
+InputFile::InputFile(Fd fd, std::string name) : path_(std::move(name)), fd_(std::move(fd)) {
+  struct stat st;
+  if (::fstat(fd_.get(), &st) != 0) fail_errno("cannot stat", path_, errno);
+  size_ = uint64_t(st.st_size);
+}
 
 InputFile::InputFile(const std::string& path) : path_(path) {
   fd_ = open_regular(path);

@@ -40,10 +40,21 @@ void pwrite_all(int fd, uint64_t off, ByteSpan data, const char* what, const std
 // file; returns how many (retrying EINTR). An error fails as fail_errno.
 size_t pread_upto(int fd, uint64_t off, std::span<uint8_t> out, const char* what, const std::string& path);
 
+// A new, already unlinked, read-write file (nothing is left behind, however
+// the process ends): O_TMPFILE in `dir` if given and possible, else in
+// $TMPDIR (default /tmp). `what` names it in errors.
+Fd anonymous_temp_file(const std::string& dir, const char* what);
+
+// Copies everything readable from `in` (a pipe) into an anonymous temporary
+// file and returns it; `name` names the input in errors.
+Fd spool_to_temp_file(int in, const std::string& name);
+
 // A file opened for reading, with its path kept for messages.
 class InputFile {
 public:
   explicit InputFile(const std::string& path);
+  // An already open regular file (e.g. a spooled pipe); `name` for messages.
+  InputFile(Fd fd, std::string name);
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
   int fd() const { return fd_.get(); }

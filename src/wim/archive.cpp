@@ -4,6 +4,8 @@
 #include <atomic>
 #include <charconv>
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include "util/error.hpp"
@@ -15,11 +17,23 @@ namespace wp::wim {
 
 static std::atomic<uint64_t> g_archive_serial{0};
 
-Archive::Archive(const std::string& path) : file_(path), serial_(++g_archive_serial) {}
+Archive::Archive(InputFile file) : file_(std::move(file)), serial_(++g_archive_serial) {}
 
 std::unique_ptr<Archive> Archive::open(const std::string& path, bool check) {
-  std::unique_ptr<Archive> a(new Archive(path));
+  return open_file(InputFile(path), check);
+}
+
+std::unique_ptr<Archive> Archive::open_stdin(bool check) {
+  const std::string name = "standard input";
+  InputFile f(spool_to_temp_file(STDIN_FILENO, name), name);
+  if (f.size() == 0) fail(Errc::BadArchive, "standard input is empty: no WIM arrived");
+  return open_file(std::move(f), check);
+}
+
+std::unique_ptr<Archive> Archive::open_file(InputFile file, bool check) {
+  std::unique_ptr<Archive> a(new Archive(std::move(file)));
   const InputFile& f = a->file_;
+  const std::string path = f.path();
   if (f.size() < kHeaderSize) fail(Errc::BadArchive, "'" + path + "': not a WIM file (too short for a WIM header)");
   Bytes hb = f.read_bytes(0, kHeaderSize, "header");
   a->header_ = decode_header(hb, f.size(), path, &a->warnings_);

@@ -21,6 +21,10 @@ public:
   // check_integrity, verifies the integrity table first (and fails if the
   // archive has none).
   static std::unique_ptr<Archive> open(const std::string& path, bool check_integrity = false);
+  // The same for an archive arriving on standard input (WIMFILE "-"), for
+  // the commands that need the whole file (info, dir --detailed): it is
+  // first copied into an anonymous temporary file, named "standard input".
+  static std::unique_ptr<Archive> open_stdin(bool check_integrity = false);
 
   const std::string& path() const { return file_.path(); }
   const InputFile& file() const { return file_; }
@@ -61,7 +65,8 @@ public:
   const std::vector<std::unique_ptr<Archive>>& refs() const { return refs_; }
 
 private:
-  explicit Archive(const std::string& path);
+  explicit Archive(InputFile file);
+  static std::unique_ptr<Archive> open_file(InputFile file, bool check_integrity);
   void read_blob_table();
   Resource nonsolid_resource(const ResHdr& r) const;
 
