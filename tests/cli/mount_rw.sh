@@ -151,6 +151,18 @@ for _ in $(seq 1 50); do "$WIMPACK" mountrw "$wim" 1 "$MNT" 2>/dev/null && break
 t "mountrw after the unmount" is_mounted "$MNT"
 t "unmount" "$WIMPACK" unmount "$MNT" --quiet
 
+# --- a failed commit: says why, leaves the archive and the mount as they were --
+cp "$wim" "$TMP/fail_before.wim"
+"$WIMPACK" mountrw "$wim" 1 "$MNT" || fail "mountrw"
+head -c 300000 /dev/urandom >"$MNT/lost.bin"
+rm -f "$TMP"/base.wim.staging.*/*   # the staged data is lost behind the mount's back
+t "a failing commit exits non-zero and says why" expect_fail 1 --mentions "staged file" --mentions "still mounted" -- wp unmount "$MNT" --commit
+t "... still mounted" is_mounted "$MNT"
+t "... archive unchanged" cmp "$wim" "$TMP/fail_before.wim"
+t "... unmount without --commit" "$WIMPACK" unmount "$MNT" --quiet
+t "... archive still unchanged" cmp "$wim" "$TMP/fail_before.wim"
+t "... staging directory removed" bash -c "! ls -d '$TMP'/base.wim.staging.* >/dev/null 2>&1"
+
 # --- --unix-data: chmod, chown, mknod survive a commit -----------------------
 uwim=$TMP/unix.wim
 "$WIMPACK" capture "$src" "$uwim" --unix-data --quiet >/dev/null || fail "capture --unix-data"
@@ -221,6 +233,8 @@ fi
 t "split WIM refused" expect_fail 5 --mentions "split" -- wp mountrw "$TMP/sp.swm" "$MNT"
 "$WIMPACK" capture "$src/links" "$TMP/pipable.wim" --pipable --quiet >/dev/null || fail "capture --pipable"
 t "pipable WIM refused" expect_fail 5 --mentions "pipable" -- wp mountrw "$TMP/pipable.wim" "$MNT"
+wl_name=$(dirname "$WIMPACK")/wimmountrw
+[[ -x $wl_name ]] && t "the wimmountrw name" expect_fail 5 --mentions "pipable" -- "$wl_name" "$TMP/pipable.wim" "$MNT"
 t "WIMFILE - refused" expect_fail any -- wp mountrw - "$MNT"
 t "--streams-interface=windows refused" expect_fail 5 --mentions "windows" -- wp mountrw "$TMP/orig.wim" "$MNT" --streams-interface=windows
 t "non-empty mount point refused" expect_fail 1 --mentions "not empty" -- wp mountrw "$TMP/orig.wim" "$src"
