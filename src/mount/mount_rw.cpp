@@ -81,6 +81,9 @@ private:
   uint64_t size_;
 };
 
+// A directory's entries as opendir saw them: name, inode number, type.
+using Listing = std::vector<std::tuple<std::string, fuse_ino_t, mode_t>>;
+
 // Errors thrown inside an operation become this errno.
 int errno_of(const Error& e) {
   switch (e.code()) {
@@ -344,26 +347,33 @@ public:
     make(req, parent, name, S_IFREG | (mode & 07777), fi);
   }
 
-  void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
+  // A directory is listed from a snapshot taken at opendir, so entries
+  // removed or added while a program reads it (rm -r) shift nothing.
+  void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Dentry* d = dir_of(ino);
     if (!d) return (void)fuse_reply_err(req, inode(ino) ? ENOTDIR : ENOENT);
+    auto list = std::make_unique<Listing>();
+    list->emplace_back(".", number(d->inode), S_IFDIR);
+    list->emplace_back("..", number(d->parent ? d->parent->inode : d->inode), S_IFDIR);
+    for (const auto& c : d->children) list->emplace_back(c->name, number(c->inode), mode_of(*c->inode) & S_IFMT);
+    fi->fh = reinterpret_cast<uint64_t>(list.get());
+    if (fuse_reply_open(req, fi) == 0) list.release();
+  }
+
+  void releasedir(fuse_req_t req, fuse_file_info* fi) {
+    delete reinterpret_cast<Listing*>(fi->fh);
+    fuse_reply_err(req, 0);
+  }
+
+  void readdir(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi) {
+    const Listing& list = *reinterpret_cast<const Listing*>(fi->fh);
     std::vector<char> buf(size);
     size_t used = 0;
-    size_t count = d->children.size() + 2;
-    for (size_t i = size_t(std::max<off_t>(off, 0)); i < count; i++) {
-      const char* name;
-      Inode* child;
-      if (i < 2) {
-        name = i == 0 ? "." : "..";
-        child = i == 0 || !d->parent ? d->inode : d->parent->inode;
-      } else {
-        name = d->children[i - 2]->name.c_str();
-        child = d->children[i - 2]->inode;
-      }
+    for (size_t i = size_t(std::max<off_t>(off, 0)); i < list.size(); i++) {
       struct stat st{};
-      st.st_ino = number(child);
-      st.st_mode = mode_of(*child) & S_IFMT;
-      size_t need = fuse_add_direntry(req, buf.data() + used, size - used, name, &st, off_t(i + 1));
+      st.st_ino = std::get<1>(list[i]);
+      st.st_mode = std::get<2>(list[i]);
+      size_t need = fuse_add_direntry(req, buf.data() + used, size - used, std::get<0>(list[i]).c_str(), &st, off_t(i + 1));
       if (need > size - used) break;
       used += need;
     }
@@ -816,7 +826,9 @@ const fuse_lowlevel_ops kReadWriteOps = [] {
   o.create = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, fuse_file_info* fi) {
     WP_OP(create(r, p, n, m, fi));
   };
-  o.readdir = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t off, fuse_file_info*) { WP_OP(readdir(r, i, s, off)); };
+  o.opendir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { WP_OP(opendir(r, i, fi)); };
+  o.releasedir = [](fuse_req_t r, fuse_ino_t, fuse_file_info* fi) { WP_OP(releasedir(r, fi)); };
+  o.readdir = [](fuse_req_t r, fuse_ino_t, size_t s, off_t off, fuse_file_info* fi) { WP_OP(readdir(r, s, off, fi)); };
   o.statfs = [](fuse_req_t r, fuse_ino_t) { WP_OP(statfs(r)); };
   o.getxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, size_t s) { WP_OP(getxattr(r, i, n, s)); };
   o.setxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, const char* v, size_t s, int f) {

@@ -101,6 +101,27 @@ fi
 t "unchanged big file kept" cmp "$src/dups/big_copy.bin" "$TMP/out_wp/dups/big_copy.bin"
 t "hard link committed" test "$(stat -c %i "$TMP/out_wp/new.txt")" = "$(stat -c %i "$TMP/out_wp/newdir/hardlink_to_new")"
 
+# --- times, a large directory emptied while listed, SIGKILL ------------------
+"$WIMPACK" mountrw "$wim" "$MNT" || fail "mountrw"
+t "touch -d (utimens)" touch -d '2001-02-03 04:05:06' "$MNT/renamed_h2"
+mkdir "$MNT/many" && (cd "$MNT/many" && seq 1 600 | xargs touch)
+t "rm -r of a directory of 600 files" rm -r "$MNT/many"
+t "... gone" test ! -e "$MNT/many"
+t "unmount --commit" "$WIMPACK" unmount "$MNT" --commit --quiet
+"$WIMPACK" apply "$wim" "$TMP/out_t" --quiet >/dev/null
+t "mtime committed" test "$(stat -c %Y "$TMP/out_t/renamed_h2")" = "$(date -d '2001-02-03 04:05:06' +%s)"
+cp "$wim" "$TMP/killed_before.wim"
+"$WIMPACK" mountrw "$wim" "$MNT" || fail "mountrw"
+printf 'x\n' >"$MNT/never.txt"
+pid=$(getfattr --only-values -n wimpack.mount_pid "$MNT" 2>/dev/null)
+[[ -n $pid ]] && kill -9 "$pid"
+sleep 0.2
+t "unmount after SIGKILL of the mount process" "$WIMPACK" unmount "$MNT" --quiet
+t "... archive unchanged" cmp "$wim" "$TMP/killed_before.wim"
+t "... no stale lock: mountrw again" "$WIMPACK" mountrw "$wim" "$MNT"
+t "... unmount" "$WIMPACK" unmount "$MNT" --quiet
+rm -rf "$TMP"/base.wim.staging.*  # what the killed process could not remove
+
 # --- --new-image: the old image stays ---------------------------------------
 cp "$wim" "$TMP/before_new.wim"
 "$WIMPACK" mountrw "$wim" "$MNT" || fail "mountrw"
@@ -110,7 +131,7 @@ t "unmount --commit --new-image" "$WIMPACK" unmount "$MNT" --commit --new-image 
 t "two images" "$WIMPACK" info "$wim" 2
 "$WIMPACK" apply "$wim" 1 "$TMP/img1" --quiet >/dev/null
 "$WIMPACK" apply "$wim" 2 "$TMP/img2" --quiet >/dev/null
-t "image 1 unchanged" compare_trees "$TMP/out_wp" "$TMP/img1"
+t "image 1 unchanged" compare_trees "$TMP/out_t" "$TMP/img1"
 t "image 2 has the change" test "$(cat "$TMP/img2/image2.txt")" = "only in image 2"
 t "image 2 lost the deleted file" test ! -e "$TMP/img2/new.txt"
 [[ $WL == 1 ]] && t "wimlib-imagex verify (two images)" wimlib-imagex verify "$wim"
