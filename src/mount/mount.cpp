@@ -610,7 +610,8 @@ void unmount(const std::string& dir, const UnmountOptions& opts) {
     int e = errno;
     if (e == EBUSY) {
       if (pidfd >= 0) ::close(pidfd);
-      fail(Errc::Busy, "'" + dir + "' is busy (files open or a process inside it); close them, or use --lazy");
+      fail(Errc::Busy, std::string(opts.commit ? "the changes were committed, but " : "") + "'" + dir +
+                           "' is busy (files open or a process inside it); close them, or use --lazy");
     }
     if (e != EPERM) {
       if (pidfd >= 0) ::close(pidfd);

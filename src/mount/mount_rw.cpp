@@ -107,6 +107,8 @@ public:
   }
 
   void enable_readahead() { cache_.enable_readahead(); }
+  // After a commit the image is what the archive holds: no more changes.
+  bool committed() const { return committed_; }
   const std::string& staging() const { return staging_; }
 
   // Runs one operation: a wp::Error or other exception before the reply
@@ -293,6 +295,7 @@ public:
     Kind k = kind(*n);
     if (k == Kind::Dir) return (void)fuse_reply_err(req, EISDIR);
     bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+    if (writing && committed_) return (void)fuse_reply_err(req, EROFS);
     if (writing) {
       if (k != Kind::File) return (void)fuse_reply_err(req, EPERM);
       if (n->attributes & image::kAttrEncrypted) return (void)fuse_reply_err(req, EPERM);
@@ -421,6 +424,7 @@ public:
       return (void)fuse_reply_err(req, commit(std::string(value, size)));
     if (ino == FUSE_ROOT_ID && (std::strcmp(name, kPidXattr) == 0 || std::strcmp(name, kCommitResultXattr) == 0))
       return (void)fuse_reply_err(req, EPERM);
+    if (committed_) return (void)fuse_reply_err(req, EROFS);
     Bytes v(reinterpret_cast<const uint8_t*>(value), reinterpret_cast<const uint8_t*>(value) + size);
     if (auto sname = stream_name(name); sname && !(opts_.unix_data && has_xattr(*n, name))) {
       if (kind(*n) == Kind::Symlink || kind(*n) == Kind::Special) return (void)fuse_reply_err(req, EPERM);
@@ -718,10 +722,7 @@ private:
     auto flag = [&](const char* key) { return request.find(std::string(key) + "=1") != std::string::npos; };
     bool check = flag("check"), rebuild = flag("rebuild"), force = flag("force"), new_image = flag("new_image");
     commit_error_.clear();
-    if (committed_) {
-      commit_error_ = "the changes were already committed";
-      return EALREADY;
-    }
+    if (committed_) return 0;  // nothing changed since (changes are refused after a commit)
     if (!force && !writers_.empty()) {
       commit_error_ = std::to_string(writers_.size()) +
                       " file(s) are still open for writing; close them, or use --force to commit anyway";
@@ -804,27 +805,32 @@ const fuse_lowlevel_ops kReadWriteOps = [] {
 #define WP_OP(call) \
   ReadWriteFs* fs = fs_of(r);   \
   fs->run(r, [&] { fs->call; })
+  // Changes: refused once committed.
+#define WP_CHANGE(call)                                    \
+  ReadWriteFs* fs = fs_of(r);                              \
+  if (fs->committed()) return (void)fuse_reply_err(r, EROFS); \
+  fs->run(r, [&] { fs->call; })
   o.lookup = [](fuse_req_t r, fuse_ino_t p, const char* n) { WP_OP(lookup(r, p, n)); };
   o.getattr = [](fuse_req_t r, fuse_ino_t i, fuse_file_info*) { WP_OP(getattr(r, i)); };
-  o.setattr = [](fuse_req_t r, fuse_ino_t i, struct stat* a, int s, fuse_file_info*) { WP_OP(setattr(r, i, a, s)); };
+  o.setattr = [](fuse_req_t r, fuse_ino_t i, struct stat* a, int s, fuse_file_info*) { WP_CHANGE(setattr(r, i, a, s)); };
   o.readlink = [](fuse_req_t r, fuse_ino_t i) { WP_OP(readlink(r, i)); };
-  o.mknod = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, dev_t d) { WP_OP(mknod(r, p, n, m, d)); };
-  o.mkdir = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m) { WP_OP(mkdir(r, p, n, m)); };
-  o.unlink = [](fuse_req_t r, fuse_ino_t p, const char* n) { WP_OP(unlink(r, p, n)); };
-  o.rmdir = [](fuse_req_t r, fuse_ino_t p, const char* n) { WP_OP(rmdir(r, p, n)); };
-  o.symlink = [](fuse_req_t r, const char* l, fuse_ino_t p, const char* n) { WP_OP(symlink(r, l, p, n)); };
+  o.mknod = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, dev_t d) { WP_CHANGE(mknod(r, p, n, m, d)); };
+  o.mkdir = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m) { WP_CHANGE(mkdir(r, p, n, m)); };
+  o.unlink = [](fuse_req_t r, fuse_ino_t p, const char* n) { WP_CHANGE(unlink(r, p, n)); };
+  o.rmdir = [](fuse_req_t r, fuse_ino_t p, const char* n) { WP_CHANGE(rmdir(r, p, n)); };
+  o.symlink = [](fuse_req_t r, const char* l, fuse_ino_t p, const char* n) { WP_CHANGE(symlink(r, l, p, n)); };
   o.rename = [](fuse_req_t r, fuse_ino_t p, const char* n, fuse_ino_t np, const char* nn, unsigned f) {
-    WP_OP(rename(r, p, n, np, nn, f));
+    WP_CHANGE(rename(r, p, n, np, nn, f));
   };
-  o.link = [](fuse_req_t r, fuse_ino_t i, fuse_ino_t np, const char* nn) { WP_OP(link(r, i, np, nn)); };
+  o.link = [](fuse_req_t r, fuse_ino_t i, fuse_ino_t np, const char* nn) { WP_CHANGE(link(r, i, np, nn)); };
   o.open = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { WP_OP(open(r, i, fi)); };
   o.read = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t off, fuse_file_info*) { WP_OP(read(r, i, s, off)); };
   o.write = [](fuse_req_t r, fuse_ino_t i, const char* b, size_t s, off_t off, fuse_file_info*) {
-    WP_OP(write(r, i, b, s, off));
+    WP_CHANGE(write(r, i, b, s, off));
   };
   o.release = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { WP_OP(release(r, i, fi)); };
   o.create = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, fuse_file_info* fi) {
-    WP_OP(create(r, p, n, m, fi));
+    WP_CHANGE(create(r, p, n, m, fi));
   };
   o.opendir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { WP_OP(opendir(r, i, fi)); };
   o.releasedir = [](fuse_req_t r, fuse_ino_t, fuse_file_info* fi) { WP_OP(releasedir(r, fi)); };
@@ -835,8 +841,9 @@ const fuse_lowlevel_ops kReadWriteOps = [] {
     WP_OP(setxattr(r, i, n, v, s, f));
   };
   o.listxattr = [](fuse_req_t r, fuse_ino_t i, size_t s) { WP_OP(listxattr(r, i, s)); };
-  o.removexattr = [](fuse_req_t r, fuse_ino_t i, const char* n) { WP_OP(removexattr(r, i, n)); };
+  o.removexattr = [](fuse_req_t r, fuse_ino_t i, const char* n) { WP_CHANGE(removexattr(r, i, n)); };
 #undef WP_OP
+#undef WP_CHANGE
   return o;
 }();
 

@@ -169,6 +169,15 @@ t "... unmounted" not_mounted "$MNT"
 t "... the open file's data was committed" test "$(tail -n1 "$TMP/forced/hello.txt")" = forced
 # the lock is released with the mount (wait for the lazily detached process)
 for _ in $(seq 1 50); do "$WIMPACK" mountrw "$wim" 1 "$MNT" 2>/dev/null && break; sleep 0.1; done
+printf 'late\n' >"$MNT/late.txt"
+exec 9<"$MNT/renamed_h2"
+t "commit with a file open for reading: committed, then busy" expect_fail 7 --mentions "committed" -- wp unmount "$MNT" --commit
+t "... no changes after the commit" bash -c "! touch '$MNT/after' 2>/dev/null"
+exec 9<&-
+t "... unmount --commit again" "$WIMPACK" unmount "$MNT" --commit --quiet
+"$WIMPACK" extract "$wim" 1 /late.txt --dest-dir="$TMP/late" --quiet >/dev/null 2>&1
+t "... committed once" test "$(cat "$TMP/late/late.txt" 2>/dev/null)" = late
+for _ in $(seq 1 50); do "$WIMPACK" mountrw "$wim" 1 "$MNT" 2>/dev/null && break; sleep 0.1; done
 t "mountrw after the unmount" is_mounted "$MNT"
 t "unmount" "$WIMPACK" unmount "$MNT" --quiet
 
