@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   cmd::register_dir(app);
   cmd::register_verify(app);
   cmd::register_mount(app);
+  cmd::register_mountrw(app);
   cmd::register_unmount(app);
 
   // As with wimlib-imagex's getopt, a repeatable option takes one value per
@@ -64,15 +65,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) known |= sub->get_name() == argv[1];
     if (!known) {
-      // wimlib-imagex commands wimpack does not have yet are refused as
-      // such (exit 5); anything else is a usage error (exit 2).
-      static const char* const later[] = {"mountrw"};
-      for (const char* l : later)
-        if (std::string(argv[1]) == l) {
-          std::fprintf(stderr, "wimpack: error: the '%s' command is not supported yet\n", l);
-          return int(Errc::Unsupported);
-        }
-      std::fprintf(stderr, "wimpack: unknown command '%s' (commands: capture, append, apply, extract, info, dir, verify, optimize, export, delete, update, split, join, mount, unmount; see 'wimpack --help')\n", argv[1]);
+      std::fprintf(stderr, "wimpack: unknown command '%s' (commands: capture, append, apply, extract, info, dir, verify, optimize, export, delete, update, split, join, mount, mountrw, unmount; see 'wimpack --help')\n", argv[1]);
       return int(Errc::Usage);
     }
   }

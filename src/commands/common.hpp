@@ -77,6 +77,7 @@ void register_extract(CLI::App& app);
 void register_dir(CLI::App& app);
 void register_verify(CLI::App& app);
 void register_mount(CLI::App& app);    // mount (read-only) and unmount
+void register_mountrw(CLI::App& app);
 void register_unmount(CLI::App& app);
 
 }  // namespace wp::cmd

@@ -1,5 +1,5 @@
-// wimpack mount WIMFILE [IMAGE] DIRECTORY, wimpack unmount DIRECTORY
-// (wimmount(1)). Options only; the work is in src/mount/.
+// wimpack mount / mountrw WIMFILE [IMAGE] DIRECTORY, wimpack unmount
+// DIRECTORY (wimmount(1)). Options only; the work is in src/mount/.
 #include <cstdio>
 
 #include "commands/common.hpp"
@@ -20,11 +20,7 @@ struct MountArgs {
   bool check = false, debug = false, unix_data = false, allow_other = false;
 };
 
-void run_mount(MountArgs& a) {
-  if (a.positional.size() < 2 || a.positional.size() > 3)
-    fail(Errc::Usage, "usage: wimpack mount WIMFILE [IMAGE] DIRECTORY");
-  refuse_stdin_wim(a.positional[0], "mount");
-  if (!a.staging_dir.empty()) fail(Errc::Usage, "--staging-dir is only valid for mountrw");
+mount::MountOptions mount_options(const MountArgs& a) {
   mount::MountOptions mo;
   mo.unix_data = a.unix_data;
   mo.debug = a.debug;
@@ -42,6 +38,15 @@ void run_mount(MountArgs& a) {
     if (!n || *n < (uint64_t(1) << 20)) fail(Errc::Usage, "--cache-size: expected a size of at least 1 MiB (e.g. 64M, 1G), got '" + a.cache_size + "'");
     mo.cache_size = *n;
   }
+  return mo;
+}
+
+void run_mount(MountArgs& a) {
+  if (a.positional.size() < 2 || a.positional.size() > 3)
+    fail(Errc::Usage, "usage: wimpack mount WIMFILE [IMAGE] DIRECTORY");
+  refuse_stdin_wim(a.positional[0], "mount");
+  if (!a.staging_dir.empty()) fail(Errc::Usage, "--staging-dir is only valid for mountrw");
+  mount::MountOptions mo = mount_options(a);
   const std::string& wimfile = a.positional[0];
   auto archive = wim::Archive::open(wimfile, a.check);
   print_warnings(archive->warnings());
@@ -60,6 +65,18 @@ void run_mount(MountArgs& a) {
   mount::mount_readonly(std::move(archive), index, a.positional.back(), mo);
 }
 
+void run_mountrw(MountArgs& a) {
+  if (a.positional.size() < 2 || a.positional.size() > 3)
+    fail(Errc::Usage, "usage: wimpack mountrw WIMFILE [IMAGE] DIRECTORY");
+  refuse_stdin_wim(a.positional[0], "mountrw");
+  mount::MountOptions mo = mount_options(a);
+  mount::ReadWriteOptions rw;
+  rw.staging_dir = a.staging_dir;
+  rw.check_integrity = a.check;
+  mount::mount_readwrite(a.positional[0], a.positional.size() == 3 ? a.positional[1] : std::string(),
+                         a.positional.back(), mo, rw);
+}
+
 struct UnmountArgs {
   CommonOptions common;
   std::string dir;
@@ -71,6 +88,11 @@ void run_unmount(UnmountArgs& a) {
   uo.lazy = a.lazy;
   // --commit, --check, --rebuild, --force and --new-image concern read-write
   // mounts; for a read-only mount they have no effect (wimunmount(1)).
+  uo.commit = a.commit;
+  uo.check = a.check;
+  uo.rebuild = a.rebuild;
+  uo.force = a.force;
+  uo.new_image = a.new_image;
   mount::unmount(a.dir, uo);
   info(a.common.quiet, "Unmounted " + a.dir);
 }
@@ -94,6 +116,23 @@ void register_mount(CLI::App& app) {
   c->add_option("--cache-size", a.cache_size, "Limit of the decompressed-chunk cache (default 256M)");
   add_common_options(c, a.common);
   c->callback([] { run_mount(a); });
+}
+
+void register_mountrw(CLI::App& app) {
+  static MountArgs a;
+  CLI::App* c = app.add_subcommand("mountrw", "Mount an image of a WIM archive read-write (FUSE); unmount --commit saves the changes");
+  c->add_option("WIMFILE [IMAGE] DIRECTORY", a.positional, "Archive, image (index or name; optional for single-image archives), mount point")
+      ->required()
+      ->expected(2, 3);
+  c->add_flag("--check", a.check, "Verify the integrity table before mounting");
+  c->add_flag("--debug", a.debug, "Stay in the foreground and print FUSE debug output");
+  c->add_option("--streams-interface", a.streams, "Named data streams: none, or xattr (user.NAME, default); windows is not supported read-write");
+  c->add_option("--staging-dir", a.staging_dir, "Create the staging directory for changed files inside DIR (default: beside the archive)");
+  c->add_flag("--unix-data", a.unix_data, "Show and change UNIX owners, modes, special files and xattrs (stored as UNIX data)");
+  c->add_flag("--allow-other", a.allow_other, "Let other users access the mount (FUSE allow_other)");
+  c->add_option("--cache-size", a.cache_size, "Limit of the decompressed-chunk cache (default 256M)");
+  add_common_options(c, a.common);
+  c->callback([] { run_mountrw(a); });
 }
 
 void register_unmount(CLI::App& app) {

@@ -20,12 +20,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "mount/chunk_cache.hpp"
+#include "mount/mount_internal.hpp"
 #include "util/error.hpp"
 #include "util/filetime.hpp"
 #include "util/utf.hpp"
@@ -35,7 +37,6 @@
 namespace wp::mount {
 namespace {
 
-constexpr const char* kPidXattr = "wimpack.mount_pid";
 constexpr unsigned long kFuseSuperMagic = 0x65735546;
 constexpr double kTimeout = 3600.0;  // read-only: nothing changes under the kernel's caches
 
@@ -434,8 +435,8 @@ const fuse_lowlevel_ops kReadOnlyOps = [] {
   return o;
 }();
 
-// The mount point must be an existing, empty directory; returns its
-// absolute path.
+}  // namespace
+
 std::string check_mount_point(const std::string& dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) {
@@ -470,6 +471,8 @@ void check_dev_fuse() {
   }
 }
 
+namespace {
+
 // Escapes a value for a -o option list (commas and backslashes).
 std::string opt_escape(const std::string& s) {
   std::string out;
@@ -490,15 +493,23 @@ void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const s
   std::string source = archive->path();
   ReadOnlyFs fs(std::move(archive), std::move(img), opts, abs == "/" ? std::string() : abs);
   for (const auto& w : fs.warnings()) std::fprintf(stderr, "wimpack: warning: %s\n", w.c_str());
+  serve(kReadOnlyOps, &fs, dir, abs, source, opts, false, [&] { fs.enable_readahead(); });
+  if (opts.debug)
+    std::fprintf(stderr, "wimpack mount: %llu chunks decoded, %llu queued for read-ahead\n",
+                 (unsigned long long)fs.cache().decoded_chunks(), (unsigned long long)fs.cache().readahead_chunks());
+}
 
-  std::string o = "ro,default_permissions,subtype=wimpack,fsname=" + opt_escape(source);
+void serve(const fuse_lowlevel_ops& ops, void* userdata, const std::string& dir, const std::string& abs,
+           const std::string& source, const MountOptions& opts, bool read_write,
+           const std::function<void()>& in_background) {
+  std::string o = std::string(read_write ? "rw" : "ro") + ",default_permissions,subtype=wimpack,fsname=" + opt_escape(source);
   if (opts.allow_other) o += ",allow_other";
   std::vector<std::string> argv_s = {"wimpack", "-o", o};
   if (opts.debug) argv_s.push_back("-d");
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(int(argv.size()), argv.data());
-  fuse_session* se = fuse_session_new(&args, &kReadOnlyOps, sizeof kReadOnlyOps, &fs);
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, userdata);
   if (!se) fail(Errc::Failure, "cannot start a FUSE session for '" + dir + "' (see the message above)");
   if (fuse_session_mount(se, abs.c_str()) != 0) {
     fuse_session_destroy(se);
@@ -525,19 +536,44 @@ void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const s
   sigemptyset(&set);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
-  fs.enable_readahead();
-  fuse_loop_config cfg{};
-  cfg.clone_fd = 0;
-  cfg.max_idle_threads = 10;
-  int rc = fuse_session_loop_mt(se, &cfg);
-  if (opts.debug)
-    std::fprintf(stderr, "wimpack mount: %llu chunks decoded, %llu queued for read-ahead\n",
-                 (unsigned long long)fs.cache().decoded_chunks(), (unsigned long long)fs.cache().readahead_chunks());
+  in_background();
+  int rc;
+  if (read_write) {
+    // One thread: every change, and a commit, sees a quiet file system.
+    rc = fuse_session_loop(se);
+  } else {
+    fuse_loop_config cfg{};
+    cfg.clone_fd = 0;
+    cfg.max_idle_threads = 10;
+    rc = fuse_session_loop_mt(se, &cfg);
+  }
   fuse_remove_signal_handlers(se);
   fuse_session_unmount(se);
   fuse_session_destroy(se);
   if (rc < 0) fail(Errc::Failure, "the FUSE loop for '" + dir + "' failed: " + errno_text(-rc));
 }
+
+namespace {
+
+// unmount --commit: the mount process commits synchronously inside this
+// setxattr; a failure comes back as its errno, and its message through
+// kCommitResultXattr. A read-only mount refuses the xattr: nothing to commit.
+void commit_request(const std::string& dir, const UnmountOptions& opts) {
+  auto b = [](bool v) { return v ? "1" : "0"; };
+  std::string req = std::string("check=") + b(opts.check) + ",rebuild=" + b(opts.rebuild) + ",force=" + b(opts.force) +
+                    ",new_image=" + b(opts.new_image);
+  if (::setxattr(dir.c_str(), kCommitXattr, req.data(), req.size(), 0) == 0) return;
+  int e = errno;
+  if (e == EROFS || e == EOPNOTSUPP || e == ENOSYS) return;  // a read-only mount (wimunmount(1): no effect)
+  std::string msg(4096, '\0');
+  ssize_t n = ::getxattr(dir.c_str(), kCommitResultXattr, msg.data(), msg.size());
+  msg.resize(n > 0 ? size_t(n) : 0);
+  if (msg.empty()) msg = errno_text(e);
+  fail(e == EBUSY ? Errc::Busy : Errc::Failure,
+       "cannot commit the changes of '" + dir + "': " + msg + "; it is still mounted, with its changes");
+}
+
+}  // namespace
 
 void unmount(const std::string& dir, const UnmountOptions& opts) {
   struct statfs sf;
@@ -559,20 +595,30 @@ void unmount(const std::string& dir, const UnmountOptions& opts) {
     if (n <= 0) fail(Errc::Failure, "'" + dir + "' is not a mounted WIM image (a FUSE mount of another program?)");
     pid = pid_t(std::strtol(buf, nullptr, 10));
   }
+  if (opts.commit && !dead) commit_request(dir, opts);
   int pidfd = pid > 0 ? int(::syscall(SYS_pidfd_open, pid, 0)) : -1;
-  int flags = opts.lazy ? MNT_DETACH : 0;
-  if (::umount2(dir.c_str(), flags) != 0) {
+  bool lazy = opts.lazy;
+  int flags = lazy ? MNT_DETACH : 0;
+  int rc = ::umount2(dir.c_str(), flags);
+  if (rc != 0 && errno == EBUSY && opts.commit && opts.force) {
+    // Committed with files still open (--force): detach them, as wimlib
+    // closes them.
+    lazy = true;
+    rc = ::umount2(dir.c_str(), MNT_DETACH);
+  }
+  if (rc != 0) {
     int e = errno;
     if (e == EBUSY) {
       if (pidfd >= 0) ::close(pidfd);
-      fail(Errc::Busy, "'" + dir + "' is busy (files open or a process inside it); close them, or use --lazy");
+      fail(Errc::Busy, std::string(opts.commit ? "the changes were committed, but " : "") + "'" + dir +
+                           "' is busy (files open or a process inside it); close them, or use --lazy");
     }
     if (e != EPERM) {
       if (pidfd >= 0) ::close(pidfd);
       fail_errno("cannot unmount", dir, e);
     }
     // Not root: fusermount3 (setuid) unmounts what its user mounted.
-    std::string cmd = std::string("fusermount3 -u ") + (opts.lazy ? "-z " : "") + "-- '";
+    std::string cmd = std::string("fusermount3 -u ") + (lazy ? "-z " : "") + "-- '";
     for (char c : dir) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
     cmd += "'";
     int st = std::system(cmd.c_str());
@@ -584,7 +630,7 @@ void unmount(const std::string& dir, const UnmountOptions& opts) {
   if (pidfd >= 0) {
     // Wait for the mount process to finish and exit (not with --lazy: it
     // serves open files until they are closed).
-    if (!opts.lazy) {
+    if (!lazy) {
       pollfd p{pidfd, POLLIN, 0};
       int waited = 0;
       while (::poll(&p, 1, 1000) == 0)

@@ -42,11 +42,36 @@ struct MountOptions {
 void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const std::string& dir,
                     const MountOptions& opts);
 
+struct ReadWriteOptions {
+  std::string staging_dir;       // parent of the staging directory; "" = beside the archive
+  bool check_integrity = false;  // --check: verify the integrity table before mounting
+};
+
+// Mounts image `image` (index or name; "" for the only one) of the archive
+// at `wimfile` on `dir` read-write (wimmountrw). Holds the archive's writer
+// lock until the mount ends (Errc::Busy if another writer has it). Refuses
+// split and pipable archives. New and changed file data lives in a staging
+// directory (a new directory "WIMNAME.staging.XXXXXX" beside the archive or
+// inside ReadWriteOptions::staging_dir), removed when the mount ends; data
+// never changed is read from the archive. Nothing is written to the archive
+// unless `unmount --commit` asks for it.
+void mount_readwrite(const std::string& wimfile, const std::string& image, const std::string& dir,
+                     const MountOptions& opts, const ReadWriteOptions& rw);
+
 struct UnmountOptions {
   bool lazy = false;  // detach now, finish when the last user closes
+  // Read-write mounts (no effect on read-only ones, as wimunmount(1)):
+  bool commit = false;     // write the changes before unmounting
+  bool check = false;      // with commit: write an integrity table
+  bool rebuild = false;    // with commit: rebuild instead of appending in place
+  bool force = false;      // with commit: even with files open for writing (they are detached)
+  bool new_image = false;  // with commit: add the changed image as a new one
 };
 
 // Unmounts a wimpack mount at `dir` and waits for its process to exit.
+// With `commit` (read-write mounts), first has the mount process write the
+// changed image, synchronously; if that fails, throws its message and
+// leaves the mount as it was.
 void unmount(const std::string& dir, const UnmountOptions& opts);
 
 }  // namespace wp::mount

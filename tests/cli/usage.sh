@@ -65,7 +65,7 @@ if [[ $ORACLE == 0 ]]; then
         # shellcheck disable=SC2086
         t "'$c' with an empty stdin: code 3, says it is empty" expect_fail 3 --mentions "standard input is empty" wp $c
     done
-    t "wimlib command 'mountrw' not implemented yet: code 5" expect_fail 5 --mentions "not supported yet" wp mountrw x.wim
+    t "mountrw without DIRECTORY: code 2" expect_fail 2 wp mountrw x.wim
     t "mount without DIRECTORY: code 2" expect_fail 2 wp mount x.wim
     t "unmount of a missing directory: code 4" expect_fail 4 --mentions x.wim wp unmount x.wim
     # extract, dir and verify exist: a missing archive is "not found", no arguments a usage error

@@ -1,0 +1,35 @@
+// What the read-only (mount.cpp) and read-write (mount_rw.cpp) mounts
+// share: checks before mounting, and the FUSE session from mount to exit.
+#pragma once
+
+#include <fuse_lowlevel.h>
+
+#include <functional>
+#include <string>
+
+#include "mount/mount.hpp"
+
+namespace wp::mount {
+
+// Hidden root xattrs (not listed by listxattr): the serving process's pid,
+// and for read-write mounts the commit request set by `unmount --commit`
+// ("check=0,rebuild=0,force=0,new_image=0"; the setxattr runs the commit
+// and fails with its errno) and the message of the last failed commit.
+constexpr const char* kPidXattr = "wimpack.mount_pid";
+constexpr const char* kCommitXattr = "wimpack.commit";
+constexpr const char* kCommitResultXattr = "wimpack.commit_result";
+
+// The mount point must be an existing, empty directory; returns its
+// absolute path.
+std::string check_mount_point(const std::string& dir);
+// Errc::Unsupported when there is no /dev/fuse, an error when it is unusable.
+void check_dev_fuse();
+
+// Mounts `ops` on `abs`, goes into the background (unless opts.debug), calls
+// `in_background` there, and serves requests until unmounted or signalled:
+// read-only on the multithreaded loop, read-write on one thread.
+void serve(const fuse_lowlevel_ops& ops, void* userdata, const std::string& dir, const std::string& abs,
+           const std::string& source, const MountOptions& opts, bool read_write,
+           const std::function<void()>& in_background);
+
+}  // namespace wp::mount
