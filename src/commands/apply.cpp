@@ -13,6 +13,7 @@
 #include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/split.hpp"
 
 namespace wp::cmd {
@@ -63,8 +64,7 @@ void run_apply(ApplyArgs& a) {
   if (wimfile == "-") return apply_from_pipe(a);
   auto archive = wim::Archive::open(wimfile, a.check);
   print_warnings(archive->warnings());
-  for (const auto& pattern : a.refs)
-    for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+  wim::resolve_delta_bases(*archive, ref_paths(a.refs));
   wim::check_split_refs(*archive);  // a split WIM: part 1, with every other part as --ref
 
   std::vector<size_t> images;
