@@ -8,6 +8,15 @@
 init_test "$@"
 [[ $ORACLE == 1 ]] && { echo "SKIP: wimpack-only scenario"; exit 0; }
 
+MNT=$TMP/mnt
+mkdir -p "$MNT"
+is_mounted() { grep -qs " $(realpath "$1") fuse" /proc/mounts; }
+_delta_cleanup() {  # a failed check must not leave a mount behind
+    is_mounted "$MNT" && umount -l "$MNT" 2>/dev/null
+    _cleanup
+}
+trap _delta_cleanup EXIT
+
 guid() { "$WIMPACK" info "$1" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["guid"])'; }
 
 # Three versions of a tree; a marker file that never changes (its data stays in the base).
@@ -144,10 +153,11 @@ t "verify delta 2: a corrupt blob in the base fails (3), naming the base" \
     expect_fail 3 --mentions base.wim -- wp verify "$TMP/damaged/d2.wim"
 
 # --- mount (when FUSE is usable here) ---
-MNT=$TMP/mnt
-mkdir -p "$MNT"
+mv "$M/base.wim" "$TMP/away/"
 t "mount: a moved-away base is refused (4) before mounting" \
-    bash -c "mv '$M/base.wim' '$TMP/away/' && '$WIMPACK' mount '$M/d2.wim' '$MNT'; rc=\$?; mv '$TMP/away/base.wim' '$M/'; test \$rc = 4"
+    expect_fail 4 --mentions base.wim --mentions "$gb" -- wp mount "$M/d2.wim" "$MNT"
+is_mounted "$MNT" && "$WIMPACK" unmount "$MNT" --quiet
+mv "$TMP/away/base.wim" "$M/"
 if [[ -c /dev/fuse ]] && "$WIMPACK" mount "$M/d2.wim" "$MNT" 2>/dev/null; then
     t "mount delta 2 without --ref: the tree equals version 2" compare_trees "$v2" "$MNT" --quiet
     t "... the base's file reads" cmp "$v0/marker.txt" "$MNT/marker.txt"
