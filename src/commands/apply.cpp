@@ -124,7 +124,7 @@ void register_apply(CLI::App& app) {
   c->add_option("WIMFILE [IMAGE] TARGET", a.positional, "Archive, image (index, name or 'all'; optional for single-image archives), target directory")
       ->required()
       ->expected(2, 3);
-  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases), as a glob; repeatable")
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable. A wimpack delta's recorded bases are found without it (README: Incremental work)")
       ->allow_extra_args(false);  // "--ref GLOB IMAGE TARGET": IMAGE is not a second glob
   c->add_flag("--unix-data", a.unix_data, "Restore UNIX owners, modes, special files and extended attributes");
   c->add_flag("--check", a.check, "Verify the integrity table before applying");

@@ -278,7 +278,7 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_option("--update-of", a.update_of,
                 "[WIMFILE:]IMAGE: skip reading files whose size and timestamps match that image (WIMFILE defaults "
                 "to the one --delta-from base, else to the archive appended to)");
-  c->add_option("--delta-from", a.delta_from, "Do not store blobs that this archive already holds (repeatable)");
+  c->add_option("--delta-from", a.delta_from, "Do not store blobs that this archive (or its own bases) already holds (repeatable); the delta records its GUID and path relative to the delta, so readers find it without --ref");
   c->add_option("--config", a.config,
                 "Capture configuration file (- = stdin): [ExclusionList] / [ExclusionException] path globs "
                 "(default: wimlib's list, e.g. /pagefile.sys, /System Volume Information)");
