@@ -234,7 +234,9 @@ typedef struct wimpack_reader wimpack_reader;   /* one stream open for reading *
 
 /* Opens and validates `wim_path` (wim-format checks as every wimpack command
  * does). `refs` (may be NULL when ref_count is 0) are further archives whose
- * blobs this one may use (the CLI's --ref: split WIM parts, delta bases). */
+ * blobs this one may use (the CLI's --ref: split WIM parts, delta bases);
+ * the bases a wimpack delta names and `refs` lacks are found as the CLI finds
+ * them (WIMPACK_ERR_NOT_FOUND if one is missing or replaced). */
 WIMPACK_API int wimpack_open_archive(const char *wim_path, const char *const *refs, size_t ref_count,
                                      wimpack_archive **out);
 

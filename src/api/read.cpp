@@ -12,6 +12,7 @@
 #include "image/ops.hpp"
 #include "util/utf.hpp"
 #include "wim/archive.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/archive_blob_source.hpp"
 #include "wim/reparse.hpp"
 #include "wimpack/wimpack.h"
@@ -124,10 +125,12 @@ int wimpack_open_archive(const char* wim_path, const char* const* refs, size_t r
     require(refs || ref_count == 0, "wimpack_open_archive: refs is NULL but ref_count is not 0");
     auto st = std::make_shared<ArchiveState>();
     st->archive = wim::Archive::open(wim_path);
+    std::vector<std::string> ref_paths;
     for (size_t i = 0; i < ref_count; i++) {
       require(refs[i] != nullptr, "wimpack_open_archive: a ref path is NULL");
-      st->archive->add_ref(wim::Archive::open(refs[i]));
+      ref_paths.push_back(refs[i]);
     }
+    wim::resolve_delta_bases(*st->archive, ref_paths);
     *out = archives().add<wimpack_archive>(st);
   });
 }

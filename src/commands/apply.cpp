@@ -13,6 +13,7 @@
 #include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/split.hpp"
 
 namespace wp::cmd {
@@ -63,8 +64,7 @@ void run_apply(ApplyArgs& a) {
   if (wimfile == "-") return apply_from_pipe(a);
   auto archive = wim::Archive::open(wimfile, a.check);
   print_warnings(archive->warnings());
-  for (const auto& pattern : a.refs)
-    for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+  wim::resolve_delta_bases(*archive, ref_paths(a.refs));
   wim::check_split_refs(*archive);  // a split WIM: part 1, with every other part as --ref
 
   std::vector<size_t> images;
@@ -124,7 +124,7 @@ void register_apply(CLI::App& app) {
   c->add_option("WIMFILE [IMAGE] TARGET", a.positional, "Archive, image (index, name or 'all'; optional for single-image archives), target directory")
       ->required()
       ->expected(2, 3);
-  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases), as a glob; repeatable")
+  c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable. A wimpack delta's recorded bases are found without it (README: Incremental work)")
       ->allow_extra_args(false);  // "--ref GLOB IMAGE TARGET": IMAGE is not a second glob
   c->add_flag("--unix-data", a.unix_data, "Restore UNIX owners, modes, special files and extended attributes");
   c->add_flag("--check", a.check, "Verify the integrity table before applying");

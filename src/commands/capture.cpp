@@ -16,6 +16,7 @@
 #include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
+#include "wim/delta_chain.hpp"
 
 namespace wp::cmd {
 namespace {
@@ -158,7 +159,18 @@ void run_capture(CaptureArgs& a) {
   probe_codecs(wo);
 
   std::vector<std::unique_ptr<wim::Archive>> bases;
-  for (const auto& b : a.delta_from) bases.push_back(wim::Archive::open(b));
+  for (const auto& path : a.delta_from) {
+    auto b = wim::Archive::open(path);
+    // A base that is itself a delta: its own bases' blobs are left out too
+    // (readers find them through its XML); without them, they are stored.
+    try {
+      wim::resolve_delta_bases(*b, {});
+    } catch (const Error& e) {
+      warn(std::string(e.what()) + "; the blobs only that base holds are stored in the new delta");
+    }
+    bases.push_back(std::move(b));
+  }
+  std::vector<uint32_t> base_image(bases.size(), 0);  // the image --update-of took from each base
 
   auto t0 = std::chrono::steady_clock::now();
   capture::CaptureConfig config = load_config(a);
@@ -196,11 +208,14 @@ void run_capture(CaptureArgs& a) {
       for (const auto& b : bases)
         if (b->path() == tmpl_path) tmpl = b.get();
     if (!tmpl) tmpl = (owned = wim::Archive::open(tmpl_path)).get();
-    image::Image old = tmpl->load_image(tmpl->resolve_image(tmpl_image));
+    const size_t tmpl_index = tmpl->resolve_image(tmpl_image);
+    for (size_t i = 0; i < bases.size(); i++)
+      if (bases[i].get() == tmpl) base_image[i] = uint32_t(tmpl_index);
+    image::Image old = tmpl->load_image(tmpl_index);
     auto available = [&](const Sha1& h) {
       if (existing && existing->blobs().count(h)) return true;
       for (const auto& b : bases)
-        if (b->blobs().count(h)) return true;
+        if (b->find_blob(h)) return true;
       return false;
     };
     auto st = capture::apply_update_of(scan.image, old, available);
@@ -213,7 +228,10 @@ void run_capture(CaptureArgs& a) {
     // --rebuild (§14.3): the old images go into the new file first, their
     // compressed data copied as it is.
     if (existing && !update->in_place()) writer.import_archive(*existing, false);
-    for (const auto& b : bases) writer.exclude_blobs(*b);
+    for (const auto& b : bases) {
+      writer.exclude_blobs(*b);
+      for (const auto& r : b->refs()) writer.exclude_blobs(*r);
+    }
     Progress progress("Archiving file data", !a.common.quiet);
     writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
     wim::WriteStats ws;
@@ -223,8 +241,9 @@ void run_capture(CaptureArgs& a) {
     if (!a.description.empty()) xml.set(index, "DESCRIPTION", a.description);
     if (!a.flags.empty()) xml.set(index, "FLAGS", a.flags);
     for (const auto& p : a.properties) set_property(xml, index, p);
-    // A delta names its bases, so that apply can say which one is missing.
-    for (const auto& b : bases) xml.add_delta_base(index, {b->path(), b->header().guid});
+    // A delta names its bases, so that readers find them (wim/delta_chain.hpp).
+    for (size_t i = 0; i < bases.size(); i++)
+      xml.add_delta_base(index, wim::make_delta_base(*bases[i], a.wimfile, base_image[i]));
     if (a.boot) writer.header().boot_index = uint32_t(index);
     if (a.write.wimboot) xml.set(index, "WIMBOOT", "1");
     update->commit();
@@ -267,7 +286,7 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   c->add_option("--update-of", a.update_of,
                 "[WIMFILE:]IMAGE: skip reading files whose size and timestamps match that image (WIMFILE defaults "
                 "to the one --delta-from base, else to the archive appended to)");
-  c->add_option("--delta-from", a.delta_from, "Do not store blobs that this archive already holds (repeatable)");
+  c->add_option("--delta-from", a.delta_from, "Do not store blobs that this archive (or its own bases) already holds (repeatable); the delta records its GUID and path relative to the delta, so readers find it without --ref");
   c->add_option("--config", a.config,
                 "Capture configuration file (- = stdin): [ExclusionList] / [ExclusionException] path globs "
                 "(default: wimlib's list, e.g. /pagefile.sys, /System Volume Information)");

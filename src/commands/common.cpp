@@ -45,6 +45,13 @@ std::vector<std::string> ref_paths(const std::string& pattern) {
   return out;
 }
 
+std::vector<std::string> ref_paths(const std::vector<std::string>& patterns) {
+  std::vector<std::string> out;
+  for (const auto& p : patterns)
+    for (auto& path : ref_paths(p)) out.push_back(std::move(path));
+  return out;
+}
+
 void refuse_stdin_wim(const std::string& wimfile, const char* command) {
   if (wimfile == "-")
     fail(Errc::Unsupported, std::string("reading a WIM from standard input ('-') is not supported by '") + command +

@@ -29,6 +29,7 @@ uint32_t parse_chunk_size(const std::string& text, Codec codec, const char* opti
 // --ref=GLOB: the matching paths; a pattern that matches nothing is used
 // literally (wim-format.md §13.2).
 std::vector<std::string> ref_paths(const std::string& pattern);
+std::vector<std::string> ref_paths(const std::vector<std::string>& patterns);  // every --ref, expanded
 
 // A JSON string literal for `s` (UTF-8 passed through, controls escaped).
 std::string json_string(const std::string& s);

@@ -12,6 +12,7 @@
 #include "util/printable.hpp"
 #include "wim/archive.hpp"
 #include "wim/pipe_reader.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/split.hpp"
 
 namespace wp::cmd {
@@ -70,8 +71,7 @@ void run_dir(DirArgs& a) {
   if (wimfile == "-" && !a.detailed) return dir_from_pipe(a);
   auto archive = wimfile == "-" ? wim::Archive::open_stdin() : wim::Archive::open(wimfile, false);
   print_warnings(archive->warnings());
-  for (const auto& pattern : a.refs)
-    for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+  wim::resolve_delta_bases(*archive, ref_paths(a.refs));
   wim::check_split_refs(*archive);
   size_t index;
   if (a.positional.size() == 2) {

@@ -14,6 +14,7 @@
 #include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/split.hpp"
 
 namespace wp::cmd {
@@ -88,12 +89,9 @@ void run_export(ExportArgs& a) {
     print_warnings(src->warnings());
     if (a.write.check) verify_integrity_if_present(*src);
   }
-  for (const auto& pattern : a.refs)
-    for (const auto& path : ref_paths(pattern)) {
-      auto ref = wim::Archive::open(path);
-      if (a.write.check) verify_integrity_if_present(*ref);
-      src->add_ref(std::move(ref));
-    }
+  wim::resolve_delta_bases(*src, ref_paths(a.refs));
+  if (a.write.check)
+    for (const auto& ref : src->refs()) verify_integrity_if_present(*ref);
   wim::check_split_refs(*src);  // a split source: part 1, with every other part as --ref
 
   std::vector<size_t> images;

@@ -20,6 +20,7 @@
 #include "util/size.hpp"
 #include "util/utf.hpp"
 #include "wim/archive.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/split.hpp"
 
 namespace wp::cmd {
@@ -93,8 +94,7 @@ void run_extract(ExtractArgs& a) {
   } else {
     archive = wim::Archive::open(wimfile, a.check);
     print_warnings(archive->warnings());
-    for (const auto& pattern : a.refs)
-      for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+    wim::resolve_delta_bases(*archive, ref_paths(a.refs));
     wim::check_split_refs(*archive);
   }
   const size_t image_count = archive ? archive->image_count() : pipe->image_count();

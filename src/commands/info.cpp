@@ -14,6 +14,7 @@
 #include "util/filetime.hpp"
 #include "util/printable.hpp"
 #include "wim/archive.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/archive_update.hpp"
 #include "wim/image_info.hpp"
 #include "wim/integrity.hpp"
@@ -115,6 +116,12 @@ void print_image(const wim::Archive& a, size_t i) {
   }
   opt("Flags:", m.flags);
   line("WIMBoot compatible:", m.wimboot ? "yes" : "no");
+  // wimpack's own: the bases of a delta image (--delta-from).
+  for (const auto& b : a.xml().delta_bases(i)) {
+    std::string v = shown(b.path) + " (GUID " + hex_guid(b.guid);
+    if (b.image) v += ", image " + std::to_string(b.image) + (b.image_name.empty() ? "" : " \"" + shown(b.image_name) + "\"");
+    line("Delta Base:", v + ")");
+  }
   std::printf("\n");
 }
 
@@ -232,6 +239,12 @@ void print_blobs(const wim::Archive& a) {
   for (const auto& [bucket, k] : order) print_blob(a, entries[k]);
 }
 
+std::string delta_base_json(const wim::DeltaBase& b) {
+  return "{\"path\":" + json_string(b.path) + ",\"relative_to_archive\":" + (b.relative_to_archive ? "true" : "false") +
+         ",\"guid\":" + json_string(hex_guid(b.guid)) + ",\"image\":" + (b.image ? std::to_string(b.image) : "null") +
+         ",\"image_name\":" + (b.image ? json_string(b.image_name) : "null") + "}";
+}
+
 void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool blobs) {
   const auto& h = a.header();
   std::string o = "{";
@@ -290,10 +303,20 @@ void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool b
     }
     o += ",\"delta_bases\":[";
     auto bases = a.xml().delta_bases(i);
-    for (size_t b = 0; b < bases.size(); b++)
-      o += std::string(b ? "," : "") + "{\"path\":" + json_string(bases[b].path) +
-           ",\"guid\":" + json_string(hex_guid(bases[b].guid)) + "}";
+    for (size_t b = 0; b < bases.size(); b++) o += std::string(b ? "," : "") + delta_base_json(bases[b]);
     o += "]}";
+  }
+  o += "]";
+  // The whole chain, as apply would find it without --ref.
+  o += ",\"delta_chain\":[";
+  auto chain = wim::describe_delta_chain(a);
+  for (size_t k = 0; k < chain.size(); k++) {
+    const auto& l = chain[k];
+    o += std::string(k ? "," : "") + "{\"named_by\":" + json_string(l.named_by) + ",\"image\":" + std::to_string(l.image) +
+         ",\"depth\":" + std::to_string(l.depth) + ",\"base\":" + delta_base_json(l.base) +
+         ",\"expected\":" + json_string(l.expected) + ",\"status\":" + json_string(wim::delta_status_name(l.status)) +
+         ",\"found\":" + (l.found.empty() ? std::string("null") : json_string(l.found)) +
+         ",\"found_guid\":" + (l.found.empty() ? std::string("null") : json_string(hex_guid(l.found_guid))) + "}";
   }
   o += "]";
   if (blobs) {

@@ -7,6 +7,7 @@
 #include "util/error.hpp"
 #include "util/size.hpp"
 #include "wim/archive.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/split.hpp"
 
 namespace wp::cmd {
@@ -50,8 +51,7 @@ void run_mount(MountArgs& a) {
   const std::string& wimfile = a.positional[0];
   auto archive = wim::Archive::open(wimfile, a.check);
   print_warnings(archive->warnings());
-  for (const auto& pattern : a.refs)
-    for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+  wim::resolve_delta_bases(*archive, ref_paths(a.refs));
   wim::check_split_refs(*archive);
   size_t index;
   if (a.positional.size() == 3) {

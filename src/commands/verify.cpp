@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 #include "util/progress.hpp"
 #include "wim/archive.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/pipe_reader.hpp"
 #include "wim/split.hpp"
 #include "wim/verify.hpp"
@@ -74,8 +75,7 @@ void run_verify(VerifyArgs& a) {
     }
     if (!pipe) archive = wim::Archive::open(a.wimfile, false);
     if (archive) {
-      for (const auto& pattern : a.refs)
-        for (const auto& path : ref_paths(pattern)) archive->add_ref(wim::Archive::open(path, false));
+      wim::resolve_delta_bases(*archive, ref_paths(a.refs));
       wim::check_split_refs(*archive);
     }
   } catch (const Error& e) {

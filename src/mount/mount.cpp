@@ -30,6 +30,7 @@
 #include "mount/mount_internal.hpp"
 #include "util/error.hpp"
 #include "util/filetime.hpp"
+#include "util/printable.hpp"
 #include "util/utf.hpp"
 #include "wim/reparse.hpp"
 #include "wim/resource_reader.hpp"
@@ -487,9 +488,25 @@ std::string opt_escape(const std::string& s) {
 
 void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const std::string& dir,
                     const MountOptions& opts) {
+  image::Image img = archive->load_image(index);
+  // As apply: refuse an image whose data is not all at hand (its files
+  // would read as empty), rather than mount it.
+  size_t missing = 0;
+  std::string first;
+  img.for_each_dentry([&](const image::Dentry& d) {
+    for (const auto& st : d.inode->streams)
+      if (!st.hash.is_zero() && !archive->find_blob(st.hash) && missing++ == 0) first = d.path();
+  });
+  if (missing) {
+    bool delta = !archive->xml().delta_bases(index).empty();
+    fail(delta ? Errc::NotFound : Errc::BadArchive,
+         "cannot mount image " + std::to_string(index) + " of '" + archive->path() + "': the data of " +
+             std::to_string(missing) + " stream" + (missing == 1 ? "" : "s") + " (first: '" + printable(first) + "') " +
+             (delta ? "is neither in it nor in its delta bases; pass the right base with --ref=BASE.wim"
+                    : "is missing: the archive is corrupt (or a delta made by another tool: pass its base with --ref=BASE.wim)"));
+  }
   std::string abs = check_mount_point(dir);
   check_dev_fuse();
-  image::Image img = archive->load_image(index);
   std::string source = archive->path();
   ReadOnlyFs fs(std::move(archive), std::move(img), opts, abs == "/" ? std::string() : abs);
   for (const auto& w : fs.warnings()) std::fprintf(stderr, "wimpack: warning: %s\n", w.c_str());

@@ -794,6 +794,8 @@ size_t ArchiveWriter::import_image(const Archive& src, size_t index, bool recomp
   metadata_.push_back(uint32_t(resources_.size()));
   resources_.push_back(o);
   size_t new_index = xml_.add_image_copy(src.xml().image(index));
+  // Every blob the image uses is now here: it is no longer a delta.
+  if (!allow_missing) xml_.remove_delta_bases(new_index);
   header_.image_count = uint32_t(metadata_.size());
   return new_index;
 }

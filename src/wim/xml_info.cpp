@@ -240,6 +240,11 @@ void XmlInfo::set_property(size_t index, const std::string& path, const std::str
 
 static constexpr const char* kDeltaBaseElement = "WIMPACK_DELTA_BASE";
 
+void XmlInfo::remove_delta_bases(size_t index) {
+  pugi::xml_node img = image(index);
+  while (pugi::xml_node b = img.child(kDeltaBaseElement)) img.remove_child(b);
+}
+
 std::vector<DeltaBase> XmlInfo::delta_bases(size_t index) const {
   std::vector<DeltaBase> out;
   for (pugi::xml_node b : image(index).children(kDeltaBaseElement)) {
@@ -247,6 +252,9 @@ std::vector<DeltaBase> XmlInfo::delta_bases(size_t index) const {
     if (path.empty()) continue;
     DeltaBase d;
     d.path = path;
+    d.relative_to_archive = std::string(b.child("PATH").attribute("RELATIVE_TO").as_string()) == "ARCHIVE";
+    d.image = b.child("IMAGE_INDEX").text().as_uint();
+    d.image_name = b.child("IMAGE_NAME").text().as_string();
     std::string g = b.child("GUID").text().as_string();
     if (g.size() == 32 && g.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos)
       for (size_t i = 0; i < 16; i++) d.guid[i] = uint8_t(std::strtoul(g.substr(2 * i, 2).c_str(), nullptr, 16));
@@ -257,10 +265,16 @@ std::vector<DeltaBase> XmlInfo::delta_bases(size_t index) const {
 
 void XmlInfo::add_delta_base(size_t index, const DeltaBase& base) {
   pugi::xml_node d = image(index).append_child(kDeltaBaseElement);
-  d.append_child("PATH").text().set(base.path.c_str());
+  pugi::xml_node p = d.append_child("PATH");
+  if (base.relative_to_archive) p.append_attribute("RELATIVE_TO").set_value("ARCHIVE");
+  p.text().set(base.path.c_str());
   char g[33];
   for (int i = 0; i < 16; i++) std::snprintf(g + 2 * i, 3, "%02x", base.guid[i]);
   d.append_child("GUID").text().set(g);
+  if (base.image) {
+    d.append_child("IMAGE_INDEX").text().set(base.image);
+    if (!base.image_name.empty()) d.append_child("IMAGE_NAME").text().set(base.image_name.c_str());
+  }
 }
 
 }  // namespace wp::wim

@@ -19,11 +19,18 @@
 namespace wp::wim {
 
 // A --delta-from base a wimpack delta image names in its XML (wimpack's
-// WIMPACK_DELTA_BASE element: PATH and GUID as 32 lowercase hex digits), so
-// that apply can say which --ref is missing.
+// WIMPACK_DELTA_BASE element, docs/delta-chains.md): PATH, GUID as 32
+// lowercase hex digits and, when the delta was made from one of its images
+// (--update-of), IMAGE_INDEX and IMAGE_NAME. PATH is relative to the delta
+// archive's directory when PATH's RELATIVE_TO attribute is "ARCHIVE" (or
+// absolute); the old form (no attribute) holds the path as given to
+// --delta-from, relative to the directory capture ran in.
 struct DeltaBase {
   std::string path;
   std::array<uint8_t, 16> guid{};
+  bool relative_to_archive = false;  // new form: PATH is relative to the delta's directory
+  uint32_t image = 0;                // the base image the delta was made from; 0 if none
+  std::string image_name;
   bool operator==(const DeltaBase&) const = default;
 };
 
@@ -73,6 +80,7 @@ public:
   // (entries without a PATH are skipped; a malformed GUID reads as zeros).
   std::vector<DeltaBase> delta_bases(size_t index) const;
   void add_delta_base(size_t index, const DeltaBase& base);
+  void remove_delta_bases(size_t index);  // the image no longer needs them (export copied their blobs)
 
 private:
   Bytes encode_impl(bool with_total, uint64_t total_bytes) const;

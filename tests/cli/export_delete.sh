@@ -159,9 +159,11 @@ B=$TMP/base.wim
 D=$TMP/delta.wim
 t "base (none)" expect_ok wp capture "$s1" "$B" --compress=none --quiet
 t "delta of tree two" expect_ok wp capture "$s2" "$D" --compress=none --delta-from="$B" --quiet
-t "exporting the delta without --ref fails (4), suggesting --ref" \
+mv "$B" "$TMP/moved-base"
+t "exporting the delta with its base moved away fails (4), suggesting --ref" \
     expect_fail 4 --mentions --ref -- wp export "$D" 1 "$TMP/self.wim" --quiet
 t "... and creates nothing" test ! -e "$TMP/self.wim"
+mv "$TMP/moved-base" "$B"
 t "export with --ref=GLOB" expect_ok wp export "$D" 1 "$TMP/self.wim" --ref="$TMP/bas*.wim" --quiet
 t "... applies without any --ref" applies_as "$TMP/self.wim" 1 "$s2"
 

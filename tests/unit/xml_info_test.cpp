@@ -82,3 +82,29 @@ TEST_CASE("xml_info: delta bases written by hand or by older versions") {
   CHECK(got[0].guid == std::array<uint8_t, 16>{});  // malformed GUID: zeros
   CHECK(got[1].path == "q.wim");
 }
+
+TEST_CASE("xml_info: delta bases relative to the archive, with the base image") {
+  wim::XmlInfo x;
+  size_t i = x.add_image("delta", 0);
+  wim::DeltaBase a;
+  a.path = "../full/base.wim";
+  a.relative_to_archive = true;
+  a.image = 2;
+  a.image_name = "monday";
+  a.guid[0] = 0xab;
+  x.add_delta_base(i, a);
+  std::string s = x.to_utf8();
+  CHECK(s.find("<PATH RELATIVE_TO=\"ARCHIVE\">../full/base.wim</PATH>") != std::string::npos);
+  CHECK(s.find("<IMAGE_INDEX>2</IMAGE_INDEX><IMAGE_NAME>monday</IMAGE_NAME>") != std::string::npos);
+  wim::XmlInfo back = wim::XmlInfo::parse(x.encode(0), "x");
+  auto got = back.delta_bases(1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0] == a);
+  // The old form (no attribute, no image) reads as before.
+  wim::DeltaBase old{"old.wim", {}};
+  back.add_delta_base(1, old);
+  CHECK(back.delta_bases(1).at(1) == old);
+  CHECK_FALSE(back.delta_bases(1).at(1).relative_to_archive);
+  back.remove_delta_bases(1);
+  CHECK(back.delta_bases(1).empty());
+}
