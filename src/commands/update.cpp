@@ -17,6 +17,7 @@
 #include "capture/scan.hpp"
 #include "commands/common.hpp"
 #include "image/ops.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/filetime.hpp"
 #include "util/progress.hpp"
@@ -241,6 +242,7 @@ void run_update(UpdateArgs& a) {
   wim::WriterOptions wo;
   wo.compression = {h.codec(), 0};
   wo.chunk_size = h.chunk_size;
+  wo.source_date_epoch = source_date_epoch();
   wo.pipable = h.pipable;  // rebuilt and still pipable, as with wimlib (wimcapture(1), --pipable)
   wo.integrity = a.check || a.include_integrity || (ar.has_integrity() && !a.nocheck);
   if (h.flags & wim::kHdrRpFix) wo.extra_header_flags |= wim::kHdrRpFix;

@@ -1,6 +1,7 @@
 #include "commands/write_options.hpp"
 
 #include "commands/common.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
 #include "wim/integrity.hpp"
 
@@ -47,6 +48,7 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
   if (a.pipable && a.not_pipable) fail(Errc::Usage, "--pipable and --not-pipable are mutually exclusive");
   if (t.to_stdout && a.not_pipable) fail(Errc::Usage, "a WIM written to standard output ('-') is always pipable");
   wim::WriterOptions wo;
+  wo.source_date_epoch = source_date_epoch();  // an invalid value: Errc::Usage, before any work
   const wim::Archive* dest = t.existing;
   const bool keep = dest && t.keep_encoding;
   const wim::Header* like = keep ? &dest->header() : t.like ? &t.like->header() : nullptr;
