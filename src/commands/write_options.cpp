@@ -2,6 +2,8 @@
 
 #include "commands/common.hpp"
 #include "util/env.hpp"
+#include "util/memory.hpp"
+#include "util/size.hpp"
 #include "util/error.hpp"
 #include "wim/integrity.hpp"
 
@@ -113,7 +115,41 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
     if (a.check) warn("no integrity table is written to standard output (it would have to be read back)");
     wo.integrity = false;
   }
+  fit_to_memory(wo, !a.solid_chunk_size.empty());
   return wo;
+}
+
+void fit_to_memory(wim::WriterOptions& wo, bool solid_chunk_given) {
+  const Codec codec = wo.solid ? wo.solid_compression.codec : wo.compression.codec;
+  uint64_t chunk = wo.solid ? (wo.solid_chunk_size ? wo.solid_chunk_size : default_chunk_size(codec, true))
+                   : codec == Codec::None ? (1u << 20)  // the writer's read size for stored data
+                   : wo.chunk_size        ? wo.chunk_size
+                                          : default_chunk_size(codec, false);
+  const uint64_t min_chunk =
+      wo.solid && !solid_chunk_given ? std::min<uint64_t>(chunk, std::max<uint64_t>(min_chunk_size(codec), 1u << 20)) : chunk;
+  auto state = [&](uint64_t c) { return compressor_memory(codec, c); };
+  const int threads = requested_threads();
+  const uint64_t budget = memory_budget();
+  auto plan = plan_memory(budget, unsigned(threads), chunk, min_chunk, state);
+  if (!plan) {
+    uint64_t need = kMemoryBaseline + state(min_chunk) + 2 * 2 * min_chunk;
+    fail(Errc::Usage, "the memory budget, " + memory_budget_origin() + ", is too small to compress " +
+                          format_size(min_chunk) + " " + codec_name(codec) + " chunks: at least " + format_size(need) +
+                          " is needed" + (wo.solid && !solid_chunk_given ? "" : " (a smaller --chunk-size or --solid-chunk-size needs less)"));
+  }
+  std::string reduced;
+  if (plan->threads < unsigned(threads)) {
+    limit_thread_count(int(plan->threads));
+    reduced = "using " + std::to_string(plan->threads) + (plan->threads == 1 ? " thread" : " threads") + " instead of " +
+              std::to_string(threads);
+  }
+  if (plan->chunk < chunk) {
+    wo.solid_chunk_size = uint32_t(plan->chunk);
+    reduced += std::string(reduced.empty() ? "" : ", ") + "solid chunks of " + format_size(plan->chunk) + " instead of " +
+               format_size(chunk);
+  }
+  if (!reduced.empty()) warn(memory_budget_origin() + ": " + reduced);
+  set_chunk_buffer_limit(plan->tokens * 2 * plan->chunk);
 }
 
 void probe_codecs(const wim::WriterOptions& wo) {
