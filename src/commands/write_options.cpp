@@ -2,9 +2,9 @@
 
 #include "commands/common.hpp"
 #include "util/env.hpp"
+#include "util/error.hpp"
 #include "util/memory.hpp"
 #include "util/size.hpp"
-#include "util/error.hpp"
 #include "wim/integrity.hpp"
 
 namespace wp::cmd {
