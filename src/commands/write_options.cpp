@@ -125,8 +125,11 @@ void fit_to_memory(wim::WriterOptions& wo, bool solid_chunk_given) {
                    : codec == Codec::None ? (1u << 20)  // the writer's read size for stored data
                    : wo.chunk_size        ? wo.chunk_size
                                           : default_chunk_size(codec, false);
+  // Under SOURCE_DATE_EPOCH the solid chunk size stays (it shapes the
+  // output; an archive must not depend on the machine's memory): only
+  // threads and chunks in flight shrink.
   const uint64_t min_chunk =
-      wo.solid && !solid_chunk_given ? std::min<uint64_t>(chunk, std::max<uint64_t>(min_chunk_size(codec), 1u << 20)) : chunk;
+      wo.solid && !solid_chunk_given && !wo.source_date_epoch ? std::min<uint64_t>(chunk, std::max<uint64_t>(min_chunk_size(codec), 1u << 20)) : chunk;
   auto state = [&](uint64_t c) { return compressor_memory(codec, c); };
   const int threads = requested_threads();
   const uint64_t budget = memory_budget();
@@ -135,7 +138,7 @@ void fit_to_memory(wim::WriterOptions& wo, bool solid_chunk_given) {
     uint64_t need = kMemoryBaseline + state(min_chunk) + 2 * 2 * min_chunk;
     fail(Errc::Usage, "the memory budget, " + memory_budget_origin() + ", is too small to compress " +
                           format_size(min_chunk) + " " + codec_name(codec) + " chunks: at least " + format_size(need) +
-                          " is needed" + (wo.solid && !solid_chunk_given ? "" : " (a smaller --chunk-size or --solid-chunk-size needs less)"));
+                          " is needed" + (min_chunk < chunk ? "" : " (a smaller --chunk-size or --solid-chunk-size needs less)"));
   }
   std::string reduced;
   if (plan->threads < unsigned(threads)) {
