@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <fstream>
 #include <sstream>
 
@@ -53,17 +55,20 @@ std::optional<uint64_t> cgroup_memory_limit() {
 }
 
 namespace {
+std::mutex g_mutex;  // pipelines on several threads may ask at once
 std::optional<uint64_t> g_budget;
 std::string g_origin;
-uint64_t g_chunk_buffers = 256ull << 20;
+std::atomic<uint64_t> g_chunk_buffers{256ull << 20};
 }  // namespace
 
 void set_memory_budget(uint64_t bytes, std::string origin) {
+  std::lock_guard lk(g_mutex);
   g_budget = bytes;
   g_origin = std::move(origin);
 }
 
 uint64_t memory_budget() {
+  std::lock_guard lk(g_mutex);
   if (!g_budget) {
     uint64_t b = physical_memory();
     g_origin = "physical memory (" + format_size(b) + ")";
@@ -79,6 +84,7 @@ uint64_t memory_budget() {
 
 std::string memory_budget_origin() {
   memory_budget();
+  std::lock_guard lk(g_mutex);
   return g_origin;
 }
 
