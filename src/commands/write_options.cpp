@@ -152,7 +152,10 @@ void fit_to_memory(wim::WriterOptions& wo, bool solid_chunk_given) {
                format_size(chunk);
   }
   if (!reduced.empty()) warn(memory_budget_origin() + ": " + reduced);
-  set_chunk_buffer_limit(plan->tokens * 2 * plan->chunk);
+  // What is left for chunk buffers once the threads' codec state is paid
+  // for; chunk_tokens() sizes every pipeline (reads included) from it.
+  uint64_t room = budget - kMemoryBaseline - uint64_t(plan->threads) * state(plan->chunk);
+  set_chunk_buffer_limit(std::max(std::min<uint64_t>(room, 256ull << 20), plan->tokens * 2 * plan->chunk));
 }
 
 void probe_codecs(const wim::WriterOptions& wo) {
