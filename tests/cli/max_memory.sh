@@ -46,9 +46,10 @@ t "... and no temporary file" eval "! ls '$TMP'/tiny.wim.* >/dev/null 2>&1"
 t "an explicit --solid-chunk-size is not shrunk: exit 2" expect_fail 2 --mentions "too small" -- wp capture "$src" "$TMP/tiny.wim" --solid --solid-chunk-size=64M --max-memory=200M
 t "under SOURCE_DATE_EPOCH the solid chunk size is not shrunk (it would change the output): exit 2" \
     expect_fail 2 --mentions "too small" -- env SOURCE_DATE_EPOCH=1700000000 "$WIMPACK" capture "$src" "$TMP/tiny.wim" --solid --max-memory=200M
+mkdir -p "$TMP/one" && cp "$src/random.bin" "$TMP/one/"
 t "... but threads are: same bytes with --max-memory=60M --threads=2 as with a large budget" \
-    expect_ok env SOURCE_DATE_EPOCH=1700000000 "$WIMPACK" capture "$src/random.bin" "$TMP/r1.wim" --solid --solid-chunk-size=1M --threads=2 --max-memory=60M --quiet
-t "... (large budget)" expect_ok env SOURCE_DATE_EPOCH=1700000000 "$WIMPACK" capture "$src/random.bin" "$TMP/r2.wim" --solid --solid-chunk-size=1M --threads=2 --quiet
+    expect_ok env SOURCE_DATE_EPOCH=1700000000 "$WIMPACK" capture "$TMP/one" "$TMP/r1.wim" one --solid --solid-chunk-size=1M --threads=2 --max-memory=60M --quiet
+t "... (large budget)" expect_ok env SOURCE_DATE_EPOCH=1700000000 "$WIMPACK" capture "$TMP/one" "$TMP/r2.wim" one --solid --solid-chunk-size=1M --threads=2 --quiet
 t "... identical" cmp "$TMP/r1.wim" "$TMP/r2.wim"
 t "an invalid --max-memory: exit 2" expect_fail 2 --mentions "--max-memory" -- wp capture "$src" "$TMP/tiny.wim" --max-memory=lots
 
