@@ -712,7 +712,7 @@ def reshdr(off):
 u32 = lambda o: struct.unpack_from('<I', h, o)[0]
 u16 = lambda o: struct.unpack_from('<H', h, o)[0]
 out = dict(magic=h[:8].hex(), header_size=u32(8), version=u32(12), flags=u32(16), chunk_size=u32(20),
-           part_number=u16(0x28), total_parts=u16(0x2A), image_count=u32(0x2C), boot_index=u32(0x78),
+           guid=h[0x18:0x28].hex(), part_number=u16(0x28), total_parts=u16(0x2A), image_count=u32(0x2C), boot_index=u32(0x78),
            file_size=os.path.getsize(path))
 for name, off in (('blob_table', 0x30), ('xml', 0x48), ('boot_metadata', 0x60), ('integrity', 0x7C)):
     size, flags, offset, usize = reshdr(off)

@@ -19,6 +19,7 @@
 #include "api/handles.hpp"
 #include "compress/codec.hpp"
 #include "image/ops.hpp"
+#include "util/env.hpp"
 #include "util/cpu.hpp"
 #include "util/file.hpp"
 #include "util/filetime.hpp"
@@ -222,7 +223,7 @@ void set_metadata(ImageState& st, image::Inode& ino, const wimpack_file_metadata
     bool ok = link ? S_ISLNK(md.mode) : dir ? S_ISDIR(md.mode) : !S_ISDIR(md.mode) && !S_ISLNK(md.mode);
     if (!ok) fail(Errc::Usage, quoted(shown) + ": the file type in mode does not match the attributes/symlink_target");
   }
-  uint64_t now = filetime_now();
+  uint64_t now = filetime_now_or_epoch();
   ino.creation_time = md.creation_time ? md.creation_time : now;
   ino.last_write_time = md.last_write_time ? md.last_write_time : now;
   ino.last_access_time = md.last_access_time ? md.last_access_time : now;
@@ -324,6 +325,7 @@ wim::WriterOptions writer_options(const wimpack_write_options& o, const wim::Arc
   }
   wo.pipable = h && h->pipable;
   wo.solid = o.solid;
+  wo.source_date_epoch = source_date_epoch();
   if (wo.solid) {
     wo.solid_compression = o.solid_compress.empty() ? CompressionSpec{Codec::Lzma, 0} : parse_compression(o.solid_compress);
     if (wo.solid_compression.codec == Codec::None) fail(Errc::Usage, "solid resources are always compressed");
@@ -445,7 +447,7 @@ int wimpack_create_image(const char* wim_path, const char* base_image, const cha
       if (!existing) fail(Errc::NotFound, "base image '" + std::string(base_image) + "': '" + st->path + "' does not exist");
       st->img = existing->load_image(existing->resolve_image(base_image));
     } else {
-      uint64_t now = filetime_now();
+      uint64_t now = filetime_now_or_epoch();
       image::Inode* r = st->img.root()->inode;
       r->attributes = image::kAttrDirectory;
       r->creation_time = r->last_write_time = r->last_access_time = now;

@@ -10,10 +10,12 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <unordered_map>
 
 #include "capture/config.hpp"
 #include "capture/graft.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/filetime.hpp"
 #include "util/file.hpp"
@@ -118,6 +120,8 @@ private:
   std::vector<Frame> stack_;
   std::unordered_map<DevIno, Inode*, DevInoHash> own_links_;
   std::unordered_map<DevIno, Inode*, DevInoHash>* hard_links_ = &own_links_;
+  // SOURCE_DATE_EPOCH as a FILETIME (reproducible archives), if set.
+  std::optional<uint64_t> epoch_ = source_date_epoch() ? std::optional<uint64_t>(filetime_now_or_epoch()) : std::nullopt;
   std::vector<char> dents_;
   std::string names_;                               // one directory's names, NUL-separated
   std::vector<std::pair<uint64_t, uint32_t>> order_;  // (d_ino, offset in names_)
@@ -310,6 +314,13 @@ void Scanner::fill_common(Inode* inode, const struct stat& st, int dirfd, const 
   inode->last_write_time = unix_to_filetime(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
   inode->creation_time = inode->last_write_time;
   inode->last_access_time = unix_to_filetime(st.st_atim.tv_sec, st.st_atim.tv_nsec);
+  if (epoch_) {
+    // Reproducible archives: reading the tree changes access times, so the
+    // last write time stands in for it; times after SOURCE_DATE_EPOCH are
+    // clamped to it (as tar --clamp-mtime).
+    inode->last_write_time = std::min(inode->last_write_time, *epoch_);
+    inode->creation_time = inode->last_access_time = inode->last_write_time;
+  }
   if (opts_.unix_data) {
     inode->set_unix_data({uint32_t(st.st_uid), uint32_t(st.st_gid), uint32_t(st.st_mode), uint32_t(st.st_rdev)});
     read_xattrs(inode, dirfd, name);
@@ -520,7 +531,7 @@ ScanResult scan_tree(const std::string& source_dir, const ScanOptions& opts) {
     out.image.set_root(std::move(root));
   } else {
     // config.hpp: the root itself is excluded.
-    Grafter(out.image, filetime_now()).finish_empty();
+    Grafter(out.image, filetime_now_or_epoch()).finish_empty();
     out.empty = true;
   }
   return out;
@@ -545,7 +556,7 @@ ScanResult scan_sources(const std::vector<SourceListEntry>& entries, const ScanO
   Scanner scanner(opts, out);  // one scanner: hard links are detected across sources
   scanner.set_link_all(entries.size() > 1);
   scanner.set_not_dir_hint("only a directory can be placed at the image root \"/\"; give a target such as /NAME");
-  Grafter graft(out.image, filetime_now());
+  Grafter graft(out.image, filetime_now_or_epoch());
   std::vector<OverlayStep> plan = plan_overlay(entries);
   for (const OverlayStep& step : plan) {
     const SourceListEntry& e = entries[step.entry];

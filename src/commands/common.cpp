@@ -8,20 +8,45 @@
 
 #include "util/cpu.hpp"
 #include "util/error.hpp"
+#include "util/memory.hpp"
 #include "util/size.hpp"
 
 namespace wp::cmd {
+
+namespace {
+std::string g_max_memory;  // --max-memory as given, applied by apply_thread_count
+}  // namespace
 
 void add_common_options(CLI::App* app, CommonOptions& o) {
   app->add_option("--threads", o.threads, "Number of compression/decompression threads (default: all available CPUs)")
       ->check(CLI::Range(0, 4096));
   app->add_flag("--quiet", o.quiet, "Print only errors and warnings; no progress");
+  app->add_option_function<std::string>(
+      "--max-memory", [](const std::string& v) { g_max_memory = v; },
+      "Memory budget (e.g. 200M, 2G): threads, chunks in flight and solid chunks are sized to stay within it "
+      "(default: physical memory or the cgroup limit, whichever is smaller)");
 }
 
+namespace {
+std::unique_ptr<tbb::global_control> g_control;
+int g_requested = 0;
+}  // namespace
+
 void apply_thread_count(int threads) {
-  static std::unique_ptr<tbb::global_control> control;
-  int n = threads > 0 ? threads : available_cpus();
-  control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, size_t(n));
+  g_requested = threads > 0 ? threads : available_cpus();
+  g_control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, size_t(g_requested));
+  if (!g_max_memory.empty()) {
+    auto v = parse_size(g_max_memory);
+    if (!v || *v == 0)
+      fail(Errc::Usage, "invalid --max-memory '" + g_max_memory + "' (examples: 200M, 1G, 512MiB)");
+    set_memory_budget(*v, "--max-memory=" + g_max_memory);
+  }
+}
+
+int requested_threads() { return g_requested > 0 ? g_requested : available_cpus(); }
+
+void limit_thread_count(int threads) {
+  g_control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, size_t(threads));
 }
 
 uint32_t parse_chunk_size(const std::string& text, Codec codec, const char* option) {

@@ -19,8 +19,15 @@ struct CommonOptions {
 };
 
 void add_common_options(CLI::App* app, CommonOptions& o);
-// Sets the process-wide thread count for the TBB pipelines.
+// Sets the process-wide thread count for the TBB pipelines, and the memory
+// budget (--max-memory, util/memory.hpp; Errc::Usage for a bad size).
 void apply_thread_count(int threads);
+// The thread count asked for (--threads, else all CPUs), before any
+// reduction for the memory budget.
+int requested_threads();
+// Lowers the thread count actually used (the memory budget), keeping the
+// request for requested_threads().
+void limit_thread_count(int threads);
 
 // Parses "--chunk-size" style values for a codec; throws Errc::Usage with the
 // allowed range when the size is not valid for it.

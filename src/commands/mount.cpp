@@ -5,6 +5,7 @@
 #include "commands/common.hpp"
 #include "mount/mount.hpp"
 #include "util/error.hpp"
+#include "util/memory.hpp"
 #include "util/size.hpp"
 #include "wim/archive.hpp"
 #include "wim/delta_chain.hpp"
@@ -38,6 +39,20 @@ mount::MountOptions mount_options(const MountArgs& a) {
     auto n = parse_size(a.cache_size);
     if (!n || *n < (uint64_t(1) << 20)) fail(Errc::Usage, "--cache-size: expected a size of at least 1 MiB (e.g. 64M, 1G), got '" + a.cache_size + "'");
     mo.cache_size = *n;
+  }
+  // The memory budget (--max-memory, or physical memory / the cgroup limit):
+  // the decompressed-chunk cache is what a mount holds.
+  apply_thread_count(a.common.threads);
+  if (uint64_t budget = memory_budget(); mo.cache_size + kMemoryBaseline > budget) {
+    if (!a.cache_size.empty() || budget < kMemoryBaseline + (uint64_t(1) << 20))
+      fail(Errc::Usage, "the memory budget, " + memory_budget_origin() + ", is too small for a " +
+                            format_size(mo.cache_size) + " chunk cache (at least " +
+                            format_size(kMemoryBaseline + std::min<uint64_t>(mo.cache_size, uint64_t(1) << 20)) +
+                            " is needed; a smaller --cache-size needs less)");
+    uint64_t reduced = budget - kMemoryBaseline;
+    warn(memory_budget_origin() + ": a chunk cache of " + format_size(reduced) + " instead of " +
+         format_size(mo.cache_size));
+    mo.cache_size = reduced;
   }
   return mo;
 }

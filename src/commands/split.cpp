@@ -7,6 +7,7 @@
 
 #include "commands/common.hpp"
 #include "commands/write_options.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/progress.hpp"
 #include "wim/archive.hpp"
@@ -40,6 +41,7 @@ void run_split(SplitArgs& a) {
   if (a.check) verify_integrity_if_present(*src);
   wim::SplitOptions so;
   so.part_size = part_size;
+  so.source_date_epoch = source_date_epoch();
   so.integrity = a.check || a.include_integrity;
   Progress progress("Splitting", !a.common.quiet);
   so.progress = [&](uint64_t d, uint64_t t, unsigned) { progress.update(d, t); };

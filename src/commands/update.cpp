@@ -16,7 +16,9 @@
 #include "capture/config.hpp"
 #include "capture/scan.hpp"
 #include "commands/common.hpp"
+#include "commands/write_options.hpp"
 #include "image/ops.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/filetime.hpp"
 #include "util/progress.hpp"
@@ -252,10 +254,12 @@ void run_update(UpdateArgs& a) {
   wim::WriterOptions wo;
   wo.compression = {h.codec(), 0};
   wo.chunk_size = h.chunk_size;
+  wo.source_date_epoch = source_date_epoch();
   wo.pipable = h.pipable;  // rebuilt and still pipable, as with wimlib (wimcapture(1), --pipable)
   wo.integrity = a.check || a.include_integrity || (ar.has_integrity() && !a.nocheck);
   if (h.flags & wim::kHdrRpFix) wo.extra_header_flags |= wim::kHdrRpFix;
   if (wo.compression.codec != Codec::None) make_compressor(wo.compression.codec, 0, 32768);
+  fit_to_memory(wo, false);
   // --unsafe-compact wins over --rebuild, as with wimlib-imagex.
   wo.unsafe_compact = a.unsafe_compact;
   if (a.unsafe_compact) warn_unsafe_compact(a.wimfile);

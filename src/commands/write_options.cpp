@@ -1,7 +1,10 @@
 #include "commands/write_options.hpp"
 
 #include "commands/common.hpp"
+#include "util/env.hpp"
 #include "util/error.hpp"
+#include "util/memory.hpp"
+#include "util/size.hpp"
 #include "wim/integrity.hpp"
 
 namespace wp::cmd {
@@ -55,6 +58,7 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
   if (a.pipable && a.not_pipable) fail(Errc::Usage, "--pipable and --not-pipable are mutually exclusive");
   if (t.to_stdout && a.not_pipable) fail(Errc::Usage, "a WIM written to standard output ('-') is always pipable");
   wim::WriterOptions wo;
+  wo.source_date_epoch = source_date_epoch();  // an invalid value: Errc::Usage, before any work
   const wim::Archive* dest = t.existing;
   const bool keep = dest && t.keep_encoding;
   const wim::Header* like = keep ? &dest->header() : t.like ? &t.like->header() : nullptr;
@@ -125,7 +129,47 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
     if (a.check || a.include_integrity) warn("no integrity table is written to standard output (it would have to be read back)");
     wo.integrity = false;
   }
+  fit_to_memory(wo, !a.solid_chunk_size.empty());
   return wo;
+}
+
+void fit_to_memory(wim::WriterOptions& wo, bool solid_chunk_given) {
+  const Codec codec = wo.solid ? wo.solid_compression.codec : wo.compression.codec;
+  uint64_t chunk = wo.solid ? (wo.solid_chunk_size ? wo.solid_chunk_size : default_chunk_size(codec, true))
+                   : codec == Codec::None ? (1u << 20)  // the writer's read size for stored data
+                   : wo.chunk_size        ? wo.chunk_size
+                                          : default_chunk_size(codec, false);
+  // Under SOURCE_DATE_EPOCH the solid chunk size stays (it shapes the
+  // output; an archive must not depend on the machine's memory): only
+  // threads and chunks in flight shrink.
+  const uint64_t min_chunk =
+      wo.solid && !solid_chunk_given && !wo.source_date_epoch ? std::min<uint64_t>(chunk, std::max<uint64_t>(min_chunk_size(codec), 1u << 20)) : chunk;
+  auto state = [&](uint64_t c) { return compressor_memory(codec, c); };
+  const int threads = requested_threads();
+  const uint64_t budget = memory_budget();
+  auto plan = plan_memory(budget, unsigned(threads), chunk, min_chunk, state);
+  if (!plan) {
+    uint64_t need = kMemoryBaseline + state(min_chunk) + 2 * 2 * min_chunk;
+    fail(Errc::Usage, "the memory budget, " + memory_budget_origin() + ", is too small to compress " +
+                          format_size(min_chunk) + " " + codec_name(codec) + " chunks: at least " + format_size(need) +
+                          " is needed" + (min_chunk < chunk ? "" : " (a smaller --chunk-size or --solid-chunk-size needs less)"));
+  }
+  std::string reduced;
+  if (plan->threads < unsigned(threads)) {
+    limit_thread_count(int(plan->threads));
+    reduced = "using " + std::to_string(plan->threads) + (plan->threads == 1 ? " thread" : " threads") + " instead of " +
+              std::to_string(threads);
+  }
+  if (plan->chunk < chunk) {
+    wo.solid_chunk_size = uint32_t(plan->chunk);
+    reduced += std::string(reduced.empty() ? "" : ", ") + "solid chunks of " + format_size(plan->chunk) + " instead of " +
+               format_size(chunk);
+  }
+  if (!reduced.empty()) warn(memory_budget_origin() + ": " + reduced);
+  // What is left for chunk buffers once the threads' codec state is paid
+  // for; chunk_tokens() sizes every pipeline (reads included) from it.
+  uint64_t room = budget - kMemoryBaseline - uint64_t(plan->threads) * state(plan->chunk);
+  set_chunk_buffer_limit(std::max(std::min<uint64_t>(room, 256ull << 20), plan->tokens * 2 * plan->chunk));
 }
 
 void probe_codecs(const wim::WriterOptions& wo) {

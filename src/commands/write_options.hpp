@@ -70,6 +70,13 @@ void add_write_options(CLI::App* c, WriteArgs& a, const std::string& compress_he
 // Leaves extra_header_flags (RP_FIX) to the caller.
 wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& target);
 
+// Sizes the writer to the memory budget (util/memory.hpp, --max-memory):
+// fewer threads, fewer chunks in flight, smaller solid chunks (only when
+// --solid-chunk-size was not given); what was reduced is said once as a
+// warning. A budget too small for one thread is Errc::Usage. Called by
+// make_writer_options; commands that build WriterOptions themselves call it.
+void fit_to_memory(wim::WriterOptions& wo, bool solid_chunk_given);
+
 // Throws Errc::Unsupported ("not supported yet") now, before any work, if a
 // codec the options name cannot encode.
 void probe_codecs(const wim::WriterOptions& wo);

@@ -4,13 +4,26 @@
 
 #include <algorithm>
 
+#include "util/error.hpp"
+#include "util/memory.hpp"
+#include "util/size.hpp"
+
 namespace wp {
 
 size_t chunk_tokens(uint64_t max_chunk) {
   size_t threads = size_t(tbb::this_task_arena::max_concurrency());
-  // Bounded memory: at most ~256 MiB of chunk buffers (input and output) in flight.
-  size_t by_mem = size_t((256ull << 20) / (2 * std::max<uint64_t>(max_chunk, 1)));
-  return std::max<size_t>(2, std::min(threads * 4, by_mem));
+  // Bounded memory: chunk buffers (input and output) in flight stay within
+  // chunk_buffer_limit() (256 MiB unless a memory plan set less) and within
+  // the memory budget (util/memory.hpp).
+  const uint64_t per_token = 2 * std::max<uint64_t>(max_chunk, 1);
+  const uint64_t budget = memory_budget();
+  const uint64_t by_budget = (budget > kMemoryBaseline ? budget - kMemoryBaseline : 0) / per_token;
+  const uint64_t by_mem = std::min(by_budget, chunk_buffer_limit() / per_token);
+  if (by_budget == 0)
+    fail(Errc::Usage, "the memory budget, " + memory_budget_origin() + ", is too small for chunks of " +
+                          format_size(max_chunk) + " (at least " + format_size(kMemoryBaseline + per_token) +
+                          " is needed; raise --max-memory)");
+  return size_t(std::max<uint64_t>(std::min<uint64_t>(2, by_budget), std::min<uint64_t>(threads * 4, by_mem)));
 }
 
 size_t compress_chunk(Compressor& c, std::span<const uint8_t> in, std::vector<uint8_t>& out) {

@@ -129,4 +129,16 @@ std::unique_ptr<Decompressor> make_decompressor(Codec c, uint32_t max_chunk_size
   fail(Errc::Failure, "internal error: no decompressor for 'none'");
 }
 
+uint64_t compressor_memory(Codec c, uint64_t chunk) {
+  constexpr uint64_t MiB = 1ull << 20;
+  switch (c) {
+    case Codec::None: return 0;
+    case Codec::Xpress: return 4 * chunk + 1 * MiB;
+    case Codec::Lzx: return 8 * chunk + 2 * MiB;
+    case Codec::Lzms: return 5 * chunk + 4 * MiB;  // 64 MiB chunks: ~220-320 MiB per thread
+    case Codec::Lzma: return 4 * chunk + 16 * MiB;  // 64 MiB chunks: ~190 MiB per thread
+    default: return 2 * chunk + 16 * MiB;           // zstd, 64 MiB chunks: ~120 MiB per thread
+  }
+}
+
 }  // namespace wp

@@ -51,6 +51,11 @@ public:
   virtual bool decompress(std::span<const uint8_t> in, std::span<uint8_t> out) = 0;
 };
 
+// A compressor's working memory per thread for chunks of `chunk` bytes,
+// measured (peak RSS, one thread) and rounded up; for the memory budget
+// (util/memory.hpp). The chunk buffers themselves are not included.
+uint64_t compressor_memory(Codec c, uint64_t chunk);
+
 // Throw Errc::Unsupported for codecs that are not implemented yet.
 std::unique_ptr<Compressor> make_compressor(Codec c, int level, uint32_t max_chunk_size);
 std::unique_ptr<Decompressor> make_decompressor(Codec c, uint32_t max_chunk_size);

@@ -34,7 +34,7 @@ ArchiveWriter::ArchiveWriter(OutputFile& out, const WriterOptions& opts) : out_(
   Codec c = opts_.compression.codec;
   opts_.chunk_size = effective_chunk(c, opts_.chunk_size, false);
   if (opts_.solid) opts_.solid_chunk_size = effective_chunk(opts_.solid_compression.codec, opts_.solid_chunk_size, true);
-  header_.guid = random_guid();
+  header_.guid = initial_guid_ = random_guid();
   header_.chunk_size = opts_.chunk_size;
   header_.flags = header_flags_for(c) | opts_.extra_header_flags;
   // §2.2: an extension codec anywhere in the file puts its bit in the header,
@@ -109,6 +109,20 @@ ArchiveWriter::ArchiveWriter(OutputFile& out, const WriterOptions& opts, const A
 }
 
 ArchiveWriter::~ArchiveWriter() = default;
+
+uint64_t ArchiveWriter::xml_time() const {
+  return opts_.source_date_epoch ? unix_to_filetime(*opts_.source_date_epoch, 0) : filetime_now();
+}
+
+void ArchiveWriter::derive_guid_if_reproducible() {
+  if (!opts_.source_date_epoch || appending_ || header_.guid != initial_guid_) return;
+  std::vector<Sha1> meta, blobs;
+  for (uint32_t ri : metadata_) meta.push_back(resources_[ri].hash);
+  for (const auto& [hash, b] : blobs_)
+    if (b.refcnt > 0) blobs.push_back(hash);
+  header_.guid = derive_guid(*opts_.source_date_epoch, header_.flags & ~kHdrWriteInProgress, header_.chunk_size, meta,
+                             std::move(blobs));
+}
 
 void ArchiveWriter::write_header_placeholder() {
   Header h = header_;
@@ -484,8 +498,21 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   // must be hashed before writing; a unique size is hashed while writing.
   std::unordered_map<uint64_t, uint32_t> size_count = excluded_sizes_;
   for (const auto& [h, b] : blobs_) size_count[b.size]++;
+  // Reproducible archives: sources in tree order (first dentry that names
+  // each), not in the order the scan happened to find them (inode order).
+  std::vector<size_t> order(sources.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  if (opts_.source_date_epoch) {
+    std::vector<size_t> rank(sources.size(), SIZE_MAX);
+    size_t next = 0;
+    img.for_each_dentry([&](const image::Dentry& d) {
+      for (const auto& s : d.inode->streams)
+        if (s.source < rank.size() && rank[s.source] == SIZE_MAX) rank[s.source] = next++;
+    });
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rank[a] < rank[b]; });
+  }
   std::vector<Pending> candidates;
-  for (size_t i = 0; i < sources.size(); i++) {
+  for (size_t i : order) {
     if (by_source[i].empty() || sources[i]->size() == 0) continue;
     Pending p;
     p.source = sources[i].get();
@@ -588,7 +615,7 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   o.hash = mh;
   metadata_.push_back(uint32_t(resources_.size()));
   resources_.push_back(o);
-  uint64_t now = filetime_now();
+  uint64_t now = xml_time();
   size_t index = xml_.add_image(name, now);
   xml_.set_stats(index, img.stats(), now);
   header_.image_count = uint32_t(metadata_.size());
@@ -636,7 +663,7 @@ void ArchiveWriter::replace_image(size_t index, image::Image& img,
   metadata_.pop_back();
   xml_.remove_image(added);
   header_.image_count = uint32_t(metadata_.size());
-  xml_.set_stats(index, img.stats(), filetime_now());
+  xml_.set_stats(index, img.stats(), xml_time());
 }
 
 size_t ArchiveWriter::import_image(const Archive& src, size_t index, bool recompress, WriteStats* stats,
@@ -996,6 +1023,7 @@ void ArchiveWriter::finish_pipable() {
 
 void ArchiveWriter::finish() {
   if (opts_.unsafe_compact && appending_) compact();
+  derive_guid_if_reproducible();
   if (opts_.pipable) finish_pipable();
   // §5.4: metadata entries in image order, then non-solid blobs by offset,
   // then one solid run: each resource entry followed by its blobs, with

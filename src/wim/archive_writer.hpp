@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -45,6 +46,12 @@ struct WriterOptions {
   // the BlobSources given to add_image must live until finish(). Not with
   // `solid` (Errc::Usage) or in-place appends.
   bool pipable = false;
+  // SOURCE_DATE_EPOCH (util/env.hpp), for reproducible archives: XML times
+  // are this time instead of the current one, a new archive's GUID is
+  // derived from its content (derive_guid, wim/header.hpp) instead of
+  // random, and new blobs are written in tree order (the order of the
+  // image's dentries) instead of the order the scan found them in.
+  std::optional<int64_t> source_date_epoch;
 };
 
 // What a capture reports about the blobs it stored.
@@ -141,6 +148,10 @@ private:
   ResHdr write_pipable_plain(ByteSpan data, uint32_t flags);
 
   void write_header_placeholder();
+  // The time recorded in the XML: SOURCE_DATE_EPOCH if set, else now.
+  uint64_t xml_time() const;
+  // A new archive under SOURCE_DATE_EPOCH: header_.guid from the content.
+  void derive_guid_if_reproducible();
   void write_blobs(std::vector<Pending>& blobs, WriteStats* stats);
   void write_nonsolid(std::vector<Pending>& blobs, WriteStats* stats);
   void write_solid(std::vector<Pending>& blobs, WriteStats* stats);
@@ -156,6 +167,9 @@ private:
   Header header_;
   XmlInfo xml_;
   bool appending_ = false;
+  // The random GUID a new archive starts with; a GUID set since (a rebuild
+  // keeps its archive's) is kept under SOURCE_DATE_EPOCH too.
+  std::array<uint8_t, 16> initial_guid_{};
   std::vector<OutResource> resources_;
   std::vector<uint32_t> metadata_;  // resource index per image
   std::unordered_map<Sha1, OutBlob, Sha1Hash> blobs_;

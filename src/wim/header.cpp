@@ -1,6 +1,7 @@
 #include "wim/header.hpp"
 
 #include <cstring>
+#include <algorithm>
 #include <random>
 
 #include "util/error.hpp"
@@ -138,6 +139,43 @@ std::array<uint8_t, 16> random_guid() {
   std::array<uint8_t, 16> g;
   for (auto& b : g) b = uint8_t(rd());
   return g;
+}
+
+static std::array<uint8_t, 16> first16(const Sha1& h) {
+  std::array<uint8_t, 16> g;
+  std::memcpy(g.data(), h.bytes.data(), 16);
+  return g;
+}
+
+std::array<uint8_t, 16> derive_guid(int64_t source_date_epoch, uint32_t header_flags, uint32_t chunk_size,
+                                    const std::vector<Sha1>& metadata_hashes, std::vector<Sha1> blob_hashes) {
+  Sha1Hasher h;
+  static constexpr char kTag[] = "wimpack-guid-v1";
+  h.update({reinterpret_cast<const uint8_t*>(kTag), sizeof kTag - 1});
+  uint8_t b[20];
+  store_le32(b, header_flags);
+  store_le32(b + 4, chunk_size);
+  store_le32(b + 8, uint32_t(metadata_hashes.size()));
+  store_le64(b + 12, uint64_t(source_date_epoch));
+  h.update({b, 20});
+  for (const Sha1& m : metadata_hashes) h.update(m.bytes);
+  std::sort(blob_hashes.begin(), blob_hashes.end(), [](const Sha1& x, const Sha1& y) { return x.bytes < y.bytes; });
+  blob_hashes.erase(std::unique(blob_hashes.begin(), blob_hashes.end()), blob_hashes.end());
+  for (const Sha1& x : blob_hashes) h.update(x.bytes);
+  return first16(h.final());
+}
+
+std::array<uint8_t, 16> derive_split_guid(int64_t source_date_epoch, const std::array<uint8_t, 16>& source_guid,
+                                          uint64_t part_size) {
+  Sha1Hasher h;
+  static constexpr char kTag[] = "wimpack-split-guid-v1";
+  h.update({reinterpret_cast<const uint8_t*>(kTag), sizeof kTag - 1});
+  h.update(source_guid);
+  uint8_t b[16];
+  store_le64(b, part_size);
+  store_le64(b + 8, uint64_t(source_date_epoch));
+  h.update({b, 16});
+  return first16(h.final());
 }
 
 }  // namespace wp::wim

@@ -9,6 +9,7 @@
 
 #include "compress/codec.hpp"
 #include "util/bytes.hpp"
+#include "util/sha1.hpp"
 
 namespace wp::wim {
 
@@ -77,5 +78,24 @@ Header decode_header(ByteSpan bytes, uint64_t file_size, const std::string& path
 void encode_header(const Header& h, uint8_t* out);  // 208 bytes
 
 std::array<uint8_t, 16> random_guid();
+
+// The GUID of a new archive written under SOURCE_DATE_EPOCH (README
+// "Reproducible archives", docs/wim-format.md §2): the first 16 bytes of the
+// SHA-1 of the ASCII text "wimpack-guid-v1", then as little-endian integers
+// the header flags (u32, without WRITE_IN_PROGRESS), the chunk size (u32),
+// the number of images (u32) and SOURCE_DATE_EPOCH (i64), then each image's
+// metadata resource SHA-1 in image order, then the SHA-1 of every blob the
+// images reference that the archive holds, sorted bytewise (duplicates
+// removed). Same content, encoding and epoch give the same GUID; a delta
+// (fewer blobs), another codec or another epoch gives another.
+std::array<uint8_t, 16> derive_guid(int64_t source_date_epoch, uint32_t header_flags, uint32_t chunk_size,
+                                    const std::vector<Sha1>& metadata_hashes, std::vector<Sha1> blob_hashes);
+
+// The GUID shared by the parts of a split archive written under
+// SOURCE_DATE_EPOCH: the first 16 bytes of the SHA-1 of "wimpack-split-guid-v1",
+// the source archive's GUID, then the part size limit (u64) and
+// SOURCE_DATE_EPOCH (i64), little-endian.
+std::array<uint8_t, 16> derive_split_guid(int64_t source_date_epoch, const std::array<uint8_t, 16>& source_guid,
+                                          uint64_t part_size);
 
 }  // namespace wp::wim

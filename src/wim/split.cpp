@@ -96,7 +96,9 @@ std::vector<std::string> split_archive(const Archive& src, const std::string& fi
   if (parts.size() > 0xFFFF) fail(Errc::Usage, "the part size is too small: more than 65535 parts would be needed");
 
   Header base = src.header();
-  base.guid = random_guid();  // §13.1: a new GUID shared by all parts
+  // §13.1: a new GUID shared by all parts
+  base.guid = opts.source_date_epoch ? derive_split_guid(*opts.source_date_epoch, src.header().guid, opts.part_size)
+                                     : random_guid();
   base.total_parts = uint16_t(parts.size());
   base.flags = (base.flags & ~(kHdrWriteInProgress | kHdrResourceOnly | kHdrMetadataOnly)) | kHdrSpanned;
   base.boot_index = 0;  // wimlib does not keep the boot index in split parts

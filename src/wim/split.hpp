@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ std::string split_part_name(const std::string& first_part, unsigned part);
 struct SplitOptions {
   uint64_t part_size = 0;  // bytes; a part exceeds it only for one bigger blob
   bool integrity = false;  // an integrity table in every part
+  // SOURCE_DATE_EPOCH: the parts' GUID is derived (derive_split_guid), not random.
+  std::optional<int64_t> source_date_epoch;
   // (bytes copied, bytes total, current part)
   std::function<void(uint64_t, uint64_t, unsigned)> progress;
 };
