@@ -18,6 +18,17 @@ void add_common_options(CLI::App* app, CommonOptions& o) {
   app->add_flag("--quiet", o.quiet, "Print only errors and warnings; no progress");
 }
 
+void add_json_option(CLI::App* app, CommonOptions& o) {
+  app->add_flag("--json", o.json,
+                "Standard output carries only JSON Lines: progress, warning and summary objects (docs/json-events.md)");
+}
+
+void start_command(const CommonOptions& o) {
+  events::set_json(o.json);
+  events::set_quiet(o.quiet);
+  apply_thread_count(o.threads);
+}
+
 void apply_thread_count(int threads) {
   static std::unique_ptr<tbb::global_control> control;
   int n = threads > 0 ? threads : available_cpus();
@@ -52,26 +63,15 @@ void refuse_stdin_wim(const std::string& wimfile, const char* command) {
                                 "save it to a file and give its name (apply, extract, dir and verify read '-')");
 }
 
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          o += b;
-        } else {
-          o += char(c);
-        }
-    }
-  }
-  return o + "\"";
+JsonObject archive_fields(const std::string& path, uint64_t size, size_t images) {
+  JsonObject o;
+  o.str("archive", path).num("archive_size", size).num("images", images);
+  return o;
+}
+
+void refuse_json_with_data_on_stdout(const CommonOptions& o, const std::string& what) {
+  if (o.json)
+    fail(Errc::Usage, "--json cannot be used with " + what + ": standard output would carry both data and JSON");
 }
 
 void add_windows_noop_options(CLI::App* app) {
@@ -81,7 +81,7 @@ void add_windows_noop_options(CLI::App* app) {
     app->add_flag(name, sink, "Accepted for compatibility with wimlib-imagex; no effect on Linux");
 }
 
-void warn(const std::string& msg) { std::fprintf(stderr, "wimpack: warning: %s\n", msg.c_str()); }
+void warn(const std::string& msg) { events::warning(msg); }
 
 namespace {
 bool g_stdout_is_data = false;
@@ -92,14 +92,15 @@ void stdout_carries_data() { g_stdout_is_data = true; }
 std::FILE* messages() { return g_stdout_is_data ? stderr : stdout; }
 
 void info(bool quiet, const std::string& msg) {
-  if (!quiet) std::fprintf(messages(), "%s\n", msg.c_str());
+  if (!quiet && !events::json()) std::fprintf(messages(), "%s\n", msg.c_str());
 }
 
 void print_warnings(const std::vector<std::string>& ws) {
-  // Many identical-looking warnings (one per file) help nobody: cap them.
+  // Many identical-looking warnings (one per file) help nobody: cap them
+  // (for a person; a program gets them all).
   size_t shown = 0;
   for (const auto& w : ws) {
-    if (shown++ == 20) {
+    if (shown++ == 20 && !events::json()) {
       warn("... and " + std::to_string(ws.size() - 20) + " more warnings");
       break;
     }
