@@ -187,7 +187,7 @@ void Progress::report(bool final) {
   if (json_) {
     JsonObject o;
     o.str("phase", phase_).num("bytes_done", done_);
-    if (total_)
+    if (total_ || final)
       o.num("bytes_total", total_);
     else
       o.null("bytes_total");
