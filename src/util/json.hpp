@@ -8,7 +8,8 @@
 
 namespace wp {
 
-// A JSON string literal for `s` (UTF-8 passed through, controls escaped).
+// A JSON string literal for `s`: valid UTF-8 passed through, controls
+// escaped, each byte that is not part of valid UTF-8 replaced by \ufffd.
 std::string json_string(std::string_view s);
 
 class JsonObject {
