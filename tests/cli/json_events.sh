@@ -103,6 +103,14 @@ t "capture --json --quiet: no progress, still the summary" run_json capq wp capt
 t "... parses" jcheck "$TMP/capq.out" capture "$TMP/q.wim" images=image_count archive_size=size
 t "... no progress object" bash -c "! grep -q '\"progress\"' '$TMP/capq.out'"
 
+# A name that is not UTF-8 (refused by capture) still gives a JSON error
+# object that parses, the name's bad byte as U+FFFD.
+mkdir -p "$TMP/bad"
+mkfifo "$TMP/bad/fifo-"$'\xff'
+t "capture of a non-UTF-8 name: exit 1" expect_fail 1 -- wp capture "$TMP/bad" "$TMP/bad.wim" --json
+t "... one JSON error object" json_error "$LAST_STDERR" 1
+t "... naming the file with U+FFFD" "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["path"].endswith("fifo-\ufffd")' "$LAST_STDERR"
+
 # append
 t "append --json" run_json app wp append "$SRC/sizes" "$W" second --json
 t "append: summary matches info" jcheck "$TMP/app.out" append "$W" images=image_count archive_size=size \
