@@ -2,6 +2,7 @@
 // maps errors to exit codes (documented in README.md).
 #include <CLI/CLI.hpp>
 #include <spdlog/cfg/env.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -11,11 +12,34 @@
 
 #include "commands/common.hpp"
 #include "util/error.hpp"
+#include "util/events.hpp"
 #include "util/file.hpp"
+
+namespace {
+
+// Warnings the layers log through spdlog go where the command's own warnings
+// go (util/events: stderr, or a JSON warning object with --json); other
+// levels (SPDLOG_LEVEL=debug diagnostics) to stderr.
+class EventsSink : public spdlog::sinks::base_sink<std::mutex> {
+protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string text(msg.payload.data(), msg.payload.size());
+    if (msg.level == spdlog::level::warn) {
+      wp::events::warning(text);
+      return;
+    }
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    std::fwrite(formatted.data(), 1, formatted.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace wp;
-  auto logger = spdlog::stderr_color_mt("wimpack");
+  auto logger = std::make_shared<spdlog::logger>("wimpack", std::make_shared<EventsSink>());
   logger->set_pattern("wimpack: %l: %v");
   spdlog::set_default_logger(logger);
   spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug for diagnostics
@@ -69,6 +93,11 @@ int main(int argc, char** argv) {
       return int(Errc::Usage);
     }
   }
+  // --json: an error is one JSON object on stderr, even a usage error found
+  // before the command starts.
+  bool json_errors = false;
+  for (int i = 1; i < argc; i++) json_errors |= std::string(argv[i]) == "--json";
+  events::set_json_errors(json_errors);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -78,17 +107,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (json_errors) {
+      events::error(int(Errc::Usage), "usage", e.what());
+      return int(Errc::Usage);
+    }
     std::fprintf(stderr, "wimpack: %s\nRun 'wimpack --help' or 'wimpack COMMAND --help' for usage.\n", e.what());
     return int(Errc::Usage);
   } catch (const Error& e) {
-    std::fflush(stdout);
-    std::fprintf(stderr, "wimpack: error: %s\n", e.what());
+    events::error(e);
     return int(e.code());
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "wimpack: error: out of memory\n");
+    events::error(int(Errc::Failure), "failure", "out of memory");
     return int(Errc::Failure);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "wimpack: error: %s\n", e.what());
+    events::error(int(Errc::Failure), "failure", e.what());
     return int(Errc::Failure);
   }
   return 0;

@@ -1,5 +1,8 @@
 #include "apply/dir_listing.hpp"
 
+#include "util/events.hpp"
+#include "util/json.hpp"
+
 #include <ctime>
 #include <unordered_map>
 
@@ -164,6 +167,32 @@ void list_tree(const wim::Archive* archive, const image::Image& img, const Dentr
     auto kids = sorted_children(*d);
     for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(*it);
   }
+}
+
+void list_tree_json(const Dentry& start, const ListOptions& opts,
+                    const std::string& archive_path, size_t index, std::FILE* out) {
+  std::string o = "{\"schema_version\":" + std::to_string(events::kSchemaVersion) + ",\"archive\":" + json_string(archive_path) + ",\"image\":" + std::to_string(index) +
+                  ",\"entries\":[";
+  std::vector<const Dentry*> stack{&start};
+  bool first = true;
+  while (!stack.empty()) {
+    const Dentry* d = stack.back();
+    stack.pop_back();
+    const image::Inode& in = *d->inode;
+    const char* type = in.is_directory() ? "directory" : in.is_symlink() ? "symlink"
+                       : in.is_reparse_point() ? "reparse_point" : "file";
+    const image::Stream* data = in.unnamed_data();
+    JsonObject e;
+    e.str("path", d->path()).str("type", type).num("size", data ? data->size : 0).num("attributes", in.attributes);
+    e.str("last_write_time", format_filetime_iso(in.last_write_time)).num("links", in.nlink);
+    o += (first ? "" : ",") + e.text();
+    first = false;
+    if (opts.one_file_only) break;
+    auto kids = sorted_children(*d);
+    for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(*it);
+  }
+  o += "]}\n";
+  std::fwrite(o.data(), 1, o.size(), out);
 }
 
 }  // namespace wp::apply

@@ -23,4 +23,10 @@ struct ListOptions {
 void list_tree(const wim::Archive* archive, const image::Image& img, const image::Dentry& start,
                const ListOptions& opts, std::FILE* out);
 
+// The same selection as one JSON document (dir --json, docs/json-events.md):
+// {"schema_version":1,"archive":...,"image":N,"entries":[{"path","type","size",
+// "attributes","last_write_time","links"}...]}.
+void list_tree_json(const image::Dentry& start, const ListOptions& opts,
+                    const std::string& archive_path, size_t index, std::FILE* out);
+
 }  // namespace wp::apply

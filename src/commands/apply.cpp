@@ -10,10 +10,10 @@
 #include "apply/image_dirs.hpp"
 #include "commands/common.hpp"
 #include "util/error.hpp"
-#include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive.hpp"
 #include "wim/delta_chain.hpp"
+#include "wim/image_info.hpp"
 #include "wim/split.hpp"
 
 namespace wp::cmd {
@@ -46,17 +46,25 @@ void apply_from_pipe(ApplyArgs& a) {
   ao.recover_data = a.recover_data;
   ao.rpfix = a.rpfix || (!a.norpfix && (pipe.header().flags & wim::kHdrRpFix));
   auto t0 = std::chrono::steady_clock::now();
-  auto r = apply::extract_image_from_pipe(pipe, index, target, ao);
+  events::Progress progress("apply", "Applying image " + std::to_string(index));
+  auto r = apply::extract_image_from_pipe(pipe, index, target, ao,
+                                          [&](uint64_t d, uint64_t t) { progress.update(d, t); });
+  progress.finish();
   print_warnings(r.warnings);
   pipe.drain_checked();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.common.quiet)
+  JsonObject sum;
+  sum.str("archive", "-").str("target", target).num("images", pipe.image_count()).num("images_applied", 1);
+  sum.num("image", index);
+  sum.num("bytes_out", r.bytes).num("blobs", r.blobs).num("warnings", r.warnings.size()).real("seconds", secs);
+  events::summary("apply", sum);
+  if (a.common.chatty())
     std::printf("Applied image %zu from standard input to %s: %s of file data (%.2f s)\n", index, target.c_str(),
                 format_size(r.bytes).c_str(), secs);
 }
 
 void run_apply(ApplyArgs& a) {
-  apply_thread_count(a.common.threads);
+  start_command(a.common);
   if (a.positional.size() < 2 || a.positional.size() > 3)
     fail(Errc::Usage, "usage: wimpack apply WIMFILE [IMAGE] TARGET");
   const std::string& wimfile = a.positional[0];
@@ -90,7 +98,8 @@ void run_apply(ApplyArgs& a) {
   // §9.4: full-image extraction fixes links by default iff the header has RP_FIX.
   ao.rpfix = a.rpfix || (!a.norpfix && (archive->header().flags & wim::kHdrRpFix));
   auto t0 = std::chrono::steady_clock::now();
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, blobs = 0, files = 0, dirs_count = 0;
+  size_t warnings = 0;
   std::vector<apply::ImageDir> dirs;
   if (all) {
     ::mkdir(target.c_str(), 0755);
@@ -104,14 +113,24 @@ void run_apply(ApplyArgs& a) {
   }
   for (size_t index : images) {
     std::string dest = all ? target + "/" + dirs[index - 1].name : target;
-    Progress progress("Applying image " + std::to_string(index), !a.common.quiet);
+    events::Progress progress("apply", "Applying image " + std::to_string(index));
+    wim::ImageInfo m = wim::read_image_info(archive->xml().image(index), index);
+    progress.set_files_total(m.file_count);
     auto r = apply::extract_image(*archive, index, dest, ao, [&](uint64_t d, uint64_t t) { progress.update(d, t); });
     progress.finish();
     print_warnings(r.warnings);
     bytes += r.bytes;
+    blobs += r.blobs;
+    files += m.file_count;
+    dirs_count += m.dir_count;
+    warnings += r.warnings.size();
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.common.quiet)
+  JsonObject sum = archive_fields(wimfile, archive->file().size(), archive->image_count());
+  sum.str("target", target).num("images_applied", images.size()).num("files", files).num("directories", dirs_count);
+  sum.num("bytes_out", bytes).num("blobs", blobs).num("warnings", warnings).real("seconds", secs);
+  events::summary("apply", sum);
+  if (a.common.chatty())
     std::printf("Applied %zu image%s from %s to %s: %s of file data (%.2f s)\n", images.size(),
                 images.size() == 1 ? "" : "s", wimfile.c_str(), target.c_str(), format_size(bytes).c_str(), secs);
 }
@@ -135,6 +154,7 @@ void register_apply(CLI::App& app) {
   add_windows_noop_options(c);
   add_windows_only_options(c, {"--wimboot", "--compact="});
   add_common_options(c, a.common);
+  add_json_option(c, a.common);
   c->callback([] { run_apply(a); });
 }
 

@@ -13,7 +13,6 @@
 #include "commands/write_options.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
-#include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
 #include "wim/delta_chain.hpp"
@@ -108,10 +107,11 @@ bool file_exists(const std::string& p) {
 }
 
 void run_capture(CaptureArgs& a) {
-  apply_thread_count(a.common.threads);
+  start_command(a.common);
   // WIMFILE "-" (capture only): a pipable WIM on standard output, which then
   // carries nothing else.
   const bool to_stdout = a.wimfile == "-";
+  if (to_stdout) refuse_json_with_data_on_stdout(a.common, "WIMFILE '-' (the archive on standard output)");
   if (to_stdout && a.append) fail(Errc::Usage, "append cannot write to standard output ('-'); WIMFILE must be a file");
   if (to_stdout) stdout_carries_data();
   if (a.append && !file_exists(a.wimfile)) {
@@ -223,6 +223,8 @@ void run_capture(CaptureArgs& a) {
                              ", " + std::to_string(st.files_read) + " files read");
   }
 
+  wim::WriteStats ws;
+  size_t index = 0, image_count = 0;
   try {
     wim::ArchiveWriter& writer = update->begin(wo, existing && (!a.rebuild || wo.unsafe_compact));
     // --rebuild (§14.3): the old images go into the new file first, their
@@ -232,10 +234,10 @@ void run_capture(CaptureArgs& a) {
       writer.exclude_blobs(*b);
       for (const auto& r : b->refs()) writer.exclude_blobs(*r);
     }
-    Progress progress("Archiving file data", !a.common.quiet);
+    events::Progress progress("archive", "Archiving file data");
+    progress.set_files_total(scan.image.stats().file_count);
     writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
-    wim::WriteStats ws;
-    size_t index = writer.add_image(scan.image, scan.sources, a.name, &ws);
+    index = writer.add_image(scan.image, scan.sources, a.name, &ws);
     progress.finish();
     auto& xml = writer.xml();
     if (!a.description.empty()) xml.set(index, "DESCRIPTION", a.description);
@@ -246,6 +248,7 @@ void run_capture(CaptureArgs& a) {
       xml.add_delta_base(index, wim::make_delta_base(*bases[i], a.wimfile, base_image[i]));
     if (a.boot) writer.header().boot_index = uint32_t(index);
     if (a.write.wimboot) xml.set(index, "WIMBOOT", "1");
+    image_count = xml.image_count();
     update->commit();
   } catch (...) {
     update->rollback_and_rethrow();
@@ -254,7 +257,13 @@ void run_capture(CaptureArgs& a) {
   if (scan.files->changed_count()) print_warnings(scan.files->take_warnings());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto st = scan.image.stats();
-  if (!a.common.quiet)
+  JsonObject sum = archive_fields(a.wimfile, update->final_size(), image_count);
+  sum.num("image", index).str("image_name", a.name).num("files", st.file_count).num("directories", st.dir_count);
+  sum.num("bytes_in", ws.bytes_read).num("bytes_total", st.total_bytes).num("bytes_out", ws.bytes_written);
+  sum.num("blobs_written", ws.blobs_written).num("blobs_reused", ws.blobs_deduplicated);
+  sum.num("files_changed", scan.files->changed_count()).real("seconds", secs);
+  events::summary(a.append ? "append" : "capture", sum);
+  if (a.common.chatty())
     std::fprintf(messages(), "%s \"%s\" %s %s: %llu directories, %llu files, %s of data; archive is now %s (%.2f s)\n",
                 a.append ? "Appended" : "Captured", a.name.c_str(), a.append ? "to" : "into", a.wimfile.c_str(),
                 (unsigned long long)st.dir_count, (unsigned long long)st.file_count, format_size(st.total_bytes).c_str(),
@@ -303,6 +312,7 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
   add_windows_noop_options(c, {"--no-acls", "--strict-acls"});
   add_windows_only_options(c, {"--snapshot"});
   add_common_options(c, a.common);
+  add_json_option(c, a.common);
 }
 
 }  // namespace

@@ -32,6 +32,17 @@ std::unique_ptr<tbb::global_control> g_control;
 int g_requested = 0;
 }  // namespace
 
+void add_json_option(CLI::App* app, CommonOptions& o) {
+  app->add_flag("--json", o.json,
+                "Standard output carries only JSON Lines: progress, warning and summary objects (docs/json-events.md)");
+}
+
+void start_command(const CommonOptions& o) {
+  events::set_json(o.json);
+  events::set_quiet(o.quiet);
+  apply_thread_count(o.threads);
+}
+
 void apply_thread_count(int threads) {
   g_requested = threads > 0 ? threads : available_cpus();
   g_control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, size_t(g_requested));
@@ -84,26 +95,15 @@ void refuse_stdin_wim(const std::string& wimfile, const char* command) {
                                 "save it to a file and give its name (apply, extract, info, dir and verify read '-')");
 }
 
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          o += b;
-        } else {
-          o += char(c);
-        }
-    }
-  }
-  return o + "\"";
+JsonObject archive_fields(const std::string& path, uint64_t size, size_t images) {
+  JsonObject o;
+  o.str("archive", path).num("archive_size", size).num("images", images);
+  return o;
+}
+
+void refuse_json_with_data_on_stdout(const CommonOptions& o, const std::string& what) {
+  if (o.json)
+    fail(Errc::Usage, "--json cannot be used with " + what + ": standard output would carry both data and JSON");
 }
 
 void add_windows_noop_options(CLI::App* app, std::initializer_list<const char*> names) {
@@ -129,7 +129,7 @@ void add_windows_only_options(CLI::App* app, std::initializer_list<const char*> 
   }
 }
 
-void warn(const std::string& msg) { std::fprintf(stderr, "wimpack: warning: %s\n", msg.c_str()); }
+void warn(const std::string& msg) { events::warning(msg); }
 
 namespace {
 bool g_stdout_is_data = false;
@@ -140,14 +140,15 @@ void stdout_carries_data() { g_stdout_is_data = true; }
 std::FILE* messages() { return g_stdout_is_data ? stderr : stdout; }
 
 void info(bool quiet, const std::string& msg) {
-  if (!quiet) std::fprintf(messages(), "%s\n", msg.c_str());
+  if (!quiet && !events::json()) std::fprintf(messages(), "%s\n", msg.c_str());
 }
 
 void print_warnings(const std::vector<std::string>& ws) {
-  // Many identical-looking warnings (one per file) help nobody: cap them.
+  // Many identical-looking warnings (one per file) help nobody: cap them
+  // (for a person; a program gets them all).
   size_t shown = 0;
   for (const auto& w : ws) {
-    if (shown++ == 20) {
+    if (shown++ == 20 && !events::json()) {
       warn("... and " + std::to_string(ws.size() - 20) + " more warnings");
       break;
     }

@@ -10,15 +10,25 @@
 #include <vector>
 
 #include "compress/codec.hpp"
+#include "util/events.hpp"
+#include "util/json.hpp"
 
 namespace wp::cmd {
 
 struct CommonOptions {
   int threads = 0;  // 0 = all available CPUs
   bool quiet = false;
+  bool json = false;  // --json (commands that call add_json_option)
+  // Messages for a person on stdout: neither --quiet nor --json.
+  bool chatty() const { return !quiet && !json; }
 };
 
 void add_common_options(CLI::App* app, CommonOptions& o);
+// --json: JSON Lines events on stdout (docs/json-events.md).
+void add_json_option(CLI::App* app, CommonOptions& o);
+// Sets up util/events for this run (--json, --quiet) and the thread count;
+// the first thing each command does.
+void start_command(const CommonOptions& o);
 // Sets the process-wide thread count for the TBB pipelines, and the memory
 // budget (--max-memory, util/memory.hpp; Errc::Usage for a bad size).
 void apply_thread_count(int threads);
@@ -38,9 +48,6 @@ uint32_t parse_chunk_size(const std::string& text, Codec codec, const char* opti
 std::vector<std::string> ref_paths(const std::string& pattern);
 std::vector<std::string> ref_paths(const std::vector<std::string>& patterns);  // every --ref, expanded
 
-// A JSON string literal for `s` (UTF-8 passed through, controls escaped).
-std::string json_string(const std::string& s);
-
 // WIMFILE "-" (a pipable WIM on standard input) is read by apply, extract,
 // dir and verify; info refuses it plainly (exit 5, as wimlib-imagex refuses
 // it) instead of looking for a file named "-".
@@ -59,7 +66,9 @@ void add_windows_noop_options(CLI::App* app,
 // takes a value.
 void add_windows_only_options(CLI::App* app, std::initializer_list<const char*> names);
 
+// A warning (events::warning: a line on stderr, or a JSON warning object).
 void warn(const std::string& msg);
+// A message for a person; dropped with --quiet or --json.
 void info(bool quiet, const std::string& msg);
 // Standard output carries the archive (WIMFILE "-"): from now on info() and
 // messages() go to standard error.
@@ -70,6 +79,13 @@ void print_warnings(const std::vector<std::string>& ws);
 // --unsafe-compact (wimoptimize(1)): says on stderr, as wimlib-imagex does,
 // that the archive is compacted in place and must not be interrupted.
 void warn_unsafe_compact(const std::string& path);
+
+// Summary fields every command that writes an archive reports (--json):
+// "archive" (its path), "archive_size" (bytes, as `info` says) and "images"
+// (its image count).
+JsonObject archive_fields(const std::string& path, uint64_t size, size_t images);
+// A --json run whose standard output would carry data: refused (exit 2).
+void refuse_json_with_data_on_stdout(const CommonOptions& o, const std::string& what);
 
 // Registration of each subcommand (one file each).
 void register_capture(CLI::App& app);  // capture and append

@@ -8,7 +8,6 @@
 #include "commands/common.hpp"
 #include "commands/write_options.hpp"
 #include "util/error.hpp"
-#include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
 
@@ -22,7 +21,7 @@ struct DeleteArgs {
 };
 
 void run_delete(DeleteArgs& a) {
-  apply_thread_count(a.common.threads);
+  start_command(a.common);
   auto update = wim::ArchiveUpdate::open(a.wimfile);
   wim::Archive* wim = update->existing();
   print_warnings(wim->warnings());
@@ -57,6 +56,7 @@ void run_delete(DeleteArgs& a) {
 
   auto t0 = std::chrono::steady_clock::now();
   uint64_t before = wim->file().size();
+  size_t image_count = 0;
   try {
     wim::ArchiveWriter& writer = update->begin(wo, a.soft || a.unsafe_compact);
     if (update->in_place()) {
@@ -66,7 +66,7 @@ void run_delete(DeleteArgs& a) {
     } else {
       // A rebuild that copies only the images that stay, with their data as
       // it is (a delta keeps pointing at its base).
-      Progress progress("Rebuilding", !a.common.quiet);
+      events::Progress progress("rebuild", "Rebuilding");
       writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
       uint32_t boot = wim->header().boot_index, new_boot = 0;
       for (size_t i = 1; i <= wim->image_count(); i++) {
@@ -78,12 +78,17 @@ void run_delete(DeleteArgs& a) {
       writer.header().boot_index = new_boot;  // 0 if the boot image went
       writer.header().guid = wim->header().guid;  // §14.3: a rebuild keeps the GUID
     }
+    image_count = writer.xml().image_count();
     update->commit();
   } catch (...) {
     update->rollback_and_rethrow();
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.common.quiet)
+  JsonObject sum = archive_fields(a.wimfile, update->final_size(), image_count);
+  sum.num("images_deleted", count).num("size_before", before).boolean("in_place", update->in_place());
+  sum.real("seconds", secs);
+  events::summary("delete", sum);
+  if (a.common.chatty())
     std::printf("Deleted %zu image%s from %s%s: %s -> %s (%.2f s)\n", count, count == 1 ? "" : "s", a.wimfile.c_str(),
                 a.unsafe_compact ? " (compacted in place)" : update->in_place() ? " (soft: data left in place)" : "", format_size(before).c_str(),
                 format_size(update->final_size()).c_str(), secs);
@@ -104,6 +109,7 @@ void register_delete(CLI::App& app) {
               "Delete in place and squeeze out the holes, without a temporary file (NOT safe against crashes or "
               "SIGKILL: a failed compaction corrupts the archive)");
   add_common_options(c, a.common);
+  add_json_option(c, a.common);
   c->callback([] { run_delete(a); });
 }
 

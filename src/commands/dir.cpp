@@ -39,6 +39,7 @@ void list(const DirArgs& a, const wim::Archive* archive, const image::Image& img
   apply::ListOptions lo;
   lo.detailed = a.detailed;
   lo.one_file_only = a.one_file_only;
+  if (a.common.json) return apply::list_tree_json(*found[0], lo, wimfile, index, stdout);
   apply::list_tree(archive, img, *found[0], lo, stdout);
 }
 
@@ -62,7 +63,14 @@ void dir_from_pipe(const DirArgs& a) {
 }
 
 void run_dir(DirArgs& a) {
-  apply_thread_count(a.common.threads);
+  // --json: one document on stdout; warnings as text on stderr, an error
+  // as a JSON object on stderr.
+  CommonOptions common = a.common;
+  common.json = false;
+  start_command(common);
+  events::set_json_errors(a.common.json);
+  if (a.common.json && a.detailed)
+    fail(Errc::Usage, "--detailed cannot be combined with --json (the JSON listing has one object per path)");
   if (a.positional.empty() || a.positional.size() > 2) fail(Errc::Usage, "usage: wimpack dir WIMFILE [IMAGE]");
   const std::string& wimfile = a.positional[0];
   // WIMFILE "-": listed as it streams by, except --detailed, which needs
@@ -99,6 +107,7 @@ void register_dir(CLI::App& app) {
   c->add_flag("--one-file-only", a.one_file_only, "List only the --path itself, not what is under it");
   c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable")
       ->allow_extra_args(false);  // "--ref GLOB PATH": PATH is not a second glob
+  c->add_flag("--json", a.common.json, "Print the listing as one JSON document on stdout (docs/json-events.md)");
   add_common_options(c, a.common);
   c->callback([] { run_dir(a); });
 }

@@ -11,7 +11,6 @@
 #include "commands/common.hpp"
 #include "commands/write_options.hpp"
 #include "util/error.hpp"
-#include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
 #include "wim/delta_chain.hpp"
@@ -47,10 +46,11 @@ bool exists(const std::string& p) {
 }
 
 void run_export(ExportArgs& a) {
-  apply_thread_count(a.common.threads);
+  start_command(a.common);
   // DEST_WIMFILE "-": a new pipable WIM on standard output, which then
   // carries nothing else.
   const bool to_stdout = a.dest == "-";
+  if (to_stdout) refuse_json_with_data_on_stdout(a.common, "DEST_WIMFILE '-' (the archive on standard output)");
   if (to_stdout) stdout_carries_data();
   if (to_stdout && (a.unsafe_compact || a.rebuild))
     fail(Errc::Usage, std::string(a.unsafe_compact ? "--unsafe-compact" : "--rebuild") +
@@ -140,12 +140,13 @@ void run_export(ExportArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   wim::WriteStats ws;
   std::vector<size_t> added;
+  size_t image_count = 0;
   try {
     wim::ArchiveWriter& writer = update->begin(wo, dest && !a.rebuild);
     // A rebuild (§14.3) first takes the destination's own images.
     if (dest && !update->in_place()) writer.import_archive(*dest, false);
     writer.header().flags |= wo.extra_header_flags;
-    Progress progress("Exporting", !a.common.quiet);
+    events::Progress progress("export", "Exporting");
     writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
     for (size_t k = 0; k < images.size(); k++) {
       // A pipable source's resources have their own layout (wim-format.md
@@ -158,12 +159,20 @@ void run_export(ExportArgs& a) {
       added.push_back(index);
     }
     progress.finish();
+    image_count = writer.xml().image_count();
     update->commit();
   } catch (...) {
     update->rollback_and_rethrow();
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.common.quiet) {
+  JsonObject sum = archive_fields(a.dest, update->final_size(), image_count);
+  std::string added_json = "[";
+  for (size_t i : added) added_json += (added_json.size() > 1 ? "," : "") + std::to_string(i);
+  sum.str("source", a.src).raw("images_added", added_json + "]").num("bytes_in", ws.bytes_read);
+  sum.num("bytes_out", ws.bytes_written).num("blobs_written", ws.blobs_written);
+  sum.num("blobs_reused", ws.blobs_deduplicated).real("seconds", secs);
+  events::summary("export", sum);
+  if (a.common.chatty()) {
     std::string what = images.size() == 1 ? "image " + std::to_string(images[0]) : std::to_string(images.size()) + " images";
     std::fprintf(messages(), "Exported %s of %s into %s as image %zu%s: %s of data written; archive is now %s (%.2f s)\n", what.c_str(),
                 a.src.c_str(), a.dest.c_str(), added.front(),
@@ -197,6 +206,7 @@ void register_export(CLI::App& app) {
               "Append to an existing DEST_WIMFILE and squeeze out its holes, without a temporary file (NOT safe "
               "against crashes or SIGKILL: a failed compaction corrupts the archive)");
   add_common_options(c, a.common);
+  add_json_option(c, a.common);
   c->callback([c] {
     a.name_given = c->count("DEST_NAME") != 0;
     a.description_given = c->count("DEST_DESC") != 0;

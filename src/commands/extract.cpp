@@ -16,7 +16,6 @@
 #include "util/error.hpp"
 #include "util/env.hpp"
 #include "util/printable.hpp"
-#include "util/progress.hpp"
 #include "util/size.hpp"
 #include "util/utf.hpp"
 #include "wim/archive.hpp"
@@ -76,9 +75,10 @@ std::vector<std::string> read_listfile(const std::string& name) {
 }
 
 void run_extract(ExtractArgs& a) {
-  apply_thread_count(a.common.threads);
+  start_command(a.common);
   if (a.positional.empty()) fail(Errc::Usage, "usage: wimpack extract WIMFILE [IMAGE] [(PATH | @LISTFILE)...]");
   const std::string& wimfile = a.positional[0];
+  if (a.to_stdout) refuse_json_with_data_on_stdout(a.common, "--to-stdout");
   // WIMFILE "-": a pipable WIM on standard input, read once, front to back
   // (wim-format.md §12.4): the metadata first, then only the selected
   // files' blobs are kept as the data streams past.
@@ -159,8 +159,16 @@ void run_extract(ExtractArgs& a) {
       apply::write_file_data(*archive, index, *it.dentry->inode, it.dentry->path(), STDOUT_FILENO);
     return;
   }
+  auto summarize = [&](const image::ImageStats& st, uint64_t bytes, uint64_t blobs, size_t warnings, double secs) {
+    JsonObject sum = archive_fields(wimfile, archive ? archive->file().size() : 0, image_count);
+    sum.num("image", index).str("target", a.dest_dir).num("paths", items.size()).num("files", st.file_count);
+    sum.num("directories", st.dir_count).num("bytes_out", bytes).num("blobs", blobs).num("warnings", warnings);
+    sum.real("seconds", secs);
+    events::summary("extract", sum);
+  };
   if (items.empty()) {  // --nullglob and nothing matched
     if (pipe) pipe->drain_checked();
+    summarize({}, 0, 0, 0, 0);
     return;
   }
 
@@ -173,7 +181,9 @@ void run_extract(ExtractArgs& a) {
   ao.rpfix = false;
   ao.recover_data = a.recover_data;
   auto t0 = std::chrono::steady_clock::now();
-  Progress progress("Extracting file data", !a.common.quiet);
+  events::Progress progress("extract", "Extracting file data");
+  const image::ImageStats tree_stats = tree.stats();
+  progress.set_files_total(tree_stats.file_count);
   auto on_progress = [&](uint64_t d, uint64_t t) { progress.update(d, t); };
   apply::ExtractResult r;
   if (pipe) {
@@ -185,7 +195,8 @@ void run_extract(ExtractArgs& a) {
   progress.finish();
   print_warnings(r.warnings);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.common.quiet)
+  summarize(tree_stats, r.bytes, r.blobs, r.warnings.size(), secs);
+  if (a.common.chatty())
     std::printf("Extracted %zu path%s from image %zu of %s to %s: %s of file data (%.2f s)\n", items.size(),
                 items.size() == 1 ? "" : "s", index, wimfile.c_str(), a.dest_dir.c_str(), format_size(r.bytes).c_str(),
                 secs);
@@ -215,6 +226,7 @@ void register_extract(CLI::App& app) {
   add_windows_noop_options(c);
   add_windows_only_options(c, {"--wimboot", "--compact="});
   add_common_options(c, a.common);
+  add_json_option(c, a.common);
   c->callback([] { run_extract(a); });
 }
 

@@ -248,7 +248,9 @@ std::string delta_base_json(const wim::DeltaBase& b) {
 void print_json(const wim::Archive& a, const std::vector<size_t>& images, bool blobs) {
   const auto& h = a.header();
   std::string o = "{";
-  o += "\"path\":" + json_string(a.path());
+  // "version" is the WIM format's; the schema's is "schema_version".
+  o += "\"schema_version\":" + std::to_string(events::kSchemaVersion);
+  o += ",\"path\":" + json_string(a.path());
   o += ",\"guid\":" + json_string(hex_guid(h.guid));
   o += ",\"version\":" + std::to_string(h.version);
   o += ",\"flags\":" + std::to_string(h.flags);

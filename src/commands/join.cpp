@@ -1,12 +1,12 @@
 // wimpack join OUT_WIMFILE SPLIT_WIMFILE_PART... (wimjoin(1)): checks that
 // the parts belong together (wim-format.md §13.1) and copies them, resources
 // verbatim, into one archive that keeps their GUID.
+#include <chrono>
 #include <cstdio>
 
 #include "commands/common.hpp"
 #include "commands/write_options.hpp"
 #include "util/error.hpp"
-#include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
 #include "wim/split.hpp"
@@ -22,7 +22,7 @@ struct JoinArgs {
 };
 
 void run_join(JoinArgs& a) {
-  apply_thread_count(a.common.threads);
+  start_command(a.common);
   std::vector<std::unique_ptr<wim::Archive>> opened;
   std::vector<const wim::Archive*> parts;
   for (const auto& p : a.parts) {
@@ -49,16 +49,25 @@ void run_join(JoinArgs& a) {
   wo.extra_header_flags = first->header().flags & wim::kHdrRpFix;
 
   auto update = wim::ArchiveUpdate::create(a.out);
+  auto t0 = std::chrono::steady_clock::now();
+  wim::WriteStats ws;
+  size_t image_count = 0;
   try {
     wim::ArchiveWriter& writer = update->begin(wo, false);
-    Progress progress("Joining", !a.common.quiet);
+    events::Progress progress("join", "Joining");
     writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
-    writer.import_archive(*first, /*recompress=*/false);
+    writer.import_archive(*first, /*recompress=*/false, &ws);
     progress.finish();
+    image_count = writer.xml().image_count();
     update->commit();
   } catch (...) {
     update->rollback_and_rethrow();
   }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  JsonObject sum = archive_fields(a.out, update->final_size(), image_count);
+  sum.num("parts", sorted.size()).num("bytes_out", ws.bytes_written).num("blobs_written", ws.blobs_written);
+  sum.real("seconds", secs);
+  events::summary("join", sum);
   info(a.common.quiet, "Joined " + std::to_string(sorted.size()) + " part" + (sorted.size() == 1 ? "" : "s") +
                            " into \"" + a.out + "\" (" + format_size(update->final_size()) + ")");
 }
@@ -73,6 +82,7 @@ void register_join(CLI::App& app) {
   c->add_flag("--check", a.check, "Verify each part's integrity table if it has one, and write one in OUT_WIMFILE");
   c->add_flag("--include-integrity", a.include_integrity, "Write an integrity table in OUT_WIMFILE");
   add_common_options(c, a.common);
+  add_json_option(c, a.common);
   c->callback([] { run_join(a); });
 }
 

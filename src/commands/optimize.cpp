@@ -2,13 +2,13 @@
 // (wim-format.md §14.3), dropping holes and unreferenced blobs.
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
 
 #include "commands/common.hpp"
 #include "commands/write_options.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
-#include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
 
@@ -23,7 +23,7 @@ struct OptimizeArgs {
 };
 
 void run_optimize(OptimizeArgs& a) {
-  apply_thread_count(a.common.threads);
+  start_command(a.common);
   auto update = wim::ArchiveUpdate::open(a.wimfile);
   wim::Archive* src = update->existing();
   print_warnings(src->warnings());
@@ -57,21 +57,30 @@ void run_optimize(OptimizeArgs& a) {
   if (a.unsafe_compact) warn_unsafe_compact(a.wimfile);
 
   uint64_t before = src->file().size();
+  auto t0 = std::chrono::steady_clock::now();
+  size_t image_count = 0;
+  wim::WriteStats ws;
   try {
     // §14.3: a rebuild; with --unsafe-compact, in place: nothing is added,
     // the writer's final compaction does it all.
     wim::ArchiveWriter& writer = update->begin(wo, a.unsafe_compact);
     if (!a.unsafe_compact) {
-      Progress progress("Rebuilding", !a.common.quiet);
+      events::Progress progress("rebuild", "Rebuilding");
       writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
-      writer.import_archive(*src, recompress);
+      writer.import_archive(*src, recompress, &ws);
       progress.finish();
     }
+    image_count = writer.xml().image_count();
     update->commit();
   } catch (...) {
     update->rollback_and_rethrow();
   }
-  if (!a.common.quiet)
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  JsonObject sum = archive_fields(a.wimfile, update->final_size(), image_count);
+  sum.num("size_before", before).num("bytes_in", ws.bytes_read).num("bytes_out", ws.bytes_written);
+  sum.num("blobs_written", ws.blobs_written).real("seconds", secs);
+  events::summary("optimize", sum);
+  if (a.common.chatty())
     std::printf("\"%s\" original size: %s\n\"%s\" optimized size: %s\n", a.wimfile.c_str(), format_size(before).c_str(),
                 a.wimfile.c_str(), format_size(update->final_size()).c_str());
 }
@@ -90,6 +99,7 @@ void register_optimize(CLI::App& app) {
                     "New compression type (see 'capture --help'); implies recompressing data whose codec changes");
   add_pipable_options(c, a.write, /*with_not=*/true);
   add_common_options(c, a.common);
+  add_json_option(c, a.common);
   c->callback([] { run_optimize(a); });
 }
 

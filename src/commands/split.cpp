@@ -1,15 +1,18 @@
 // wimpack split WIMFILE SPLIT_WIMFILE PART_SIZE (wimsplit(1)): writes the
 // archive as parts of at most PART_SIZE MiB each (wim-format.md §13.1); the
 // format work is in wim/split.cpp.
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+
+#include <sys/stat.h>
 
 #include "commands/common.hpp"
 #include "commands/write_options.hpp"
 #include "util/env.hpp"
 #include "util/error.hpp"
-#include "util/progress.hpp"
 #include "wim/archive.hpp"
 #include "wim/split.hpp"
 
@@ -34,7 +37,7 @@ uint64_t parse_part_size(const std::string& text) {
 }
 
 void run_split(SplitArgs& a) {
-  apply_thread_count(a.common.threads);
+  start_command(a.common);
   uint64_t part_size = parse_part_size(a.part_size);
   auto src = wim::Archive::open(a.wimfile);
   print_warnings(src->warnings());
@@ -43,10 +46,26 @@ void run_split(SplitArgs& a) {
   so.part_size = part_size;
   so.source_date_epoch = source_date_epoch();
   so.integrity = a.check || a.include_integrity;
-  Progress progress("Splitting", !a.common.quiet);
+  auto t0 = std::chrono::steady_clock::now();
+  events::Progress progress("split", "Splitting");
   so.progress = [&](uint64_t d, uint64_t t, unsigned) { progress.update(d, t); };
   std::vector<std::string> parts = wim::split_archive(*src, a.first_part, so);
   progress.finish();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::string list = "[";
+  uint64_t total = 0;
+  for (const auto& p : parts) {
+    struct stat st{};
+    if (::stat(p.c_str(), &st) != 0) fail_errno("cannot stat", p, errno);
+    JsonObject part;
+    part.str("path", p).num("size", uint64_t(st.st_size));
+    list += (list.size() > 1 ? "," : "") + part.text();
+    total += uint64_t(st.st_size);
+  }
+  JsonObject sum;
+  sum.str("source", a.wimfile).num("source_size", src->file().size()).num("images", src->image_count());
+  sum.raw("parts", list + "]").num("bytes_out", total).real("seconds", secs);
+  events::summary("split", sum);
   info(a.common.quiet, "Finished splitting \"" + a.wimfile + "\" into " + std::to_string(parts.size()) + " part" +
                            (parts.size() == 1 ? "" : "s"));
 }
@@ -63,6 +82,7 @@ void register_split(CLI::App& app) {
   c->add_flag("--check", a.check, "Verify WIMFILE's integrity table if it has one, and write one in every part");
   c->add_flag("--include-integrity", a.include_integrity, "Write an integrity table in every part");
   add_common_options(c, a.common);
+  add_json_option(c, a.common);
   c->callback([] { run_split(a); });
 }
 

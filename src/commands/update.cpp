@@ -21,7 +21,6 @@
 #include "util/env.hpp"
 #include "util/error.hpp"
 #include "util/filetime.hpp"
-#include "util/progress.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
 #include "wim/integrity.hpp"
@@ -162,7 +161,7 @@ std::vector<Command> read_commands(const UpdateArgs& a) {
 }
 
 void run_update(UpdateArgs& a) {
-  apply_thread_count(a.common.threads);
+  start_command(a.common);
   if (a.check && a.nocheck) fail(Errc::Usage, "--check and --nocheck cannot be used together");
   // Syntax first: a bad command never gets as far as the archive.
   std::vector<Command> cmds = read_commands(a);
@@ -263,21 +262,29 @@ void run_update(UpdateArgs& a) {
   // --unsafe-compact wins over --rebuild, as with wimlib-imagex.
   wo.unsafe_compact = a.unsafe_compact;
   if (a.unsafe_compact) warn_unsafe_compact(a.wimfile);
+  wim::WriteStats ws;
+  size_t image_count = 0;
   try {
     wim::ArchiveWriter& writer = update->begin(wo, !a.rebuild);
     if (!update->in_place()) writer.import_archive(ar, false);
-    Progress progress("Archiving file data", !a.common.quiet);
+    events::Progress progress("archive", "Archiving file data");
     writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
-    wim::WriteStats ws;
     writer.replace_image(index, img, scanned.sources, &ws);
     progress.finish();
+    image_count = writer.xml().image_count();
     update->commit();
   } catch (...) {
     update->rollback_and_rethrow();
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.common.quiet) {
-    auto st = img.stats();
+  auto st = img.stats();
+  JsonObject sum = archive_fields(a.wimfile, update->final_size(), image_count);
+  sum.num("image", index).num("added", adds).num("deleted", deletes).num("renamed", renames);
+  sum.num("files", st.file_count).num("directories", st.dir_count).num("bytes_total", st.total_bytes);
+  sum.num("bytes_in", ws.bytes_read).num("bytes_out", ws.bytes_written).num("blobs_written", ws.blobs_written);
+  sum.num("blobs_reused", ws.blobs_deduplicated).real("seconds", secs);
+  events::summary("update", sum);
+  if (a.common.chatty()) {
     std::printf("Updated image %zu of %s (%zu added, %zu deleted, %zu renamed): %llu directories, %llu files, %s of "
                 "data; archive is now %s (%.2f s)\n",
                 index, a.wimfile.c_str(), adds, deletes, renames, (unsigned long long)st.dir_count,
@@ -318,6 +325,7 @@ void register_update(CLI::App& app) {
               "Update in place and squeeze out the holes, without a temporary file (NOT safe against crashes or "
               "SIGKILL: a failed compaction corrupts the archive)");
   add_common_options(c, a.common);
+  add_json_option(c, a.common);
   c->callback([c] {
     a.command_given = c->count("--command") != 0;
     run_update(a);

@@ -6,7 +6,6 @@
 
 #include "commands/common.hpp"
 #include "util/error.hpp"
-#include "util/progress.hpp"
 #include "wim/archive.hpp"
 #include "wim/delta_chain.hpp"
 #include "wim/pipe_reader.hpp"
@@ -20,7 +19,7 @@ struct VerifyArgs {
   CommonOptions common;
   std::string wimfile;
   std::vector<std::string> refs;
-  bool nocheck = false, json = false;
+  bool nocheck = false;
 };
 
 const char* integrity_name(wim::VerifyReport::Integrity i) {
@@ -34,7 +33,10 @@ const char* integrity_name(wim::VerifyReport::Integrity i) {
 }
 
 void print_json(const std::string& wimfile, const wim::VerifyReport* r, const std::string& open_error) {
-  std::string o = "{\"path\":" + json_string(wimfile);
+  // One document, on one line: also the "summary" object of the JSON Lines
+  // contract (docs/json-events.md), so that both kinds of reader take it.
+  std::string o = "{\"type\":\"summary\",\"version\":" + std::to_string(events::kSchemaVersion) +
+                  ",\"command\":\"verify\",\"path\":" + json_string(wimfile) + ",\"archive\":" + json_string(wimfile);
   bool ok = r && r->ok();
   o += ",\"ok\":" + std::string(ok ? "true" : "false");
   if (r) {
@@ -62,8 +64,13 @@ void print_json(const std::string& wimfile, const wim::VerifyReport* r, const st
 }
 
 void run_verify(VerifyArgs& a) {
-  apply_thread_count(a.common.threads);
-  const bool chatty = !a.common.quiet && !a.json;
+  // --json: one document on stdout (not JSON Lines), warnings as text on
+  // stderr, an error as a JSON object on stderr.
+  CommonOptions common = a.common;
+  common.json = false;
+  start_command(common);
+  events::set_json_errors(a.common.json);
+  const bool chatty = a.common.chatty();
   const std::string shown = a.wimfile == "-" ? "standard input" : a.wimfile;
   std::unique_ptr<wim::Archive> archive;
   std::unique_ptr<wim::PipeReader> pipe;
@@ -79,7 +86,7 @@ void run_verify(VerifyArgs& a) {
       wim::check_split_refs(*archive);
     }
   } catch (const Error& e) {
-    if (a.json) print_json(a.wimfile, nullptr, e.what());
+    if (a.common.json) print_json(a.wimfile, nullptr, e.what());
     throw;
   }
   if (archive) print_warnings(archive->warnings());
@@ -90,13 +97,13 @@ void run_verify(VerifyArgs& a) {
 
   wim::VerifyOptions vo;
   vo.check_integrity = !a.nocheck;
-  std::unique_ptr<Progress> progress;
+  std::unique_ptr<events::Progress> progress;
   vo.phase = [&](const std::string& s) {
     if (!chatty) return;
     if (progress) progress->finish();
     progress.reset();
     if (s == "Verifying file data")
-      progress = std::make_unique<Progress>(s, true);
+      progress = std::make_unique<events::Progress>("verify", s);
     else
       std::printf("%s\n", s.c_str());
     std::fflush(stdout);
@@ -108,7 +115,7 @@ void run_verify(VerifyArgs& a) {
   if (pipe) pipe->drain();
   if (progress) progress->finish();
 
-  if (a.json) print_json(a.wimfile, &r, "");
+  if (a.common.json) print_json(a.wimfile, &r, "");
   if (r.ok()) {
     if (chatty)
       std::printf("\"%s\" was successfully verified (%zu image%s, %llu blobs).\n", shown.c_str(), r.images,
@@ -116,7 +123,8 @@ void run_verify(VerifyArgs& a) {
     return;
   }
   std::fflush(stdout);
-  for (size_t i = 1; i < r.problems.size(); i++) std::fprintf(stderr, "wimpack: error: %s\n", r.problems[i].message.c_str());
+  if (!a.common.json)
+    for (size_t i = 1; i < r.problems.size(); i++) std::fprintf(stderr, "wimpack: error: %s\n", r.problems[i].message.c_str());
   const auto& first = r.problems[0];
   fail(first.code, first.message + (r.problems.size() > 1 ? " (" + std::to_string(r.problems.size() - 1) +
                                                                   " more problem(s) listed above)"
@@ -133,7 +141,7 @@ void register_verify(CLI::App& app) {
   c->add_option("--ref", a.refs, "Additional archive(s) holding blobs (delta bases, split parts), as a glob; repeatable")
       ->allow_extra_args(false);  // "--ref GLOB PATH": PATH is not a second glob
   c->add_flag("--nocheck", a.nocheck, "Do not check the integrity table");
-  c->add_flag("--json", a.json, "Print the result as one JSON document on stdout");
+  c->add_flag("--json", a.common.json, "Print the result as one JSON document on stdout (docs/json-events.md)");
   add_common_options(c, a.common);
   c->callback([] { run_verify(a); });
 }

@@ -10,7 +10,7 @@ void fail_errno(const std::string& what, const std::string& path, int err) {
   std::string msg = what;
   if (!path.empty()) msg += " '" + path + "'";
   msg += ": " + errno_text(err);
-  throw Error(Errc::Failure, std::move(msg));
+  throw Error(Errc::Failure, std::move(msg), path);
 }
 
 }  // namespace wp

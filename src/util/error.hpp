@@ -22,10 +22,15 @@ enum class Errc : int {
 class Error : public std::runtime_error {
 public:
   Error(Errc code, std::string message) : std::runtime_error(std::move(message)), code_(code) {}
+  // `path`: the file the error is about (shown in --json error objects).
+  Error(Errc code, std::string message, std::string path)
+      : std::runtime_error(std::move(message)), code_(code), path_(std::move(path)) {}
   Errc code() const noexcept { return code_; }
+  const std::string& path() const noexcept { return path_; }
 
 private:
   Errc code_;
+  std::string path_;
 };
 
 [[noreturn]] inline void fail(Errc code, std::string message) { throw Error(code, std::move(message)); }

@@ -732,11 +732,17 @@ size_t ArchiveWriter::import_image(const Archive& src, size_t index, bool recomp
     return std::tie(a.first, oa) < std::tie(b.first, ob);
   });
   Bytes buf(1 << 20);
+  // Progress of the copies: stored (compressed) bytes.
+  uint64_t copy_done = 0, copy_total = 0;
+  if (!opts_.pipable)
+    for (const ResKey& key : copy_res) copy_total += key.first->resources()[key.second].size_in_wim;
   auto copy_bytes = [&](const Archive& from, uint64_t offset, uint64_t size) {
     for (uint64_t off = 0; off < size; off += buf.size()) {
       size_t k = size_t(std::min<uint64_t>(buf.size(), size - off));
       from.file().read_at(offset + off, {buf.data(), k}, "resource data");
       out_.write({buf.data(), k});
+      copy_done += k;
+      if (progress_) progress_(copy_done, copy_total);
     }
   };
   for (const ResKey& key : copy_res) {
