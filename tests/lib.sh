@@ -102,6 +102,20 @@ require_tool() {
     done
 }
 
+# require_fuse: for the mount scenarios (wimpack-only). Without /dev/fuse:
+# exit 77 (ctest's "skipped"), except in CI, where its absence is a failure.
+require_fuse() {
+    [[ $ORACLE == 1 ]] && { echo "SKIP: wimpack-only scenario"; exit 0; }
+    if [[ ! -c /dev/fuse ]]; then
+        if [[ -n ${CI:-} ]]; then echo "FAIL: /dev/fuse is missing in CI"; exit 1; fi
+        echo "SKIP: /dev/fuse is missing (no FUSE here)"
+        exit 77
+    fi
+}
+
+# is_mounted DIR: a FUSE file system is mounted on DIR.
+is_mounted() { grep -qs " $(realpath "$1") fuse" /proc/mounts; }
+
 # ---------------------------------------------------------------------------
 # Recording results
 # ---------------------------------------------------------------------------

@@ -227,12 +227,6 @@ public:
   }
 
 private:
-  static void reply_xattr(fuse_req_t req, const char* data, size_t len, size_t size) {
-    if (size == 0) return (void)fuse_reply_xattr(req, len);
-    if (size < len) return (void)fuse_reply_err(req, ERANGE);
-    fuse_reply_buf(req, data, len);
-  }
-
   void report(const char* what) {
     if (opts_.debug) std::fprintf(stderr, "wimpack mount: %s\n", what);
   }

@@ -4,6 +4,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include <cerrno>
 #include <functional>
 #include <string>
 
@@ -24,6 +25,14 @@ constexpr const char* kCommitResultXattr = "wimpack.commit_result";
 std::string check_mount_point(const std::string& dir);
 // Errc::Unsupported when there is no /dev/fuse, an error when it is unusable.
 void check_dev_fuse();
+
+// Replies to getxattr/listxattr with `len` bytes of `data`: the size only
+// when the caller asked for it (size 0), ERANGE when its buffer is too small.
+inline void reply_xattr(fuse_req_t req, const char* data, size_t len, size_t size) {
+  if (size == 0) return (void)fuse_reply_xattr(req, len);
+  if (size < len) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, data, len);
+}
 
 // Mounts `ops` on `abs`, goes into the background (unless opts.debug), calls
 // `in_background` there, and serves requests until unmounted or signalled:

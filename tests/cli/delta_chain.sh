@@ -10,7 +10,6 @@ init_test "$@"
 
 MNT=$TMP/mnt
 mkdir -p "$MNT"
-is_mounted() { grep -qs " $(realpath "$1") fuse" /proc/mounts; }
 _delta_cleanup() {  # a failed check must not leave a mount behind
     is_mounted "$MNT" && umount -l "$MNT" 2>/dev/null
     _cleanup

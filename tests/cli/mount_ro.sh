@@ -7,12 +7,7 @@
 # archives with --ref; unmount waits for the mount process; error cases.
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 init_test "$@"
-[[ $ORACLE == 1 ]] && { echo "SKIP: wimpack-only scenario"; exit 0; }
-if [[ ! -c /dev/fuse ]]; then
-    if [[ -n ${CI:-} ]]; then echo "FAIL: /dev/fuse is missing in CI"; exit 1; fi
-    echo "SKIP: /dev/fuse is missing (no FUSE here)"
-    exit 77
-fi
+require_fuse
 
 WL=0
 have wimlib-imagex && WL=1
@@ -21,7 +16,6 @@ make_test_tree "$src" --unix
 MNT=$TMP/mnt
 mkdir "$MNT"
 
-is_mounted() { grep -qs " $(realpath "$1") fuse" /proc/mounts; }
 # Unmounts whatever is left on exit (a failed check must not leave a mount).
 _mount_cleanup() {
     local m
