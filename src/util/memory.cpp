@@ -7,6 +7,7 @@
 #include <mutex>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "util/size.hpp"
 
@@ -17,26 +18,63 @@ uint64_t physical_memory() {
   return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
 }
 
-std::optional<uint64_t> cgroup_memory_limit_from(const std::string& cgroup_file,
-                                                 const std::function<std::string(const std::string&)>& read_max) {
-  std::istringstream in(cgroup_file);
-  std::string line, path;
-  bool found = false;
-  while (std::getline(in, line))
-    if (line.rfind("0::", 0) == 0) path = line.substr(3), found = true;
-  if (!found) return std::nullopt;
+namespace {
+
+// True if `controllers` (the middle field of a /proc/self/cgroup line, e.g.
+// "memory" or "cpu,memory") names the v1 memory controller.
+bool has_memory_controller(std::string_view controllers) {
+  while (!controllers.empty()) {
+    size_t comma = controllers.find(',');
+    if (controllers.substr(0, comma) == "memory") return true;
+    if (comma == std::string_view::npos) break;
+    controllers.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The tightest limit in `file` of `root`/PATH and each ancestor of PATH.
+// Values of 2^62 and more are "unlimited" (v1 writes 0x7FFFFFFFFFFFF000).
+std::optional<uint64_t> tightest(std::string path, const std::string& root, const char* file,
+                                 const std::function<std::string(const std::string&)>& read) {
   std::optional<uint64_t> best;
-  // PATH, then each ancestor up to the root: the tightest limit applies.
   for (;;) {
-    std::string v = read_max(path);
+    std::string dir = root + (path == "/" ? std::string() : path);
+    while (!dir.empty() && dir.front() == '/') dir.erase(0, 1);
+    std::string v = read(dir.empty() ? std::string(file) : dir + "/" + file);
     while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
     if (!v.empty() && v != "max" && v.find_first_not_of("0123456789") == std::string::npos && v.size() < 20) {
       uint64_t n = std::stoull(v);
-      best = best ? std::min(*best, n) : n;
+      if (n < (uint64_t(1) << 62)) best = best ? std::min(*best, n) : n;
     }
     if (path.empty() || path == "/") break;
     size_t slash = path.rfind('/');
     path = slash == std::string::npos || slash == 0 ? std::string("/") : path.substr(0, slash);
+  }
+  return best;
+}
+
+}  // namespace
+
+std::optional<uint64_t> cgroup_memory_limit_from(const std::string& cgroup_file,
+                                                 const std::function<std::string(const std::string&)>& read) {
+  std::istringstream in(cgroup_file);
+  std::string line;
+  std::optional<uint64_t> best;
+  auto take = [&](std::optional<uint64_t> v) {
+    if (v) best = best ? std::min(*best, *v) : *v;
+  };
+  while (std::getline(in, line)) {
+    // "ID:CONTROLLERS:PATH"; PATH may itself contain ':'.
+    size_t a = line.find(':');
+    size_t b = a == std::string::npos ? std::string::npos : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    std::string_view controllers(line.data() + a + 1, b - a - 1);
+    std::string path = line.substr(b + 1);
+    if (path.empty() || path.front() != '/') continue;
+    if (line.compare(0, a, "0") == 0 && controllers.empty())
+      take(tightest(path, "", "memory.max", read));  // cgroup v2
+    else if (has_memory_controller(controllers))
+      take(tightest(path, "memory", "memory.limit_in_bytes", read));  // cgroup v1
   }
   return best;
 }
@@ -46,8 +84,8 @@ std::optional<uint64_t> cgroup_memory_limit() {
   if (!f) return std::nullopt;
   std::stringstream ss;
   ss << f.rdbuf();
-  return cgroup_memory_limit_from(ss.str(), [](const std::string& dir) {
-    std::ifstream m("/sys/fs/cgroup" + (dir == "/" ? std::string() : dir) + "/memory.max");
+  return cgroup_memory_limit_from(ss.str(), [](const std::string& path) {
+    std::ifstream m("/sys/fs/cgroup/" + path);
     std::string v;
     if (m) std::getline(m, v);
     return v;

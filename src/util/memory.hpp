@@ -1,5 +1,5 @@
 // The memory budget (--max-memory, issue 13): how much memory a command may
-// use, where the default comes from (physical memory, the cgroup v2 limit),
+// use, where the default comes from (physical memory, the cgroup limit),
 // and the one function that sizes threads, chunks in flight and solid chunks
 // to fit it.
 #pragma once
@@ -13,15 +13,18 @@ namespace wp {
 
 // Physical memory (sysconf); 0 if unknown.
 uint64_t physical_memory();
-// The smallest memory.max of this process's cgroup v2 and its ancestors
-// (/proc/self/cgroup "0::PATH", /sys/fs/cgroup/PATH/memory.max; "max" =
-// unlimited); nullopt when unlimited or not under cgroup v2.
+// The tightest memory limit of this process's cgroup and its ancestors:
+// cgroup v2 (/proc/self/cgroup "0::PATH", /sys/fs/cgroup/PATH/memory.max,
+// "max" = unlimited) and cgroup v1's memory controller ("N:memory:PATH",
+// /sys/fs/cgroup/memory/PATH/memory.limit_in_bytes, where unlimited is a
+// huge number), whichever the host has (Docker on older hosts is v1).
+// nullopt when unlimited or under no cgroup.
 std::optional<uint64_t> cgroup_memory_limit();
 // The same from given file contents (for tests): `cgroup_file` is
-// /proc/self/cgroup, `read_max(dir)` returns memory.max of /sys/fs/cgroup/DIR
-// ("" if unreadable).
+// /proc/self/cgroup, `read(path)` returns the content of /sys/fs/cgroup/PATH
+// (e.g. "a/b/memory.max", "memory/a/memory.limit_in_bytes"; "" if unreadable).
 std::optional<uint64_t> cgroup_memory_limit_from(const std::string& cgroup_file,
-                                                 const std::function<std::string(const std::string&)>& read_max);
+                                                 const std::function<std::string(const std::string&)>& read);
 
 // The process-wide budget: --max-memory if given (set_memory_budget), else
 // min(physical memory, cgroup limit).

@@ -58,15 +58,29 @@ TEST_CASE("plan_memory: threads are kept when buffers are what is short") {
   CHECK(p->tokens == 4);
 }
 
-TEST_CASE("cgroup_memory_limit_from: the tightest memory.max up the tree") {
-  std::map<std::string, std::string> max{{"/a/b", "max\n"}, {"/a", "209715200\n"}, {"/", ""}};
-  auto rd = [&](const std::string& d) { return max.count(d) ? max[d] : std::string(); };
+TEST_CASE("cgroup_memory_limit_from: the tightest memory.max up the tree (v2)") {
+  std::map<std::string, std::string> files{{"a/b/memory.max", "max\n"}, {"a/memory.max", "209715200\n"}, {"memory.max", ""}};
+  auto rd = [&](const std::string& p) { return files.count(p) ? files[p] : std::string(); };
   CHECK(*cgroup_memory_limit_from("0::/a/b\n", rd) == 209715200);
-  max["/a/b"] = "104857600\n";
+  files["a/b/memory.max"] = "104857600\n";
   CHECK(*cgroup_memory_limit_from("0::/a/b\n", rd) == 104857600);
-  CHECK_FALSE(cgroup_memory_limit_from("0::/\n", rd));                   // root: no limit
-  CHECK_FALSE(cgroup_memory_limit_from("4:memory:/x\n1:cpu:/\n", rd));   // cgroup v1 only
-  max["/a"] = "max";
-  max["/a/b"] = "max";
+  CHECK_FALSE(cgroup_memory_limit_from("0::/\n", rd));  // root: no limit
+  CHECK_FALSE(cgroup_memory_limit_from("4:cpu:/x\n1:pids:/\n", rd));  // no memory controller
+  files["a/memory.max"] = "max";
+  files["a/b/memory.max"] = "max";
   CHECK_FALSE(cgroup_memory_limit_from("0::/a/b\n", rd));
+}
+
+TEST_CASE("cgroup_memory_limit_from: cgroup v1's memory controller") {
+  std::map<std::string, std::string> files{{"memory/x/y/memory.limit_in_bytes", "9223372036854771712\n"},
+                                           {"memory/x/memory.limit_in_bytes", "314572800\n"},
+                                           {"memory/memory.limit_in_bytes", "9223372036854771712\n"}};
+  auto rd = [&](const std::string& p) { return files.count(p) ? files[p] : std::string(); };
+  CHECK(*cgroup_memory_limit_from("4:memory:/x/y\n1:cpu:/\n0::/\n", rd) == 314572800);
+  CHECK(*cgroup_memory_limit_from("3:cpuacct,memory:/x/y\n", rd) == 314572800);  // co-mounted controllers
+  CHECK_FALSE(cgroup_memory_limit_from("4:memory:/\n", rd));  // "unlimited" is a huge number
+  CHECK_FALSE(cgroup_memory_limit_from("4:memoryx:/x/y\n", rd));
+  // Both hierarchies: the tighter one.
+  files["a/memory.max"] = "104857600";
+  CHECK(*cgroup_memory_limit_from("4:memory:/x/y\n0::/a\n", rd) == 104857600);
 }
