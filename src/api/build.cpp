@@ -635,7 +635,7 @@ int wimpack_commit_image(wimpack_image* image) {
       try {
         wim::ArchiveWriter& writer = update.begin(wo, existing != nullptr);
         if (existing && !update.in_place()) writer.import_archive(*existing, false);
-        if (st->progress) writer.set_progress([&](uint64_t d, uint64_t t) { st->progress(d, t, st->progress_ctx); });
+        if (st->progress) writer.set_progress([&](uint64_t d, uint64_t t, uint64_t) { st->progress(d, t, st->progress_ctx); });
         writer.add_image(st->img, st->sources, st->name);
         update.commit();
       } catch (...) {

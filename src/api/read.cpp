@@ -306,7 +306,7 @@ int wimpack_apply(wimpack_archive* archive, int index, const char* path, const c
     opts.unix_data = flags & WIMPACK_APPLY_UNIX_DATA;
     opts.rpfix = flags & WIMPACK_APPLY_RPFIX;
     apply::ProgressFn pf;
-    if (progress) pf = [&](uint64_t d, uint64_t t) { progress(d, t, context); };
+    if (progress) pf = [&](uint64_t d, uint64_t t, uint64_t) { progress(d, t, context); };
     size_t i = st->index(index);
     if (!path || image::split_image_path(path).empty()) {
       apply::extract_image(*st->archive, i, target_dir, opts, pf);

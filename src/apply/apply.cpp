@@ -55,6 +55,7 @@ struct InodeRec {
   bool created = false;  // the first link exists with its data and metadata
   bool has_target = false;
   std::string target;    // symlinks: UNIX target, once their blob arrived
+  uint32_t links = 1;    // dentries (hard links) of this inode in the tree
 };
 
 struct Need {
@@ -158,6 +159,9 @@ struct TreeWriter::Impl {
   std::vector<std::string> warnings;
   uint64_t named_streams = 0, other_reparse = 0, encrypted = 0, bad_symlinks = 0;
   std::atomic<uint64_t> replaced{0};
+  // Non-directory dentries whose data is in place (for progress reports):
+  // those without data from the start, the others as their blob arrives.
+  std::atomic<uint64_t> files_done{0};
   uint64_t owner_failures = 0, mode_failures = 0, xattr_failures = 0, time_failures = 0;
   std::string first_owner_failure, first_xattr_failure, first_time_failure, first_mode_failure;
   bool proc_fd = false;
@@ -415,6 +419,7 @@ struct TreeWriter::Impl {
         InodeRec& r = inodes[pos->second];
         nodes[r.last_node].next_link = idx;
         r.last_node = idx;
+        r.links++;
       }
       nodes.push_back({d, it.parent, pos->second});
       if (d->children.empty()) continue;
@@ -492,6 +497,11 @@ struct TreeWriter::Impl {
       }
     }
     std::sort(needs.begin(), needs.end());
+    uint64_t without_data = 0;
+    for (const InodeRec& r : inodes)
+      if (r.kind != Kind::Dir) without_data += r.links;
+    for (const Need& nd : needs) without_data -= inodes[nd.inode].links;
+    files_done = without_data;
     std::vector<std::pair<Sha1, uint64_t>> out;
     for (uint32_t i = 0; i < needs.size();) {
       uint32_t j = i;
@@ -628,9 +638,16 @@ struct TreeWriter::Impl {
       primary.reset();
     }
     b.done = true;
+    count_files_of(b);
     in_blob = false;
     buf.clear();
     if (buf.capacity() > 4 * kWholeBlobBuffer) buf.shrink_to_fit();
+  }
+
+  void count_files_of(const Blob& b) {
+    uint64_t n = 0;
+    for (uint32_t i = b.begin; i < b.end; i++) n += inodes[needs[i].inode].links;
+    files_done += n;
   }
 
   // --- whole small blobs, on any thread ---------------------------------------
@@ -669,6 +686,7 @@ struct TreeWriter::Impl {
       r.created = true;
     }
     b.done = true;
+    count_files_of(b);
   }
 
   // --- finish ----------------------------------------------------------------
@@ -770,6 +788,7 @@ void TreeWriter::begin_blob(const Sha1& hash) { impl_->begin_blob(hash); }
 void TreeWriter::blob_data(ByteSpan chunk) { impl_->blob_data(chunk); }
 void TreeWriter::end_blob() { impl_->end_blob(); }
 void TreeWriter::finish() { impl_->finish(); }
+uint64_t TreeWriter::files_done() const { return impl_->files_done; }
 void TreeWriter::set_blob_size(const Sha1& hash, uint64_t size) { impl_->set_blob_size(hash, size); }
 bool TreeWriter::can_write_whole(const Sha1& hash) const { return impl_->can_write_whole(hash); }
 void TreeWriter::write_whole(const Sha1& hash, ByteSpan data) { impl_->write_whole(hash, data); }

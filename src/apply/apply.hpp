@@ -91,6 +91,10 @@ public:
   // Hard links, symlinks, then directories' metadata (deepest first).
   void finish();
 
+  // Non-directory entries whose data is in place so far (for progress:
+  // entries without data count from prepare(); hard links count each).
+  uint64_t files_done() const;
+
   std::vector<std::string> warnings() const;
 
 private:

@@ -273,7 +273,7 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
           break;
         }
       }
-      if (progress) progress(done, total);
+      if (progress) progress(done, total, tw.files_done());
     };
     std::vector<uint64_t> ends;
     for (uint32_t ri : order) {

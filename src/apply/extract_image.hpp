@@ -20,7 +20,8 @@ struct ExtractResult {
 // paths of `img` that use it (at most a few) and says why.
 std::string recovered_blob_warning(const image::Image& img, const Sha1& hash, const std::string& why);
 
-using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+// Bytes of blob data done and in all, and files done (TreeWriter::files_done).
+using ProgressFn = std::function<void(uint64_t done, uint64_t total, uint64_t files_done)>;
 
 ExtractResult extract_image(const wim::Archive& archive, size_t index, const std::string& target,
                             const ApplyOptions& opts, const ProgressFn& progress = {});

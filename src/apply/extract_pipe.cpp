@@ -94,7 +94,7 @@ ExtractResult extract_tree_from_pipe(wim::PipeReader& pipe, const image::Image& 
         inflight--;
       });
     }
-    if (progress) progress(done, 0);
+    if (progress) progress(done, 0, tw.files_done());
   };
   if (opts.recover_data)
     stream_then_wait(tasks, [&] { pipe.read_blobs(hashes, sink, on_corrupt); });

@@ -48,7 +48,7 @@ void apply_from_pipe(ApplyArgs& a) {
   auto t0 = std::chrono::steady_clock::now();
   events::Progress progress("apply", "Applying image " + std::to_string(index));
   auto r = apply::extract_image_from_pipe(pipe, index, target, ao,
-                                          [&](uint64_t d, uint64_t t) { progress.update(d, t); });
+                                          [&](uint64_t d, uint64_t t, uint64_t f) { progress.update(d, t, f); });
   progress.finish();
   print_warnings(r.warnings);
   pipe.drain_checked();
@@ -116,7 +116,7 @@ void run_apply(ApplyArgs& a) {
     events::Progress progress("apply", "Applying image " + std::to_string(index));
     wim::ImageInfo m = wim::read_image_info(archive->xml().image(index), index);
     progress.set_files_total(m.file_count);
-    auto r = apply::extract_image(*archive, index, dest, ao, [&](uint64_t d, uint64_t t) { progress.update(d, t); });
+    auto r = apply::extract_image(*archive, index, dest, ao, [&](uint64_t d, uint64_t t, uint64_t f) { progress.update(d, t, f); });
     progress.finish();
     print_warnings(r.warnings);
     bytes += r.bytes;

@@ -236,7 +236,7 @@ void run_capture(CaptureArgs& a) {
     }
     events::Progress progress("archive", "Archiving file data");
     progress.set_files_total(scan.image.stats().file_count);
-    writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+    writer.set_progress([&](uint64_t d, uint64_t t, uint64_t f) { progress.update(d, t, f); });
     index = writer.add_image(scan.image, scan.sources, a.name, &ws);
     progress.finish();
     auto& xml = writer.xml();

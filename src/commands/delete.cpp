@@ -67,7 +67,7 @@ void run_delete(DeleteArgs& a) {
       // A rebuild that copies only the images that stay, with their data as
       // it is (a delta keeps pointing at its base).
       events::Progress progress("rebuild", "Rebuilding");
-      writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+      writer.set_progress([&](uint64_t d, uint64_t t, uint64_t f) { progress.update(d, t, f); });
       uint32_t boot = wim->header().boot_index, new_boot = 0;
       for (size_t i = 1; i <= wim->image_count(); i++) {
         if (doomed[i]) continue;

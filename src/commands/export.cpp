@@ -147,7 +147,7 @@ void run_export(ExportArgs& a) {
     if (dest && !update->in_place()) writer.import_archive(*dest, false);
     writer.header().flags |= wo.extra_header_flags;
     events::Progress progress("export", "Exporting");
-    writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+    writer.set_progress([&](uint64_t d, uint64_t t, uint64_t f) { progress.update(d, t, f); });
     for (size_t k = 0; k < images.size(); k++) {
       // A pipable source's resources have their own layout (wim-format.md
       // §12.3): import_image copies them verbatim only into a pipable WIM.

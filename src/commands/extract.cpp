@@ -184,7 +184,7 @@ void run_extract(ExtractArgs& a) {
   events::Progress progress("extract", "Extracting file data");
   const image::ImageStats tree_stats = tree.stats();
   progress.set_files_total(tree_stats.file_count);
-  auto on_progress = [&](uint64_t d, uint64_t t) { progress.update(d, t); };
+  auto on_progress = [&](uint64_t d, uint64_t t, uint64_t f) { progress.update(d, t, f); };
   apply::ExtractResult r;
   if (pipe) {
     r = apply::extract_tree_from_pipe(*pipe, img, tree, a.dest_dir, ao, on_progress);

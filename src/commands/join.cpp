@@ -55,7 +55,7 @@ void run_join(JoinArgs& a) {
   try {
     wim::ArchiveWriter& writer = update->begin(wo, false);
     events::Progress progress("join", "Joining");
-    writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+    writer.set_progress([&](uint64_t d, uint64_t t, uint64_t f) { progress.update(d, t, f); });
     writer.import_archive(*first, /*recompress=*/false, &ws);
     progress.finish();
     image_count = writer.xml().image_count();

@@ -66,7 +66,7 @@ void run_optimize(OptimizeArgs& a) {
     wim::ArchiveWriter& writer = update->begin(wo, a.unsafe_compact);
     if (!a.unsafe_compact) {
       events::Progress progress("rebuild", "Rebuilding");
-      writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+      writer.set_progress([&](uint64_t d, uint64_t t, uint64_t f) { progress.update(d, t, f); });
       writer.import_archive(*src, recompress, &ws);
       progress.finish();
     }

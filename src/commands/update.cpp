@@ -268,7 +268,7 @@ void run_update(UpdateArgs& a) {
     wim::ArchiveWriter& writer = update->begin(wo, !a.rebuild);
     if (!update->in_place()) writer.import_archive(ar, false);
     events::Progress progress("archive", "Archiving file data");
-    writer.set_progress([&](uint64_t d, uint64_t t) { progress.update(d, t); });
+    writer.set_progress([&](uint64_t d, uint64_t t, uint64_t f) { progress.update(d, t, f); });
     writer.replace_image(index, img, scanned.sources, &ws);
     progress.finish();
     image_count = writer.xml().image_count();

@@ -148,12 +148,14 @@ void Progress::set_files_total(uint64_t n) {
   files_total_ = n;
 }
 
-void Progress::update(uint64_t done, uint64_t total) {
+void Progress::update(uint64_t done, uint64_t total, std::optional<uint64_t> files_done) {
   if (!human_ && !json_) return;
   std::lock_guard lk(mutex_);
   if (finished_) return;
   done_ = done;
   total_ = total;
+  // Counted only where the command knows the total (else it stays null).
+  if (files_done && files_total_) files_done_ = std::min(*files_done, *files_total_);
   any_ = true;
   auto now = std::chrono::steady_clock::now();
   // At most 4 reports a second (a person's line and JSON objects alike).
@@ -182,7 +184,7 @@ void Progress::report(bool final) {
     eta = 0;
   else if (rate > 0 && total_ >= done_ && total_)
     eta = double(total_ - done_) / rate;
-  std::optional<uint64_t> files_done;
+  std::optional<uint64_t> files_done = files_done_;
   if (final && files_total_) files_done = files_total_;
   if (json_) {
     JsonObject o;

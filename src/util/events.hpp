@@ -66,7 +66,10 @@ public:
   // Total number of files the phase handles, when the command knows it; the
   // final report then counts them all done.
   void set_files_total(uint64_t n);
-  void update(uint64_t done, uint64_t total);
+  // `files_done`: files whose data is complete so far, when the layer counts
+  // them (never more than the total: files with no new data, such as empty
+  // or already stored ones, are only counted by finish()).
+  void update(uint64_t done, uint64_t total, std::optional<uint64_t> files_done = std::nullopt);
   void finish();
 
 private:
@@ -75,7 +78,7 @@ private:
   bool human_, json_;
   bool drawn_ = false, finished_ = false, any_ = false;
   uint64_t done_ = 0, total_ = 0;
-  std::optional<uint64_t> files_total_;
+  std::optional<uint64_t> files_total_, files_done_;
   std::chrono::steady_clock::time_point start_, last_;
   std::mutex mutex_;
 };

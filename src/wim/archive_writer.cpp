@@ -22,6 +22,7 @@ struct ArchiveWriter::Pending {
   uint64_t size = 0;
   Sha1 hash;
   bool hash_known = false;
+  uint64_t files = 0;    // progress: the image's file dentries whose data this is
   std::string sort_key;  // solid mode: extension, then name
 };
 
@@ -240,7 +241,7 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
   const Codec codec = opts_.compression.codec;
   const uint64_t C = codec == Codec::None ? (1u << 20) : opts_.chunk_size;
   const int level = opts_.compression.level;
-  uint64_t total = 0, done = 0;
+  uint64_t total = 0, done = 0, files = 0;
   for (auto& b : blobs) total += b.size;
 
   WritePipeline pipeline(chunk_tokens(C));
@@ -347,8 +348,8 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
         rw.add_chunk(t.in, ByteSpan(t.out.data(), t.csize));
         done += t.in.size();
         if (stats) stats->bytes_read += t.in.size();
-        if (t.last) finish_blob(t.blob);
-        if (progress_) progress_(done, total);
+        if (t.last) finish_blob(t.blob), files += blobs[t.blob].files;
+        if (progress_) progress_(done, total, files);
       });
 }
 
@@ -387,8 +388,11 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
     groups.push_back(g);
     i = g.last;
   }
-  uint64_t total = 0, done = 0;
+  uint64_t total = 0, done = 0, files = 0;
   for (auto& b : blobs) total += b.size;
+  // Progress: a blob's files are done once the chunks written cover it.
+  size_t next_done = 0;
+  uint64_t next_end = blobs.empty() ? 0 : blobs[0].size;
 
   WritePipeline pipeline(chunk_tokens(C));  // tokens and compressors serve every group
   ResourceWriter rw(out_);
@@ -417,7 +421,11 @@ void ArchiveWriter::write_solid(std::vector<Pending>& blobs, WriteStats* stats) 
           rw.add_chunk(t.in, ByteSpan(t.out.data(), t.csize));
           done += t.in.size();
           if (stats) stats->bytes_read += t.in.size();
-          if (progress_) progress_(done, total);
+          while (next_done < blobs.size() && next_end <= done) {
+            files += blobs[next_done++].files;
+            if (next_done < blobs.size()) next_end += blobs[next_done].size;
+          }
+          if (progress_) progress_(done, total, files);
         });
 
     OutResource o;
@@ -486,12 +494,14 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
                                 const std::string& name, WriteStats* stats) {
   // 1. Collect the streams that need content, grouped by source.
   std::vector<std::vector<image::Stream*>> by_source(sources.size());
+  std::vector<uint64_t> files_of(sources.size());
   for (auto& inode : img.inodes()) {
     if (inode.nlink == 0) continue;
     for (auto& s : inode.streams)
       if (s.source != image::kNoSource) {
         if (s.source >= sources.size()) fail(Errc::Failure, "internal error: bad blob source index");
         by_source[s.source].push_back(&s);
+        if (s.type == image::StreamType::Data && s.name.empty() && !inode.is_directory()) files_of[s.source] += inode.nlink;
       }
   }
   // 2. Sizes seen more than once (here, in the archive, or in a delta base)
@@ -517,6 +527,7 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
     Pending p;
     p.source = sources[i].get();
     p.size = sources[i]->size();
+    p.files = files_of[i];
     const Sha1& h = by_source[i].front()->hash;
     if (!h.is_zero()) p.hash = h, p.hash_known = true;
     size_count[p.size]++;
@@ -742,7 +753,7 @@ size_t ArchiveWriter::import_image(const Archive& src, size_t index, bool recomp
       from.file().read_at(offset + off, {buf.data(), k}, "resource data");
       out_.write({buf.data(), k});
       copy_done += k;
-      if (progress_) progress_(copy_done, copy_total);
+      if (progress_) progress_(copy_done, copy_total, 0);
     }
   };
   for (const ResKey& key : copy_res) {

@@ -118,8 +118,11 @@ public:
   // header. The caller then commits (rename) or, for appends, is done.
   void finish();
 
-  // Progress callback: (bytes done, bytes total) of file data.
-  void set_progress(std::function<void(uint64_t, uint64_t)> cb) { progress_ = std::move(cb); }
+  // Progress callback: bytes done and in all of the file data being written,
+  // and how many of the image's file entries have their data written (0
+  // while copying compressed data from another archive).
+  using ProgressFn = std::function<void(uint64_t done, uint64_t total, uint64_t files_done)>;
+  void set_progress(ProgressFn cb) { progress_ = std::move(cb); }
 
 private:
   struct OutResource {
@@ -181,7 +184,7 @@ private:
   // (archive, resource index) -> index in resources_.
   std::map<std::pair<const Archive*, uint32_t>, uint32_t> copied_;
   std::unordered_map<uint64_t, uint32_t> excluded_sizes_;
-  std::function<void(uint64_t, uint64_t)> progress_;
+  ProgressFn progress_;
   // Pipable (everything waits for finish()): blobs to compress, verbatim
   // copies, the sources import_image made, metadata by resource index.
   std::vector<Pending> deferred_;

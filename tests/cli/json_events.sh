@@ -80,6 +80,20 @@ assert o["type"] == "error" and o["version"] == 1 and o["exit_code"] == int(sys.
 assert o["category"] and o["message"] and "path" in o, o
 PY
 }
+# files_progress STDOUT PHASE: that phase's progress objects all count files
+# (files_done an integer, non-decreasing, <= files_total), and the last is final
+files_progress() {
+    "$PY" - "$1" "$2" <<'PY'
+import json, sys
+objs = [o for o in map(json.loads, open(sys.argv[1])) if o["type"] == "progress" and o["phase"] == sys.argv[2]]
+assert objs and objs[-1]["final"], objs
+last = 0
+for o in objs:
+    assert isinstance(o["files_done"], int) and isinstance(o["files_total"], int), o
+    assert last <= o["files_done"] <= o["files_total"], o
+    last = o["files_done"]
+PY
+}
 # only_json STDOUT: every line (maybe none) parses
 only_json() { "$PY" -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$1"; }
 
@@ -98,6 +112,8 @@ t "capture: the skipped FIFO is a warning object with its path" has_object "$TMP
     '"special file" in o["message"] and o["path"].endswith("/fifo")'
 t "capture: a final progress object for the archive phase" has_object "$TMP/cap.out" progress \
     'o["phase"] == "archive" and o["final"] and o["bytes_done"] == o["bytes_total"] and o["files_done"] == o["files_total"]'
+t "capture: files_done counted as data is written (an integer, never falling, at most files_total)" \
+    files_progress "$TMP/cap.out" archive
 t "capture: nothing on stderr" test ! -s "$TMP/cap.err"
 t "capture --json --quiet: no progress, still the summary" run_json capq wp capture "$SRC" "$TMP/q.wim" --json --quiet
 t "... parses" jcheck "$TMP/capq.out" capture "$TMP/q.wim" images=image_count archive_size=size
@@ -121,6 +137,7 @@ t "apply --json" run_json apl wp apply "$W" 1 "$TMP/out" --json
 t "apply: summary matches info" jcheck "$TMP/apl.out" apply "$W" images=image_count archive_size=size \
     files=images.0.file_count directories=images.0.dir_count
 t "apply: a final progress object" has_object "$TMP/apl.out" progress 'o["phase"] == "apply" and o["final"]'
+t "apply: files_done counted as files are written" files_progress "$TMP/apl.out" apply
 t "extract --json" run_json ext wp extract "$W" 2 --dest-dir="$TMP/ext" --json
 t "extract: summary matches info" jcheck "$TMP/ext.out" extract "$W" images=image_count \
     files=images.1.file_count directories=images.1.dir_count
