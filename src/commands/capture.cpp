@@ -309,6 +309,7 @@ void add_capture_options(CLI::App* c, CaptureArgs& a) {
               "the link; a link loop fails");
   add_pipable_options(c, a.write, /*with_not=*/true);
   add_wimboot_option(c, a.write);
+  add_guid_option(c, a.write);
   add_windows_noop_options(c, {"--no-acls", "--strict-acls"});
   add_windows_only_options(c, {"--snapshot"});
   add_common_options(c, a.common);

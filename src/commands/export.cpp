@@ -196,6 +196,7 @@ void register_export(CLI::App& app) {
                     "Compression of a new DEST_WIMFILE (default: the source's); an existing one keeps its own. "
                     "LZX[:LEVEL], XPRESS, LZMS, none, zstd[:LEVEL], lzma[:LEVEL]");
   add_wimboot_option(c, a.write);
+  add_guid_option(c, a.write);
   c->add_flag("--boot", a.boot,
               "Make the exported image bootable; with 'all', the source's bootable image stays the bootable one");
   c->add_flag("--recompress", a.recompress, "Recompress all exported data, even where it could be copied as it is");

@@ -1,5 +1,9 @@
 #include "commands/write_options.hpp"
 
+#include <array>
+#include <string>
+#include <string_view>
+
 #include "commands/common.hpp"
 #include "util/env.hpp"
 #include "util/error.hpp"
@@ -34,6 +38,39 @@ void add_wimboot_option(CLI::App* c, WriteArgs& a) {
               "Mark the image WIMBoot-compatible; a new archive then defaults to XPRESS with 4K chunks");
 }
 
+void add_guid_option(CLI::App* c, WriteArgs& a) {
+  c->add_option("--image-guid", a.image_guid,
+                "GUID of the new archive: 32 hex digits as 'info' prints them (0x prefix, dashes and braces "
+                "allowed); default random, or derived from the content with SOURCE_DATE_EPOCH");
+}
+
+namespace {
+// "0x0011...ff", "{00112233-4455-...}" or plain hex: 16 bytes in the order
+// `info` prints them. Throws Errc::Usage otherwise.
+std::array<uint8_t, 16> parse_guid(const std::string& text) {
+  std::string hex;
+  std::string_view v = text;
+  if (v.size() >= 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) v.remove_prefix(2);
+  for (char ch : v)
+    if (ch != '-' && ch != '{' && ch != '}') hex += ch;
+  std::array<uint8_t, 16> g{};
+  auto nibble = [](char ch) -> int {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+  };
+  bool ok = hex.size() == 32;
+  for (size_t i = 0; ok && i < 16; i++) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    ok = hi >= 0 && lo >= 0;
+    g[i] = uint8_t(hi << 4 | lo);
+  }
+  if (!ok) fail(Errc::Usage, "--image-guid: '" + text + "' is not a GUID (32 hexadecimal digits, as 'wimpack info' prints it)");
+  return g;
+}
+}  // namespace
+
 void add_pipable_options(CLI::App* c, WriteArgs& a, bool with_not) {
   c->add_flag("--pipable", a.pipable,
               "Write a pipable WIM (wimlib's extension, not readable by Microsoft's tools) that can be written to "
@@ -59,6 +96,14 @@ wim::WriterOptions make_writer_options(const WriteArgs& a, const WriteTarget& t)
   if (t.to_stdout && a.not_pipable) fail(Errc::Usage, "a WIM written to standard output ('-') is always pipable");
   wim::WriterOptions wo;
   wo.source_date_epoch = source_date_epoch();  // an invalid value: Errc::Usage, before any work
+  if (!a.image_guid.empty()) {
+    wo.guid = parse_guid(a.image_guid);
+    // As wimlib-imagex, an archive that is changed keeps its GUID: delta
+    // archives and split parts name their base by it.
+    if (t.existing)
+      fail(Errc::Usage, "--image-guid sets the GUID of a new archive; '" + t.existing->path() +
+                            "' exists and keeps its GUID");
+  }
   const wim::Archive* dest = t.existing;
   const bool keep = dest && t.keep_encoding;
   const wim::Header* like = keep ? &dest->header() : t.like ? &t.like->header() : nullptr;

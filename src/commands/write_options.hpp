@@ -28,7 +28,14 @@ struct WriteArgs {
   // --pipable / --not-pipable, registered by the commands that take them
   // (add_pipable_options).
   bool pipable = false, not_pipable = false;
+  // --image-guid=HEX (capture, export; add_guid_option): the GUID of the new
+  // archive, as `info` prints it; empty = random (or derived from the
+  // content under SOURCE_DATE_EPOCH).
+  std::string image_guid;
 };
+
+// Registers --image-guid on `c` (commands that create an archive).
+void add_guid_option(CLI::App* c, WriteArgs& a);
 
 // Registers --wimboot on `c` (capture, append, export).
 void add_wimboot_option(CLI::App* c, WriteArgs& a);

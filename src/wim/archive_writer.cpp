@@ -115,7 +115,11 @@ uint64_t ArchiveWriter::xml_time() const {
   return opts_.source_date_epoch ? unix_to_filetime(*opts_.source_date_epoch, 0) : filetime_now();
 }
 
-void ArchiveWriter::derive_guid_if_reproducible() {
+void ArchiveWriter::choose_new_guid() {
+  if (opts_.guid && !appending_) {
+    header_.guid = *opts_.guid;
+    return;
+  }
   if (!opts_.source_date_epoch || appending_ || header_.guid != initial_guid_) return;
   std::vector<Sha1> meta, blobs;
   for (uint32_t ri : metadata_) meta.push_back(resources_[ri].hash);
@@ -1040,7 +1044,7 @@ void ArchiveWriter::finish_pipable() {
 
 void ArchiveWriter::finish() {
   if (opts_.unsafe_compact && appending_) compact();
-  derive_guid_if_reproducible();
+  choose_new_guid();
   if (opts_.pipable) finish_pipable();
   // §5.4: metadata entries in image order, then non-solid blobs by offset,
   // then one solid run: each resource entry followed by its blobs, with

@@ -52,6 +52,9 @@ struct WriterOptions {
   // random, and new blobs are written in tree order (the order of the
   // image's dentries) instead of the order the scan found them in.
   std::optional<int64_t> source_date_epoch;
+  // The GUID of a new archive (--image-guid), instead of a random or derived
+  // one. Ignored when appending (an archive keeps its GUID).
+  std::optional<std::array<uint8_t, 16>> guid;
 };
 
 // What a capture reports about the blobs it stored.
@@ -153,8 +156,9 @@ private:
   void write_header_placeholder();
   // The time recorded in the XML: SOURCE_DATE_EPOCH if set, else now.
   uint64_t xml_time() const;
-  // A new archive under SOURCE_DATE_EPOCH: header_.guid from the content.
-  void derive_guid_if_reproducible();
+  // A new archive: header_.guid from WriterOptions::guid, or under
+  // SOURCE_DATE_EPOCH from the content (else it stays random).
+  void choose_new_guid();
   void write_blobs(std::vector<Pending>& blobs, WriteStats* stats);
   void write_nonsolid(std::vector<Pending>& blobs, WriteStats* stats);
   void write_solid(std::vector<Pending>& blobs, WriteStats* stats);

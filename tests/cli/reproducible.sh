@@ -132,4 +132,22 @@ if have wimlib-imagex; then
     t "split result: wimlib-imagex verify" expect_ok wimlib-imagex verify "$TMP/split-1/p.swm" --ref="$TMP/split-1/p*.swm"
 fi
 
+# --image-guid: the GUID of a new archive, given as 'info' prints it; it wins
+# over the derived one, and an existing archive keeps its own.
+G=00112233445566778899aabbccddeeff
+guid_of() { "$WIMPACK" info "$1" | sed -n 's/^GUID: *0x//p'; }
+t "capture --image-guid=0x$G" expect_ok env SOURCE_DATE_EPOCH=$EPOCH "$WIMPACK" capture "$TMP/x/tree" "$TMP/g.wim" --image-guid=0x$G --quiet
+t "... info shows it" test "$(guid_of "$TMP/g.wim")" = $G
+t "... the rest as without it: only the 16 GUID bytes differ from the derived archive" \
+    test "$(cmp -l "$TMP/g.wim" "$TMP/lzx-1.wim" | wc -l)" -le 16
+t "export --image-guid in the braced form" expect_ok wp export "$TMP/g.wim" 1 "$TMP/g2.wim" --image-guid="{00112233-4455-6677-8899-AABBCCDDEEFF}" --quiet
+t "... info shows it" test "$(guid_of "$TMP/g2.wim")" = $G
+if have wimlib-imagex; then
+    t "... wimlib-imagex info shows it" bash -c 'wimlib-imagex info "$1" | grep -q "^GUID: *0x$2$"' _ "$TMP/g2.wim" $G
+fi
+t "append --image-guid to an existing archive: exit 2" expect_fail 2 --mentions "keeps its GUID" -- wp append "$TMP/x/tree" "$TMP/g.wim" again --image-guid=$G
+t "... the archive is unchanged (one image, same GUID)" test "$(guid_of "$TMP/g.wim")" = $G
+t "--image-guid that is not 32 hex digits: exit 2" expect_fail 2 --mentions "not a GUID" -- wp capture "$TMP/x/tree" "$TMP/bad.wim" --image-guid=0x1234
+t "... no archive" test ! -e "$TMP/bad.wim"
+
 summary
