@@ -14,6 +14,7 @@
 #include "util/error.hpp"
 #include "util/events.hpp"
 #include "util/file.hpp"
+#include "util/timer.hpp"
 
 namespace {
 
@@ -97,6 +98,15 @@ int main(int argc, char** argv) {
   // before the command starts.
   bool json_errors = false;
   for (int i = 1; i < argc; i++) json_errors |= std::string(argv[i]) == "--json";
+  // --debug-timings, on any command: one line per phase (util/timer.hpp).
+  // Taken out here so that every subcommand accepts it.
+  for (auto it = args.begin() + 1; it != args.end();)
+    if (std::string(*it) == "--debug-timings")
+      enable_timings(true), it = args.erase(it);
+    else
+      ++it;
+  argc = int(args.size());
+  argv = args.data();
   events::set_json_errors(json_errors);
   try {
     app.parse(argc, argv);

@@ -13,6 +13,7 @@
 #include "apply/task_join.hpp"
 #include "compress/chunk_pipeline.hpp"
 #include "util/error.hpp"
+#include "util/timer.hpp"
 #include "util/printable.hpp"
 #include "wim/resource_reader.hpp"
 
@@ -139,7 +140,9 @@ std::string recovered_blob_warning(const image::Image& img, const Sha1& hash, co
 
 ExtractResult extract_image(const wim::Archive& archive, size_t index, const std::string& target,
                             const ApplyOptions& opts, const ProgressFn& progress) {
+  PhaseTimer load_timer("apply/load-metadata");
   image::Image img = archive.load_image(index);
+  load_timer.stop();
   return extract_tree(archive, index, img, target, opts, progress);
 }
 
@@ -147,7 +150,10 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
                            const std::string& target, const ApplyOptions& opts, const ProgressFn& progress) {
   ExtractResult result;
   TreeWriter tw(img, target, opts);
+  PhaseTimer create_timer("apply/create");
   auto needed = tw.prepare();
+  create_timer.stop();
+  PhaseTimer write_timer("apply/write");
 
   // Locate every blob; group by archive (--ref) and resource.
   std::map<const wim::Archive*, std::map<uint32_t, std::vector<Wanted>>> plan;
@@ -290,7 +296,10 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
     });
   }
   result.bytes = done;
+  write_timer.stop();
+  PhaseTimer metadata_timer("apply/metadata");
   tw.finish();
+  metadata_timer.stop();
   result.warnings = std::move(recovered);
   for (auto& w : tw.warnings()) result.warnings.push_back(std::move(w));
   return result;

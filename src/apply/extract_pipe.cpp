@@ -13,6 +13,7 @@
 
 #include "apply/task_join.hpp"
 #include "util/error.hpp"
+#include "util/timer.hpp"
 #include "util/printable.hpp"
 
 namespace wp::apply {
@@ -27,7 +28,10 @@ ExtractResult extract_tree_from_pipe(wim::PipeReader& pipe, const image::Image& 
                                      const std::string& target, const ApplyOptions& opts, const ProgressFn& progress) {
   ExtractResult result;
   TreeWriter tw(tree, target, opts);
+  PhaseTimer create_timer("apply/create");
   auto needed = tw.prepare();  // sizes are 0 here: they come with each blob
+  create_timer.stop();
+  PhaseTimer write_timer("apply/write");
   std::vector<Sha1> hashes;
   hashes.reserve(needed.size());
   for (const auto& [hash, size] : needed) hashes.push_back(hash);
@@ -101,7 +105,10 @@ ExtractResult extract_tree_from_pipe(wim::PipeReader& pipe, const image::Image& 
   else
     stream_then_wait(tasks, [&] { pipe.read_blobs(hashes, sink); });
   result.bytes = done;
+  write_timer.stop();
+  PhaseTimer metadata_timer("apply/metadata");
   tw.finish();
+  metadata_timer.stop();
   result.warnings = std::move(recovered);
   for (auto& w : tw.warnings()) result.warnings.push_back(std::move(w));
   return result;

@@ -12,6 +12,7 @@
 #include "commands/common.hpp"
 #include "commands/write_options.hpp"
 #include "util/error.hpp"
+#include "util/timer.hpp"
 #include "util/file.hpp"
 #include "util/size.hpp"
 #include "wim/archive_update.hpp"
@@ -182,6 +183,7 @@ void run_capture(CaptureArgs& a) {
   so.continue_on_change = a.continue_on_change;
   so.dereference = a.dereference;
   capture::ScanResult scan;
+  PhaseTimer scan_timer("capture/scan");
   if (a.source_list) {
     std::vector<std::string> list_warnings;
     auto entries = capture::load_source_list(a.source, &list_warnings);
@@ -190,6 +192,7 @@ void run_capture(CaptureArgs& a) {
   } else {
     scan = capture::scan_tree(a.source, so);
   }
+  scan_timer.stop();
   print_warnings(scan.warnings);
   for (const auto& r : scan.excluded_roots) info(a.common.quiet, "Excluding \"" + r + "\" from capture (--config)");
   if (scan.excluded_count > scan.excluded_roots.size())

@@ -8,6 +8,7 @@
 
 #include "compress/chunk_pipeline.hpp"
 #include "util/error.hpp"
+#include "util/timer.hpp"
 #include "wim/archive_blob_source.hpp"
 #include "wim/integrity.hpp"
 #include "wim/metadata.hpp"
@@ -540,6 +541,7 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   std::vector<size_t> need_hash;
   for (size_t i = 0; i < candidates.size(); i++)
     if (!candidates[i].hash_known && (opts_.pipable || size_count[candidates[i].size] > 1)) need_hash.push_back(i);
+  PhaseTimer prehash_timer("write/prehash");
   tbb::enumerable_thread_specific<Bytes> hash_bufs;
   tbb::enumerable_thread_specific<Sha1Hasher> hashers;
   tbb::parallel_for_each(need_hash.begin(), need_hash.end(), [&](size_t i) {
@@ -559,7 +561,9 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
     p.hash = h.final();
     p.hash_known = true;
   });
+  prehash_timer.stop();
   // 3. Drop blobs this archive (or a delta base) already has, and duplicates.
+  PhaseTimer blobs_timer("write/blobs");
   std::vector<Pending> to_write;
   std::vector<size_t> cand_for_write;
   std::unordered_set<Sha1, Sha1Hash> queued;
@@ -612,7 +616,9 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
       s->size = sources[i]->size();
     }
   }
+  blobs_timer.stop();
   // 5. Reference counts (§5.1): one per dentry per stream.
+  PhaseTimer metadata_timer("write/metadata");
   img.for_each_dentry([&](const image::Dentry& d) {
     for (const auto& s : d.inode->streams)
       if (!s.hash.is_zero())
@@ -1043,6 +1049,7 @@ void ArchiveWriter::finish_pipable() {
 }
 
 void ArchiveWriter::finish() {
+  PhaseTimer timer("write/tables");
   if (opts_.unsafe_compact && appending_) compact();
   choose_new_guid();
   if (opts_.pipable) finish_pipable();

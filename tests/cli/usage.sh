@@ -212,4 +212,18 @@ if [[ $ORACLE != 1 ]]; then
     done
 fi
 
+# --debug-timings (any command): one line per phase, only when asked.
+if [[ $ORACLE != 1 ]]; then
+    phases_in() {  # phases_in STDERR PHASE...: each phase has its "timing:" line
+        local f=$1 p; shift
+        for p in "$@"; do grep -Eq "^wimpack: timing: $p: [0-9.]+ s wall, [0-9.]+ s CPU" "$f" || { echo "no line for $p"; cat "$f"; return 1; }; done
+    }
+    t "capture --debug-timings" expect_ok wp capture "$S" "$TMP/timed.wim" --debug-timings
+    t "... a line for scan, prehash, blobs, metadata and tables" phases_in "$LAST_STDERR" capture/scan write/prehash write/blobs write/metadata write/tables
+    t "apply --debug-timings" expect_ok wp apply "$TMP/timed.wim" 1 "$TMP/timed-out" --debug-timings
+    t "... a line for load-metadata, create, write and metadata" phases_in "$LAST_STDERR" apply/load-metadata apply/create apply/write apply/metadata
+    t "without it, no timing lines" expect_ok wp apply "$TMP/timed.wim" 1 "$TMP/timed-out2"
+    t "... none" bash -c '! grep -q "timing:" "$1"' _ "$LAST_STDERR"
+fi
+
 summary
