@@ -342,8 +342,9 @@ WIMPACK_API int wimpack_mount_image(wimpack_archive *archive, int index, const c
  * directory is empty again and the handle becomes invalid (a second call:
  * WIMPACK_ERR_USAGE). While files or directories are still open in the
  * mount (by any process), WIMPACK_ERR_BUSY: nothing changes and it may be
- * called again. A mount unmounted by someone else (umount, `wimpack
- * unmount`) is only cleaned up. Dismount every mount before the process
+ * called again. A mount unmounted by someone else (umount(8),
+ * `fusermount3 -u`; `wimpack unmount` refuses an in-process mount, whose
+ * process does not end with it) is only cleaned up. Dismount every mount before the process
  * exits: at a normal exit a mount still in place is detached lazily (and the
  * exit waits until no file is open in it), and a process killed leaves a
  * dead mount point ("Transport endpoint is not connected") until it is

@@ -8,6 +8,7 @@
 #include <fuse_lowlevel.h>
 
 #include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "mount/mount_internal.hpp"
@@ -19,12 +20,25 @@ namespace wp::mount {
 
 struct Session::Impl {
   ReadOnlyView view;
+  fuse_lowlevel_ops ops{};
   fuse_session* se = nullptr;
   std::thread loop;
   int loop_rc = 0;
 };
 
 namespace {
+
+// The read-only FS's getxattr, which the ops of an in-process mount wrap.
+void (*g_getxattr)(fuse_req_t, fuse_ino_t, const char*, size_t) = nullptr;
+
+// The root's kPidXattr names the process to wait for after unmounting
+// (`wimpack unmount`): here that is the program using the library, which
+// does not exit when its mount ends, so an in-process mount has none
+// (`wimpack unmount` then refuses it; umount(8) or fusermount3 -u work).
+void getxattr_in_process(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  if (ino == FUSE_ROOT_ID && std::strcmp(name, kPidXattr) == 0) return (void)fuse_reply_err(req, ENODATA);
+  g_getxattr(req, ino, name, size);
+}
 
 // Unmounts `abs`: umount2 as root, else fusermount3 (setuid), as `wimpack
 // unmount` does. Returns 0 or an errno (EINVAL: nothing mounted there).
@@ -69,7 +83,10 @@ std::unique_ptr<Session> Session::start(std::unique_ptr<wim::Archive> archive, s
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(int(argv.size()), argv.data());
-  im.se = fuse_session_new(&args, im.view.ops, sizeof *im.view.ops, im.view.userdata);
+  im.ops = *im.view.ops;
+  g_getxattr = im.view.ops->getxattr;  // (the same function for every read-only mount)
+  im.ops.getxattr = getxattr_in_process;
+  im.se = fuse_session_new(&args, &im.ops, sizeof im.ops, im.view.userdata);
   fuse_opt_free_args(&args);
   if (!im.se) fail(Errc::Failure, "cannot start a FUSE session for '" + dir + "'");
   if (fuse_session_mount(im.se, s->abs_.c_str()) != 0) {

@@ -178,7 +178,7 @@ t "random access: the stream's end reads right, its damaged start is an error" "
 if [[ -c /dev/fuse && ( $(id -u) == 0 || -n $(command -v fusermount3) ) ]]; then
     mkdir -p "$TMP/mnt"
     t "mount in-process: read with POSIX calls, busy, dismount, empty again" \
-        timeout 120 "$TMP/build_and_read" mount "$W" "$TMP/mnt"
+        env API_WIMPACK="$WIMPACK" timeout 120 "$TMP/build_and_read" mount "$W" "$TMP/mnt"
     not_mounted() { ! is_mounted "$TMP/mnt" && [[ -z $(ls -A "$TMP/mnt") ]]; }
     t "  nothing left mounted" not_mounted
     is_mounted "$TMP/mnt" && umount -l "$TMP/mnt" 2>/dev/null
