@@ -9,6 +9,8 @@
  *   build_and_read late WIM     reads the end of a stream whose first chunk
  *                               is damaged (random access decodes only the
  *                               chunks it reads)
+ *   build_and_read hashcheck WIM  reads a stream with one byte changed
+ *                               front to back: the SHA-1 check fails
  *   build_and_read mount WIM D  mounts both images in-process on the empty
  *                               directory D and reads them with POSIX calls
  * Compiled as C99 against the installed header. */
@@ -535,6 +537,26 @@ static void late_read(const char *wim) {
     puts("late read OK");
 }
 
+/* WIM (uncompressed) has one byte of the big stream changed: reading it
+ * front to back must end with the SHA-1 check failing. */
+static void hash_check(const char *wim) {
+    wimpack_archive *a;
+    wimpack_reader *r;
+    size_t len, got = 0;
+    uint64_t off;
+    char *big = seq_text(400000, &len);
+    static char buf[65536 + 3];
+    int rc = 0;
+    CHECK(wimpack_open_archive(wim, NULL, 0, &a));
+    CHECK(wimpack_open_reader(a, 1, "dir/big.txt", &r));
+    for (off = 0; off < len && rc == 0; off += got) rc = wimpack_read(r, off, buf, sizeof buf, &got);
+    printf("front to back: %d %s\n", rc, wimpack_error_message());
+    EXPECT(rc == WIMPACK_ERR_BAD_ARCHIVE && got == 0 && off < len && off + sizeof buf >= len); /* the last piece */
+    wimpack_close_archive(a);
+    free(big);
+    puts("hash check OK");
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "build") == 0) {
         build(argv[2]);
@@ -543,6 +565,10 @@ int main(int argc, char **argv) {
     }
     if (argc == 4 && strcmp(argv[1], "read") == 0) {
         read_back(argv[2], argv[3]);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "hashcheck") == 0) {
+        hash_check(argv[2]);
         return 0;
     }
     if (argc == 3 && strcmp(argv[1], "late") == 0) {

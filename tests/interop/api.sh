@@ -172,6 +172,17 @@ t "damage the first chunk of a big stream in a copy" damage_first_chunk "$TMP/da
 t "  the damage is real: wimpack verify fails" expect_fail 3 -- "$WIMPACK" verify "$TMP/damaged.wim"
 t "random access: the stream's end reads right, its damaged start is an error" "$TMP/build_and_read" late "$TMP/damaged.wim"
 
+flip_byte() {  # flip_byte WIM SHA1HEX: changes byte 1000 of that (uncompressed) blob
+    local off
+    off=$("$WL" info "$1" --blobs | awk -v h="0x$2" '$1 == "Hash" {cur = $3} cur == h && /^Offset in WIM/ {print $5; exit}')
+    [[ -n $off ]] || { echo "blob $2 not found"; return 1; }
+    printf '#' | dd of="$1" bs=1 seek=$(( off + 1000 )) conv=notrunc status=none
+}
+t "an uncompressed copy with one byte of a stream changed" \
+    "$WIMPACK" export "$W" 1 "$TMP/flipped.wim" --compress=none
+t "  (the byte changed)" flip_byte "$TMP/flipped.wim" "$(seq 1 400000 | sha1sum | cut -c1-40)"
+t "  reading it front to back through the API ends with the SHA-1 error" "$TMP/build_and_read" hashcheck "$TMP/flipped.wim"
+
 # --- in-process mounts -------------------------------------------------------------
 # wimpack_mount_image serves the FUSE session on a thread of the program,
 # which reads the mount with POSIX calls itself, then dismounts.
