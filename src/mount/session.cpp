@@ -134,7 +134,7 @@ void Session::finish() {
 
 Session::~Session() {
   if (stopped_) return;
-  unmount_dir(abs_, true);
+  if (impl_ && impl_->loop.joinable()) unmount_dir(abs_, true);  // (only once mounted and served)
   finish();
 }
 
