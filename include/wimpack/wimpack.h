@@ -241,7 +241,8 @@ WIMPACK_API int wimpack_open_archive(const char *wim_path, const char *const *re
                                      wimpack_archive **out);
 
 /* Frees the archive and every reader opened from it (those become invalid
- * handles). NULL and stale handles are ignored. */
+ * handles; mounts made from it stay, see wimpack_mount_image). NULL and
+ * stale handles are ignored. */
 WIMPACK_API void wimpack_close_archive(wimpack_archive *archive);
 
 /* *count = the number of images. */
