@@ -241,7 +241,8 @@ WIMPACK_API int wimpack_open_archive(const char *wim_path, const char *const *re
                                      wimpack_archive **out);
 
 /* Frees the archive and every reader opened from it (those become invalid
- * handles). NULL and stale handles are ignored. */
+ * handles; mounts made from it stay, see wimpack_mount_image). NULL and
+ * stale handles are ignored. */
 WIMPACK_API void wimpack_close_archive(wimpack_archive *archive);
 
 /* *count = the number of images. */
@@ -283,13 +284,17 @@ WIMPACK_API int wimpack_open_reader(wimpack_archive *archive, int index, const c
 WIMPACK_API int wimpack_reader_size(wimpack_reader *reader, uint64_t *size);
 /* Reads up to `size` bytes at `offset` into `buffer`; *got = bytes read
  * (less than size only at the end of the stream; 0 at or past the end).
- * Any offset may be read in any order. A reader keeps one decoding pass
- * over the stream: a read at or after the previous read's end continues it
- * (skipping forward by decoding), a read before it starts a new pass from the
- * beginning of the stream -- so sequential reads cost one decode, and
- * backward seeks cost a decode up to the offset. Data is checked against the
- * blob's SHA-1 when a pass reaches the end (WIMPACK_ERR_BAD_ARCHIVE on a
- * mismatch); a range read that stops earlier is not checked. */
+ * Any offset may be read in any order, at the cost of the chunks the range
+ * touches only (the mount's random access, through the resource's chunk
+ * table: a read at the end of a large compressed stream does not decode
+ * what comes before it). Decoded chunks are kept in a cache of 32 MiB per
+ * archive handle, shared by its readers. Reads that go front to back from
+ * offset 0 (each starting at or before where the previous one ended) are
+ * checked against the blob's SHA-1 when they reach the end
+ * (WIMPACK_ERR_BAD_ARCHIVE on a mismatch; the check then starts over);
+ * other reads are not checked (the data of each chunk still must decode to
+ * its size). Readers of one archive may be used on different threads at
+ * once. */
 WIMPACK_API int wimpack_read(wimpack_reader *reader, uint64_t offset, void *buffer, size_t size, size_t *got);
 /* Frees the reader; NULL and stale handles are ignored. */
 WIMPACK_API void wimpack_close_reader(wimpack_reader *reader);
@@ -305,6 +310,47 @@ WIMPACK_API void wimpack_close_reader(wimpack_reader *reader);
  * file data written. */
 WIMPACK_API int wimpack_apply(wimpack_archive *archive, int index, const char *path, const char *target_dir,
                               int flags, wimpack_progress_fn progress, void *context);
+
+/* ---------------------------------------------------------------- mounts */
+
+typedef struct wimpack_mount wimpack_mount; /* an image mounted by this process */
+
+/* Flags for wimpack_mount_image. */
+#define WIMPACK_MOUNT_UNIX_DATA 0x1       /* owners, modes, special files from UNIX data (as --unix-data) */
+#define WIMPACK_MOUNT_ALLOW_OTHER 0x2     /* other users may see the mount (FUSE allow_other) */
+#define WIMPACK_MOUNT_WINDOWS_STREAMS 0x4 /* named streams as "file:name" (as --streams-interface=windows);
+                                             default: as user.NAME extended attributes */
+
+/* Mounts image `index` of `archive` read-only on the directory `dir`, as
+ * `wimpack mount` does (the same file system: contents, links, hard links,
+ * times, named streams), but served inside the calling process: a FUSE
+ * session on threads the mount handle owns (no fork, no signal handlers).
+ * Returns once `dir` shows the image; from then on any process, this one
+ * included, reads it with ordinary calls (open, read, readdir, ...) -- but
+ * not from inside a wimpack_progress_fn or wimpack_dir_fn. The mount opens
+ * `wim_path` (and the refs) of `archive` again for itself: closing `archive`
+ * afterwards does not end it. Needs /dev/fuse (WIMPACK_ERR_UNSUPPORTED
+ * without it) and root or fusermount3.
+ *   dir: an existing, empty directory (WIMPACK_ERR_NOT_FOUND if it does not
+ *   exist, WIMPACK_ERR_FAILURE if it is not a directory or not empty);
+ *   index: 1-based (WIMPACK_ERR_NOT_FOUND if no such image); an image whose
+ *   data is not all in the archive and its refs is refused.
+ * On success *out is the mount handle; on failure *out is set to NULL. */
+WIMPACK_API int wimpack_mount_image(wimpack_archive *archive, int index, const char *dir, int flags,
+                                    wimpack_mount **out);
+
+/* Unmounts the directory and waits for the serving threads to end; the
+ * directory is empty again and the handle becomes invalid (a second call:
+ * WIMPACK_ERR_USAGE). While files or directories are still open in the
+ * mount (by any process), WIMPACK_ERR_BUSY: nothing changes and it may be
+ * called again. A mount unmounted by someone else (umount(8),
+ * `fusermount3 -u`; `wimpack unmount` refuses an in-process mount, whose
+ * process does not end with it) is only cleaned up. Dismount every mount before the process
+ * exits: at a normal exit a mount still in place is detached lazily (and the
+ * exit waits until no file is open in it), and a process killed leaves a
+ * dead mount point ("Transport endpoint is not connected") until it is
+ * unmounted with umount or `fusermount3 -u`. */
+WIMPACK_API int wimpack_dismount_image(wimpack_mount *mount);
 
 #ifdef __cplusplus
 }

@@ -16,10 +16,12 @@
 #include <unordered_map>
 
 #include "util/error.hpp"
+#include "wim/archive.hpp"
+#include "wimpack/wimpack.h"
 
 namespace wp::api {
 
-enum class Kind : uintptr_t { Image = 1, Stream = 2, Archive = 3, Reader = 4 };
+enum class Kind : uintptr_t { Image = 1, Stream = 2, Archive = 3, Reader = 4, Mount = 5 };
 
 template <class T, Kind K>
 class Registry {
@@ -86,5 +88,10 @@ int guarded(F&& f) noexcept {
 }
 
 void require(bool cond, const char* message);  // Errc::Usage unless cond
+
+// read.cpp: the archive of an archive handle opened afresh, with the same
+// refs and delta bases (for an in-process mount, which owns its archive and
+// outlives the handle it was made from).
+std::unique_ptr<wim::Archive> reopen_archive(wimpack_archive* archive);
 
 }  // namespace wp::api

@@ -10,6 +10,8 @@
 #include "apply/extract_image.hpp"
 #include "apply/select.hpp"
 #include "image/ops.hpp"
+#include "mount/chunk_cache.hpp"
+#include "util/sha1.hpp"
 #include "util/utf.hpp"
 #include "wim/archive.hpp"
 #include "wim/delta_chain.hpp"
@@ -23,9 +25,13 @@ namespace {
 struct ArchiveState {
   std::mutex mu;
   std::unique_ptr<wim::Archive> archive;
+  std::vector<std::string> ref_paths;
   std::map<size_t, image::Image> images;
   std::deque<std::string> strings;  // handed out as const char*; live until close
   std::vector<uint64_t> reader_ids;
+  // Decoded chunks for the readers of this archive (the mount's random
+  // access: a read decodes only the chunks it covers); thread-safe itself.
+  mount::ChunkCache cache{uint64_t(32) << 20};
 
   const char* keep(std::string s) {
     strings.push_back(std::move(s));
@@ -91,14 +97,17 @@ struct ArchiveState {
   }
 };
 
-// A stream read front to back through ArchiveBlobSource; a read behind the
-// current position starts a new pass.
+// A stream read at any offset through its archive's ChunkCache. Reads that
+// continue front to back from offset 0 are also hashed, and checked against
+// the blob's SHA-1 when they reach the end.
 struct ReaderState {
   std::mutex mu;
   std::weak_ptr<ArchiveState> owner;
-  std::unique_ptr<wim::ArchiveBlobSource> source;  // null for an empty stream
-  std::unique_ptr<wim::BlobStream> stream;
-  uint64_t size = 0, pos = 0;
+  const wim::BlobLocation* loc = nullptr;  // null for an empty stream
+  Sha1 hash;
+  uint64_t size = 0;
+  uint64_t hashed = 0;  // bytes [0, hashed) went through `hasher`, in order
+  Sha1Hasher hasher;
 };
 
 Registry<ArchiveState, Kind::Archive>& archives() {
@@ -111,6 +120,24 @@ Registry<ReaderState, Kind::Reader>& readers() {
 }
 
 }  // namespace
+}  // namespace wp::api
+
+namespace wp::api {
+
+std::unique_ptr<wim::Archive> reopen_archive(wimpack_archive* archive) {
+  auto st = archives().get(archive, "the archive");
+  std::string path;
+  std::vector<std::string> refs;
+  {
+    std::lock_guard lk(st->mu);
+    path = st->archive->path();
+    refs = st->ref_paths;
+  }
+  auto a = wim::Archive::open(path);
+  wim::resolve_delta_bases(*a, refs);
+  return a;
+}
+
 }  // namespace wp::api
 
 using namespace wp;
@@ -131,6 +158,7 @@ int wimpack_open_archive(const char* wim_path, const char* const* refs, size_t r
       ref_paths.push_back(refs[i]);
     }
     wim::resolve_delta_bases(*st->archive, ref_paths);
+    st->ref_paths = std::move(ref_paths);
     *out = archives().add<wimpack_archive>(st);
   });
 }
@@ -147,8 +175,7 @@ void wimpack_close_archive(wimpack_archive* archive) {
     auto r = readers().take_id(id);
     if (r) {
       std::lock_guard lk(r->mu);
-      r->stream.reset();
-      r->source.reset();
+      r->loc = nullptr;
     }
   }
 }
@@ -238,7 +265,11 @@ int wimpack_open_reader(wimpack_archive* archive, int index, const char* path, w
     if (s && !s->hash.is_zero()) {
       const wim::BlobLocation* loc = st->archive->find_blob(s->hash);
       if (!loc) fail(Errc::NotFound, "'" + std::string(path) + "': its data (blob " + s->hash.hex() + ") is not in the archive or its refs");
-      r->source = std::make_unique<wim::ArchiveBlobSource>(*loc->archive, *loc, s->hash);
+      if (loc->size != s->size)
+        fail(Errc::BadArchive, "'" + std::string(path) + "': the blob table gives its data " + std::to_string(loc->size) +
+                                   " bytes, the entry " + std::to_string(s->size));
+      r->loc = loc;
+      r->hash = s->hash;
       r->size = loc->size;
     }
     *out = readers().add<wimpack_reader>(r);
@@ -261,35 +292,23 @@ int wimpack_read(wimpack_reader* reader, uint64_t offset, void* buffer, size_t s
     require(got && (buffer || !size), "wimpack_read: NULL argument");
     auto owner = r->owner.lock();  // keeps the archive alive during the read
     std::lock_guard lk(r->mu);
-    if (!owner || !r->source || offset >= r->size) return;
-    if (!r->stream || offset < r->pos) {
-      r->stream = r->source->open();
-      r->pos = 0;
-    }
-    Bytes scratch;
-    while (r->pos < offset) {
-      scratch.resize(size_t(std::min<uint64_t>(offset - r->pos, 1 << 20)));
-      size_t n = r->stream->read(scratch);
-      if (!n) fail(Errc::BadArchive, "the stream ends before its size");
-      r->pos += n;
-    }
+    if (!owner || !r->loc || offset >= r->size) return;
     size_t want = size_t(std::min<uint64_t>(size, r->size - offset));
     auto* p = static_cast<uint8_t*>(buffer);
-    size_t have = 0;
-    while (have < want) {
-      size_t n = r->stream->read({p + have, want - have});
-      if (!n) fail(Errc::BadArchive, "the stream ends before its size");
-      have += n;
+    owner->cache.read(*r->loc, offset, {p, want});
+    // The hash check of front-to-back reading: this read continues it if it
+    // covers the next unhashed byte.
+    if (offset <= r->hashed && offset + want > r->hashed) {
+      r->hasher.update({p + (r->hashed - offset), size_t(offset + want - r->hashed)});
+      r->hashed = offset + want;
+      if (r->hashed == r->size) {
+        Sha1 h = r->hasher.final();
+        r->hashed = 0;
+        if (h != r->hash)
+          fail(Errc::BadArchive, "the data read does not match its SHA-1 (" + r->hash.hex() + "): the archive is corrupt");
+      }
     }
-    r->pos += have;
-    *got = have;
-    if (r->pos == r->size) {
-      // Let the hash check run (it happens when the end is reached), then
-      // start over on the next read.
-      uint8_t b;
-      r->stream->read({&b, 1});
-      r->stream.reset();
-    }
+    *got = want;
   });
 }
 

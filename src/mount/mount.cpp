@@ -480,8 +480,8 @@ std::string opt_escape(const std::string& s) {
 
 }  // namespace
 
-void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const std::string& dir,
-                    const MountOptions& opts) {
+ReadOnlyView make_readonly_view(std::unique_ptr<wim::Archive> archive, size_t index, const std::string& dir,
+                                const MountOptions& opts) {
   image::Image img = archive->load_image(index);
   // As apply: refuse an image whose data is not all at hand (its files
   // would read as empty), rather than mount it.
@@ -499,15 +499,29 @@ void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const s
              (delta ? "is neither in it nor in its delta bases; pass the right base with --ref=BASE.wim"
                     : "is missing: the archive is corrupt (or a delta made by another tool: pass its base with --ref=BASE.wim)"));
   }
-  std::string abs = check_mount_point(dir);
+  ReadOnlyView v;
+  v.abs = check_mount_point(dir);
   check_dev_fuse();
-  std::string source = archive->path();
-  ReadOnlyFs fs(std::move(archive), std::move(img), opts, abs == "/" ? std::string() : abs);
-  for (const auto& w : fs.warnings()) std::fprintf(stderr, "wimpack: warning: %s\n", w.c_str());
-  serve(kReadOnlyOps, &fs, dir, abs, source, opts, false, [&] { fs.enable_readahead(); });
-  if (opts.debug)
-    std::fprintf(stderr, "wimpack mount: %llu chunks decoded, %llu queued for read-ahead\n",
-                 (unsigned long long)fs.cache().decoded_chunks(), (unsigned long long)fs.cache().readahead_chunks());
+  v.source = archive->path();
+  auto fs = std::make_shared<ReadOnlyFs>(std::move(archive), std::move(img), opts, v.abs == "/" ? std::string() : v.abs);
+  v.warnings = fs->warnings();
+  v.ops = &kReadOnlyOps;
+  v.userdata = fs.get();
+  v.enable_readahead = [p = fs.get()] { p->enable_readahead(); };
+  v.stats = [p = fs.get()] {
+    return std::to_string(p->cache().decoded_chunks()) + " chunks decoded, " +
+           std::to_string(p->cache().readahead_chunks()) + " queued for read-ahead";
+  };
+  v.fs = std::move(fs);
+  return v;
+}
+
+void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const std::string& dir,
+                    const MountOptions& opts) {
+  ReadOnlyView v = make_readonly_view(std::move(archive), index, dir, opts);
+  for (const auto& w : v.warnings) std::fprintf(stderr, "wimpack: warning: %s\n", w.c_str());
+  serve(*v.ops, v.userdata, dir, v.abs, v.source, opts, false, v.enable_readahead);
+  if (opts.debug) std::fprintf(stderr, "wimpack mount: %s\n", v.stats().c_str());
 }
 
 void serve(const fuse_lowlevel_ops& ops, void* userdata, const std::string& dir, const std::string& abs,

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <functional>
+#include <memory>
+#include <vector>
 #include <string>
 
 #include "mount/mount.hpp"
@@ -33,6 +35,22 @@ inline void reply_xattr(fuse_req_t req, const char* data, size_t len, size_t siz
   if (size < len) return (void)fuse_reply_err(req, ERANGE);
   fuse_reply_buf(req, data, len);
 }
+
+// The read-only file system of `wimpack mount` for image `index` (its data
+// all at hand, else an error), ready to be served on the checked mount
+// point `abs`: `ops` with `userdata`, which `fs` owns. Shared by
+// mount_readonly() and the C API's in-process mounts (session.cpp).
+struct ReadOnlyView {
+  std::shared_ptr<void> fs;
+  const fuse_lowlevel_ops* ops = nullptr;
+  void* userdata = nullptr;
+  std::string abs, source;  // mount point (absolute), archive path (fsname)
+  std::vector<std::string> warnings;
+  std::function<void()> enable_readahead;  // once serving (threads)
+  std::function<std::string()> stats;      // the chunk cache's counters
+};
+ReadOnlyView make_readonly_view(std::unique_ptr<wim::Archive> archive, size_t index, const std::string& dir,
+                                const MountOptions& opts);
 
 // Mounts `ops` on `abs`, goes into the background (unless opts.debug), calls
 // `in_background` there, and serves requests until unmounted or signalled:

@@ -6,12 +6,26 @@
  *   build_and_read read WIM DIR reads both back through the read API and
  *                               applies image 2's /dir to DIR/dir_only and
  *                               image 1 to DIR/all
+ *   build_and_read late WIM     reads the end of a stream whose first chunk
+ *                               is damaged (random access decodes only the
+ *                               chunks it reads)
+ *   build_and_read hashcheck WIM  reads a stream with one byte changed
+ *                               front to back: the SHA-1 check fails
+ *   build_and_read mount WIM D  mounts both images in-process on the empty
+ *                               directory D and reads them with POSIX calls
  * Compiled as C99 against the installed header. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include <wimpack/wimpack.h>
 
@@ -312,6 +326,27 @@ static void read_back(const char *wim, const char *dir) {
     EXPECT(got == 0);
     wimpack_close_reader(r);
 
+    /* The end of the big compressed stream first (random access through the
+     * chunk table), then front to back in pieces (checked against its SHA-1
+     * at the end), on a fresh archive handle with a cold cache. */
+    {
+        wimpack_archive *a2;
+        uint64_t off;
+        CHECK(wimpack_open_archive(wim, NULL, 0, &a2));
+        CHECK(wimpack_open_reader(a2, 1, "dir/sub/copy.txt", &r));
+        CHECK(wimpack_read(r, len - 40000, buf, sizeof buf, &got));
+        EXPECT(got == 40000 && memcmp(buf, big + len - 40000, got) == 0);
+        CHECK(wimpack_read(r, 1234567, buf, 10, &got));
+        EXPECT(got == 10 && memcmp(buf, big + 1234567, 10) == 0);
+        for (off = 0; off < len; off += got) {
+            CHECK(wimpack_read(r, off, buf, 65536 + 17, &got));
+            EXPECT(got > 0 && memcmp(buf, big + off, got) == 0);
+        }
+        EXPECT(off == len);
+        wimpack_close_reader(r);
+        wimpack_close_archive(a2);
+    }
+
     CHECK(wimpack_open_reader(a, 1, "dir/ads.txt:extra", &r));
     CHECK(wimpack_read(r, 0, buf, sizeof buf, &got));
     EXPECT(got == 14 && memcmp(buf, "stream content", 14) == 0);
@@ -337,6 +372,191 @@ static void read_back(const char *wim, const char *dir) {
     puts("read back OK");
 }
 
+
+/* Reads the whole file at `path` with POSIX calls; NULL if it cannot. */
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    size_t cap = 1 << 16, at = 0, n;
+    char *p;
+    if (!f) return NULL;
+    p = malloc(cap);
+    while ((n = fread(p + at, 1, cap - at, f)) > 0) {
+        at += n;
+        if (at == cap) p = realloc(p, cap *= 2);
+    }
+    fclose(f);
+    *len = at;
+    return p;
+}
+
+static int dir_entries(const char *path) {
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int n = 0;
+    if (!d) return -1;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    closedir(d);
+    return n;
+}
+
+static int is_mounted(const char *dir) {
+    char line[8192], real[4096];
+    FILE *f = fopen("/proc/mounts", "r");
+    int found = 0;
+    if (!f || !realpath(dir, real)) {
+        if (f) fclose(f);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *sp = strchr(line, ' ');
+        if (sp && strncmp(sp + 1, real, strlen(real)) == 0 && sp[1 + strlen(real)] == ' ') found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Mounts image 1 in this process, reads it with POSIX calls from this same
+ * process, checks that a busy mount refuses to go, dismounts; then image 2
+ * with the archive handle closed while it is mounted. */
+static void mount_test(const char *wim, const char *mnt) {
+    wimpack_archive *a;
+    wimpack_mount *m, *m2;
+    char path[4096], link[256], xv[64];
+    size_t len, got;
+    char *big = seq_text(400000, &len), *data;
+    struct stat st1, st2;
+    ssize_t n;
+    int fd;
+
+    CHECK(wimpack_open_archive(wim, NULL, 0, &a));
+    CHECK(wimpack_mount_image(a, 1, mnt, WIMPACK_MOUNT_UNIX_DATA, &m));
+    EXPECT(is_mounted(mnt) == 1);
+    /* A second mount on the now non-empty directory is refused. */
+    EXPECT(wimpack_mount_image(a, 2, mnt, 0, &m2) == WIMPACK_ERR_FAILURE && m2 == NULL);
+
+    snprintf(path, sizeof path, "%s/dir/big.txt", mnt);
+    data = slurp(path, &got);
+    EXPECT(data && got == len && memcmp(data, big, len) == 0);
+    free(data);
+    snprintf(path, sizeof path, "%s/dir/t2", mnt);
+    data = slurp(path, &got);
+    {
+        size_t tl;
+        char *t = seq_text(100000, &tl);
+        EXPECT(data && got == tl && memcmp(data, t, tl) == 0);
+        free(t);
+    }
+    free(data);
+    snprintf(path, sizeof path, "%s/dir/interleaved.txt", mnt);
+    data = slurp(path, &got);
+    EXPECT(data && got == 11 && memcmp(data, "interleaved", 11) == 0);
+    free(data);
+    snprintf(path, sizeof path, "%s/empty1", mnt);
+    EXPECT(stat(path, &st1) == 0 && S_ISREG(st1.st_mode) && st1.st_size == 0);
+    snprintf(path, sizeof path, "%s/dir/big.txt", mnt);
+    EXPECT(stat(path, &st1) == 0);
+    snprintf(path, sizeof path, "%s/hardlink.txt", mnt);
+    EXPECT(stat(path, &st2) == 0 && st1.st_ino == st2.st_ino && st2.st_nlink == 3);
+    EXPECT(st1.st_mtime == 1555526400);
+    snprintf(path, sizeof path, "%s/rel_link", mnt);
+    n = readlink(path, link, sizeof link - 1);
+    EXPECT(n == 11 && memcmp(link, "dir/big.txt", 11) == 0);
+    snprintf(path, sizeof path, "%s/unix.txt", mnt);
+    EXPECT(stat(path, &st1) == 0 && st1.st_uid == 1234 && st1.st_gid == 5678 && (st1.st_mode & 07777) == 0640);
+    snprintf(path, sizeof path, "%s/fifo", mnt);
+    EXPECT(lstat(path, &st1) == 0 && S_ISFIFO(st1.st_mode));
+    snprintf(path, sizeof path, "%s/dir/ads.txt", mnt);
+    n = getxattr(path, "user.extra", xv, sizeof xv);
+    EXPECT(n == 14 && memcmp(xv, "stream content", 14) == 0);
+    EXPECT(dir_entries(mnt) == 10);
+    snprintf(path, sizeof path, "%s/gone.txt", mnt);
+    EXPECT(open(path, O_WRONLY) < 0 && errno == EROFS);
+
+    /* `wimpack unmount` refuses it (it would wait for this process to end). */
+    if (getenv("API_WIMPACK")) {
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd, "'%s' unmount '%s' 2>/dev/null", getenv("API_WIMPACK"), mnt);
+        EXPECT(system(cmd) != 0 && is_mounted(mnt) == 1);
+    }
+
+    /* Busy while a file is open in it: an error, and it stays usable. */
+    snprintf(path, sizeof path, "%s/dir/big.txt", mnt);
+    fd = open(path, O_RDONLY);
+    EXPECT(fd >= 0);
+    EXPECT(wimpack_dismount_image(m) == WIMPACK_ERR_BUSY);
+    printf("busy: %s\n", wimpack_error_message());
+    EXPECT(pread(fd, link, 7, 10) == 7 && memcmp(link, big + 10, 7) == 0);
+    close(fd);
+    CHECK(wimpack_dismount_image(m));
+    EXPECT(wimpack_dismount_image(m) == WIMPACK_ERR_USAGE);
+    EXPECT(is_mounted(mnt) == 0 && dir_entries(mnt) == 0);
+
+    /* The mount keeps its own archive: closing the handle does not end it. */
+    CHECK(wimpack_mount_image(a, 2, mnt, 0, &m2));
+    wimpack_close_archive(a);
+    snprintf(path, sizeof path, "%s/dir/new.txt", mnt);
+    data = slurp(path, &got);
+    EXPECT(data && got == 15 && memcmp(data, "new in image 2\n", 15) == 0);
+    free(data);
+    snprintf(path, sizeof path, "%s/dir/sub", mnt);
+    EXPECT(stat(path, &st1) != 0 && errno == ENOENT);
+    /* Unmounted by someone else (as root: umount2 here): dismount only
+     * cleans up. */
+    if (geteuid() == 0) {
+        EXPECT(umount2(mnt, 0) == 0);
+        EXPECT(is_mounted(mnt) == 0);
+    }
+    CHECK(wimpack_dismount_image(m2));
+    EXPECT(is_mounted(mnt) == 0 && dir_entries(mnt) == 0);
+    free(big);
+    puts("mount OK");
+}
+
+/* WIM is a copy of the built archive whose first chunk of the big stream
+ * was overwritten with garbage: a read of the stream's end must not decode
+ * that chunk (it succeeds), a read of its start must (an error). */
+static void late_read(const char *wim) {
+    wimpack_archive *a;
+    wimpack_reader *r;
+    size_t len, got;
+    char *big = seq_text(400000, &len);
+    static char buf[40000];
+    int rc;
+    CHECK(wimpack_open_archive(wim, NULL, 0, &a));
+    CHECK(wimpack_open_reader(a, 1, "dir/big.txt", &r));
+    CHECK(wimpack_read(r, len - sizeof buf, buf, sizeof buf, &got));
+    EXPECT(got == sizeof buf && memcmp(buf, big + len - sizeof buf, got) == 0);
+    CHECK(wimpack_read(r, 1000000, buf, 100, &got));
+    EXPECT(got == 100 && memcmp(buf, big + 1000000, got) == 0);
+    rc = wimpack_read(r, 10, buf, 100, &got);
+    printf("reading the damaged chunk: %d %s\n", rc, wimpack_error_message());
+    EXPECT(rc == WIMPACK_ERR_BAD_ARCHIVE && got == 0);
+    wimpack_close_archive(a);
+    free(big);
+    puts("late read OK");
+}
+
+/* WIM (uncompressed) has one byte of the big stream changed: reading it
+ * front to back must end with the SHA-1 check failing. */
+static void hash_check(const char *wim) {
+    wimpack_archive *a;
+    wimpack_reader *r;
+    size_t len, got = 0;
+    uint64_t off;
+    char *big = seq_text(400000, &len);
+    static char buf[65536 + 3];
+    int rc = 0;
+    CHECK(wimpack_open_archive(wim, NULL, 0, &a));
+    CHECK(wimpack_open_reader(a, 1, "dir/big.txt", &r));
+    for (off = 0; off < len && rc == 0; off += got) rc = wimpack_read(r, off, buf, sizeof buf, &got);
+    printf("front to back: %d %s\n", rc, wimpack_error_message());
+    EXPECT(rc == WIMPACK_ERR_BAD_ARCHIVE && got == 0 && off < len && off + sizeof buf >= len); /* the last piece */
+    wimpack_close_archive(a);
+    free(big);
+    puts("hash check OK");
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "build") == 0) {
         build(argv[2]);
@@ -347,6 +567,18 @@ int main(int argc, char **argv) {
         read_back(argv[2], argv[3]);
         return 0;
     }
-    fprintf(stderr, "usage: %s build WIM | read WIM DIR\n", argv[0]);
+    if (argc == 3 && strcmp(argv[1], "hashcheck") == 0) {
+        hash_check(argv[2]);
+        return 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "late") == 0) {
+        late_read(argv[2]);
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "mount") == 0) {
+        mount_test(argv[2], argv[3]);
+        return 0;
+    }
+    fprintf(stderr, "usage: %s build WIM | read WIM DIR | mount WIM EMPTYDIR\n", argv[0]);
     return 2;
 }

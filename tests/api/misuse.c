@@ -54,6 +54,8 @@ int main(int argc, char **argv) {
     wimpack_stream *s = NULL, *s2 = NULL, *kept = NULL;
     wimpack_archive *a = NULL;
     wimpack_reader *r = NULL;
+    wimpack_mount *mnt = (wimpack_mount *)(uintptr_t)1;
+    char junk2[4096];
     wimpack_file_metadata m = meta(0, 0), dm = meta(WIMPACK_ATTR_DIRECTORY, 0);
     wimpack_write_options *o;
     unsigned long long before;
@@ -64,6 +66,7 @@ int main(int argc, char **argv) {
     if (argc != 2) return 2;
     snprintf(wim, sizeof wim, "%s/m.wim", argv[1]);
     snprintf(junk, sizeof junk, "%s/junk.wim", argv[1]);
+    snprintf(junk2, sizeof junk2, "%s/no/such/dir", argv[1]);
 
     /* NULL arguments. */
     EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_create_image(NULL, NULL, "x", NULL, &img));
@@ -185,6 +188,22 @@ int main(int argc, char **argv) {
     EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_read(r, 0, NULL, 4, &got));
     EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_apply(a, 1, NULL, NULL, 0, NULL, NULL));
     EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_apply(a, 1, NULL, argv[1], 0x100, NULL, NULL));
+    /* Mounts: arguments are checked before FUSE is needed. */
+    EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_mount_image(NULL, 1, argv[1], 0, &mnt));
+    EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_mount_image(a, 1, NULL, 0, &mnt));
+    EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_mount_image(a, 1, argv[1], 0, NULL));
+    EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_mount_image(a, 1, argv[1], 0x100, &mnt));
+    EXPECT_RC(WIMPACK_ERR_NOT_FOUND, wimpack_mount_image(a, 7, argv[1], 0, &mnt));
+    EXPECT_RC(WIMPACK_ERR_NOT_FOUND, wimpack_mount_image(a, 1, junk2, 0, &mnt));
+    EXPECT_RC(WIMPACK_ERR_FAILURE, wimpack_mount_image(a, 1, junk, 0, &mnt)); /* not a directory */
+    EXPECT_RC(WIMPACK_ERR_FAILURE, wimpack_mount_image(a, 1, argv[1], 0, &mnt)); /* not empty */
+    if (mnt != NULL) {
+        fprintf(stderr, "FAIL: a failed mount left *out set\n");
+        failures++;
+    }
+    EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_dismount_image(NULL));
+    EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_dismount_image((wimpack_mount *)(uintptr_t)0x55));
+    EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_dismount_image((wimpack_mount *)r));
     wimpack_close_archive(a);
     EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_read(r, 0, buf, 4, &got));
     EXPECT_RC(WIMPACK_ERR_USAGE, wimpack_image_count(a, &n));

@@ -12,6 +12,10 @@
 #   - tests/api/misuse.c: every misuse returns its documented code and a
 #     message (run under ASan+UBSan too when WIMPACK_API_ASAN_BUILD names a
 #     -DWIMPACK_SANITIZE=ON build directory, as scripts/test does);
+#   - random access: reading the end of a stream whose first chunk is
+#     damaged works (only the chunks read are decoded);
+#   - build_and_read.c mounts both images in-process (wimpack_mount_image),
+#     reads them with POSIX calls, and dismounts (when /dev/fuse is usable);
 #   - the shared library exports only wimpack_* symbols.
 #
 # usage: bash api.sh PATH/TO/wimpack   (the binary of a build directory)
@@ -149,6 +153,51 @@ fi
 mkdir -p "$TMP/exp_dir_only"
 cp -a "$EXP2/dir" "$TMP/exp_dir_only/"
 t "  API apply of image 2's /dir = that directory" compare_trees --no-times "$TMP/exp_dir_only" "$TMP/rd/dir_only"
+
+# Random access: a copy whose first chunk of the 400,000-line stream is
+# garbage. Reading the stream's end must not touch that chunk.
+damage_first_chunk() {  # damage_first_chunk WIM SHA1HEX (LZX, 32 KiB chunks, < 4 GiB)
+    local blobs off usize n first
+    blobs=$("$WL" info "$1" --blobs) || return 1
+    off=$(awk -v h="0x$2" '$1 == "Hash" {cur = $3} cur == h && /^Offset in WIM/ {print $5; exit}' <<<"$blobs")
+    usize=$(awk -v h="0x$2" '$1 == "Hash" {cur = $3} cur == h && /^Uncompressed size/ {print $4; exit}' <<<"$blobs")
+    [[ -n $off && -n $usize ]] || { echo "blob $2 not found"; return 1; }
+    n=$(( (usize + 32767) / 32768 ))
+    first=$(od -An -tu4 -j "$off" -N4 "$1" | tr -d ' ')  # table[0] = the size of chunk 0
+    head -c "$first" /dev/zero | tr '\0' '\377' |
+        dd of="$1" bs=4096 oflag=seek_bytes seek=$(( off + (n - 1) * 4 )) conv=notrunc status=none
+}
+cp "$W" "$TMP/damaged.wim"
+t "damage the first chunk of a big stream in a copy" damage_first_chunk "$TMP/damaged.wim" "$(seq 1 400000 | sha1sum | cut -c1-40)"
+t "  the damage is real: wimpack verify fails" expect_fail 3 -- "$WIMPACK" verify "$TMP/damaged.wim"
+t "random access: the stream's end reads right, its damaged start is an error" "$TMP/build_and_read" late "$TMP/damaged.wim"
+
+flip_byte() {  # flip_byte WIM SHA1HEX: changes byte 1000 of that (uncompressed) blob
+    local off
+    off=$("$WL" info "$1" --blobs | awk -v h="0x$2" '$1 == "Hash" {cur = $3} cur == h && /^Offset in WIM/ {print $5; exit}')
+    [[ -n $off ]] || { echo "blob $2 not found"; return 1; }
+    printf '#' | dd of="$1" bs=1 seek=$(( off + 1000 )) conv=notrunc status=none
+}
+t "an uncompressed copy with one byte of a stream changed" \
+    "$WIMPACK" export "$W" 1 "$TMP/flipped.wim" --compress=none
+t "  (the byte changed)" flip_byte "$TMP/flipped.wim" "$(seq 1 400000 | sha1sum | cut -c1-40)"
+t "  reading it front to back through the API ends with the SHA-1 error" "$TMP/build_and_read" hashcheck "$TMP/flipped.wim"
+
+# --- in-process mounts -------------------------------------------------------------
+# wimpack_mount_image serves the FUSE session on a thread of the program,
+# which reads the mount with POSIX calls itself, then dismounts.
+if [[ -c /dev/fuse && ( $(id -u) == 0 || -n $(command -v fusermount3) ) ]]; then
+    mkdir -p "$TMP/mnt"
+    t "mount in-process: read with POSIX calls, busy, dismount, empty again" \
+        env API_WIMPACK="$WIMPACK" timeout 120 "$TMP/build_and_read" mount "$W" "$TMP/mnt"
+    not_mounted() { ! is_mounted "$TMP/mnt" && [[ -z $(ls -A "$TMP/mnt") ]]; }
+    t "  nothing left mounted" not_mounted
+    is_mounted "$TMP/mnt" && umount -l "$TMP/mnt" 2>/dev/null
+elif [[ -n ${CI:-} ]]; then
+    t "/dev/fuse is usable in CI" test -c /dev/fuse
+else
+    skip "in-process mount (no usable /dev/fuse here)"
+fi
 
 # --- misuse ------------------------------------------------------------------------
 mkdir -p "$TMP/m"
