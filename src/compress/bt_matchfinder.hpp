@@ -16,7 +16,7 @@
 // of 3-byte hashes adds the latest length-3 candidate.
 //
 // Memory: 8 bytes per position (two child links) plus 4 bytes per hash
-// bucket; e.g. 512 MiB + 4 MiB for a 64 MiB chunk with 2^20 buckets.
+// bucket; e.g. 512 MiB + 1 MiB for a 64 MiB chunk with 2^18 buckets.
 // Buffers grow to the largest chunk seen and are reused: no allocation per
 // chunk once that size has been seen.
 //

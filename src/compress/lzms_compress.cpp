@@ -20,10 +20,11 @@
 //
 // Memory per compressor (one per thread), for a chunk of n bytes: n for
 // the filtered copy; near-optimal parsing adds 8n for the binary trees plus
-// 4 MiB of tree roots and ~0.6 MiB of other tables (about 580 MiB at the
-// 64 MiB solid chunk; wimlib's LZMS compressor needs about 640 MiB there);
-// the greedy/lazy parser 4n for the hash chains instead. Buffers grow to
-// the largest chunk seen and are reused.
+// at most 1 MiB of tree roots and ~0.8 MiB of other tables: 578 MiB peak
+// for a 64 MiB solid chunk at level 50 (wimlib's LZMS compressor: 577 MiB,
+// measured the same way, see docs/BENCHMARKS.md). The greedy/lazy parser
+// (levels below 40) needs 4n for hash chains instead of the trees. Buffers
+// grow to the largest chunk seen and are reused.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -479,7 +480,7 @@ void LzmsCompressor::prepare_buffers(size_t n) {
     std::fill(delta_head_.begin(), delta_head_.end(), kNil);
   }
   if (optimal_) {
-    bt_.reset(n);
+    bt_.reset(n, 18);  // 1 MiB of tree roots at most
     return;
   }
   if (next_.size() < n) next_.resize(n);
