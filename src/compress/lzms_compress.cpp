@@ -1,13 +1,14 @@
 // LZMS compression (wim-codecs.md §6, encoder side §6.13).
 //
 // The chunk is copied and run through the x86 filter (encode direction),
-// then parsed over hash chains: greedily or lazily below level 40, with the
-// three usable repeat offsets tried at every position and a cost model read
-// from the current adaptive Huffman codes; from level 40 (default 50) for
-// chunks of 1 MiB and more, and from level 70 for all, by near-optimal
-// parsing (compress_optimal: a minimum-cost path over windows of
-// up to 2048 positions, costs frozen from the adaptive state, every node
-// carrying the repeat queues and context states of its cheapest arrival).
+// then parsed. Below level 40: greedily or lazily over hash chains, with
+// the three usable repeat offsets tried at every position and a cost model
+// read from the current adaptive Huffman codes. From level 40 (default 50):
+// near-optimal parsing (compress_optimal: a minimum-cost path over windows
+// of up to 2048 positions, costs frozen from the adaptive state, every node
+// carrying the repeat queues and context states of its cheapest arrival)
+// over the binary-tree match finder (bt_matchfinder.hpp), whose window is
+// the whole chunk.
 // Items are coded as they are chosen:
 // decisions go to a carry-propagating range encoder writing 16-bit words
 // forwards from the start of the output, Huffman symbols and verbatim bits
@@ -16,6 +17,14 @@
 // and rebuild points, the LZ repeat queue with its index shift) changes
 // exactly as in the decoder (lzms_decompress.cpp). From level 35, delta
 // matches (spans 1..32, and the delta repeat queue) are tried as well.
+//
+// Memory per compressor (one per thread), for a chunk of n bytes: n for
+// the filtered copy; near-optimal parsing adds 8n for the binary trees plus
+// at most 1 MiB of tree roots and ~0.8 MiB of other tables: 578 MiB peak
+// for a 64 MiB solid chunk at level 50 (wimlib's LZMS compressor: 577 MiB,
+// measured the same way, see docs/BENCHMARKS.md). The greedy/lazy parser
+// (levels below 40) needs 4n for hash chains instead of the trees. Buffers
+// grow to the largest chunk seen and are reused.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -23,6 +32,7 @@
 #include <cstring>
 #include <vector>
 
+#include "compress/bt_matchfinder.hpp"
 #include "compress/codec_impl.hpp"
 #include "compress/lzms_common.hpp"
 #include "util/endian.hpp"
@@ -241,16 +251,21 @@ Params params_for(int level) {
   return {true, true, std::min(64u + unsigned(level) * 2, 1024u), uint32_t(std::min(level * 3, 999))};
 }
 
-// Near-optimal parsing (compress_optimal) is used from level 40 for chunks
-// of at least this size, from level 70 for every chunk. At the default
-// level 50 it searches shallowly (12 candidates, nice length 32): on 128 KiB
-// chunks it would cost about 1.5x the lazy parser's time for 2-5% smaller
-// output, on chunks from 1 MiB on (solid resources) it costs up to ~1.25x,
-// or less than the lazy parser's deeper search at 8 MiB and up.
-size_t optimal_min_chunk(int level) { return level < 40 ? SIZE_MAX : level < 70 ? (size_t(1) << 20) : 0; }
-Params optimal_params_for(int level) {
-  if (level < 70) return {true, true, std::max(8u, unsigned(level) / 4), uint32_t(32 + (level - 50) / 2)};
-  return {true, true, std::min(64u + unsigned(level) * 2, 1024u), uint32_t(std::min(level * 3, 999))};
+// Near-optimal parsing (compress_optimal, over the binary-tree match
+// finder) is used for every chunk from level 40; below, the greedy or lazy
+// parser over hash chains. Level 50 (the default) searches 16 tree nodes
+// with a nice length of 48 on chunks below 1 MiB (non-solid resources:
+// about wimlib's speed and output there), and 32 nodes, nice length 96,
+// from 1 MiB (solid resources, where the match finder's reach matters
+// most: within ~1% of wimlib's output at about twice its speed). See
+// docs/BENCHMARKS.md for the measurements behind these numbers.
+constexpr int kOptimalMinLevel = 40;
+constexpr size_t kLargeChunk = size_t(1) << 20;
+Params optimal_params_for(int level, bool large) {
+  if (level >= 70) return {true, true, std::min(64u + unsigned(level) * 2, 1024u), uint32_t(std::min(level * 3, 999))};
+  const unsigned l = unsigned(level);
+  if (large) return {true, true, std::max(12u, l * 16 / 25), std::max(48u, 2 * l - 4)};
+  return {true, true, std::max(8u, l * 8 / 25), std::max(32u, l - 2)};
 }
 
 // Length slot of every length below kLenTab (the parser's lengths).
@@ -300,8 +315,9 @@ class LzmsCompressor final : public Compressor {
 public:
   LzmsCompressor(int level, uint32_t max_chunk)
       : lazy_p_(params_for(level <= 0 ? 50 : level)),
-        opt_p_(optimal_params_for(level <= 0 ? 50 : level)),
-        opt_min_(optimal_min_chunk(level <= 0 ? 50 : level)) {
+        opt_small_p_(optimal_params_for(level <= 0 ? 50 : level, false)),
+        opt_large_p_(optimal_params_for(level <= 0 ? 50 : level, true)),
+        optimal_((level <= 0 ? 50 : level) >= kOptimalMinLevel) {
     (void)max_chunk;  // buffers grow to the largest chunk actually seen
     initial_literal_.init(kNumLiteralSyms, scratch_);
     initial_length_.init(kNumLengthSyms, scratch_);
@@ -325,9 +341,7 @@ private:
   // over a window of positions, costs frozen from the adaptive state at the
   // window's start; each node keeps the repeat queues and context states its
   // cheapest arrival implies, so repeat matches chosen are exactly valid.
-  struct MatchCand {
-    uint32_t len, off;
-  };
+  using MatchCand = BtMatch;
   struct DeltaCand {
     uint32_t len, raw;
     uint8_t power;
@@ -360,7 +374,9 @@ private:
   void insert_covered(uint32_t from, uint32_t end) {
     // For very long matches (runs) only the last stretch, so that long
     // repeats stay linear and chains stay short.
-    for (uint32_t q = std::max(from, end > 4096 && end - 4096 > from ? end - 4096 : from); q < end; q++) insert(q);
+    for (uint32_t q = std::max(from, end > 4096 && end - 4096 > from ? end - 4096 : from); q < end; q++) {
+      bt_.skip(data_.data(), q, std::min(cp_->nice, n_ - q), cp_->depth);
+    }
   }
   std::vector<Node> nodes_;
   std::vector<MatchCand> lz_cands_;
@@ -415,8 +431,8 @@ private:
     if (rep != 0) bit(rep1, rep == 1 ? 0 : 1);
   }
 
-  const Params lazy_p_, opt_p_;
-  const size_t opt_min_;
+  const Params lazy_p_, opt_small_p_, opt_large_p_;
+  const bool optimal_;  // near-optimal parsing over the binary trees
   const Params* cp_ = &lazy_p_;  // this chunk's
   HuffmanScratch scratch_;
   X86Filter x86_;
@@ -439,6 +455,7 @@ private:
 
   std::vector<uint8_t> data_;  // the filtered chunk plus zero padding
   std::vector<uint32_t> head_, next_;  // chains of 4-byte hashes
+  BtMatchFinder bt_;                   // the near-optimal parser's
   std::vector<uint32_t> head3_;        // the latest position per 3-byte hash
   std::vector<uint32_t> delta_head_;  // 2^kDeltaHashBits, shared by all spans
   unsigned hash_bits_ = 12;
@@ -458,16 +475,20 @@ constexpr size_t kPadding = 16;
 
 void LzmsCompressor::prepare_buffers(size_t n) {
   if (data_.size() < n + kPadding) data_.resize(n + kPadding);
+  if (cp_->delta) {
+    delta_head_.resize(size_t(1) << kDeltaHashBits);
+    std::fill(delta_head_.begin(), delta_head_.end(), kNil);
+  }
+  if (optimal_) {
+    bt_.reset(n, 18);  // 1 MiB of tree roots at most
+    return;
+  }
   if (next_.size() < n) next_.resize(n);
   hash_bits_ = std::clamp(unsigned(std::bit_width(n)), 12u, 22u);
   if (head_.size() < (size_t(1) << hash_bits_)) head_.resize(size_t(1) << hash_bits_);
   std::fill_n(head_.data(), size_t(1) << hash_bits_, kNil);
   if (head3_.size() < (size_t(1) << kHash3Bits)) head3_.resize(size_t(1) << kHash3Bits);
   std::fill(head3_.begin(), head3_.end(), kNil);
-  if (cp_->delta) {
-    delta_head_.resize(size_t(1) << kDeltaHashBits);
-    std::fill(delta_head_.begin(), delta_head_.end(), kNil);
-  }
 }
 
 void LzmsCompressor::reset_state(size_t n) {
@@ -767,36 +788,15 @@ void LzmsCompressor::node_apply(const Node& f, Node& t) const {
   t.prev = kDelta;
 }
 
-// Inserts pos and lists the explicit LZ matches there: each longer than the
-// one before, with the smallest offset found for it. The last one is
-// extended past the nice length.
+// Inserts pos into the binary trees and lists the explicit LZ matches
+// there: each longer than the one before. The last one is extended past the
+// nice length.
 unsigned LzmsCompressor::find_lz(uint32_t pos, MatchCand* out) {
   const uint32_t max_len = n_ - pos;
   const uint8_t* p = &data_[pos];
   const uint32_t nice = std::min(cp_->nice, max_len);
-  const uint32_t cand3 = head3_[hash3(p)];
-  uint32_t cand = head_[hash4(p, hash_bits_)];
-  insert(pos);
-  if (max_len < 3) return 0;
-  unsigned k = 0;
-  uint32_t best = 2;
-  if (cand3 != kNil && load_le16(&data_[cand3]) == load_le16(p) && data_[cand3 + 2] == p[2]) {
-    best = match_len(p, &data_[cand3], 3, nice);
-    out[k++] = {best, pos - cand3};
-  }
-  if (max_len >= 4 && best < nice) {
-    for (unsigned depth = cp_->depth; depth > 0 && cand != kNil; depth--, cand = next_[cand]) {
-      const uint8_t* m = &data_[cand];
-      if (m[best] != p[best] || load_le16(m) != load_le16(p)) continue;
-      const uint32_t len = match_len(p, m, 0, nice);
-      if (len > best) {
-        best = len;
-        out[k++] = {len, pos - cand};
-        if (len >= nice) break;
-      }
-    }
-  }
-  if (k && out[k - 1].len >= nice) out[k - 1].len = match_len(p, p - out[k - 1].off, out[k - 1].len, max_len);
+  const unsigned k = bt_.advance<true>(data_.data(), pos, nice, cp_->depth, out);
+  if (k && out[k - 1].len >= nice) out[k - 1].len = match_len(p, p - out[k - 1].offset, out[k - 1].len, max_len);
   return k;
 }
 
@@ -912,7 +912,7 @@ size_t LzmsCompressor::compress_optimal() {
       for (unsigned k = 0; k < 3; k++)
         if (rep_len[k] >= nice && rep_len[k] > lc.len) lc = {rep_len[k], 0, k, 0, kLz, 0};
       if (nlz && lz_cands_[nlz - 1].len >= nice && lz_cands_[nlz - 1].len > lc.len)
-        lc = {lz_cands_[nlz - 1].len, lz_cands_[nlz - 1].off, 0, 0, kLz, 0};
+        lc = {lz_cands_[nlz - 1].len, lz_cands_[nlz - 1].offset, 0, 0, kLz, 0};
       for (unsigned k = 0; k < 3; k++)
         if (drep_len[k] >= nice && drep_len[k] > lc.len) lc = {drep_len[k], 0, k, 0, kDelta, 0};
       for (unsigned k = 0; k < ndelta; k++)
@@ -951,7 +951,7 @@ size_t LzmsCompressor::compress_optimal() {
         reach(i + lz_cands_[nlz - 1].len);
         uint32_t l = 3;
         for (unsigned k = 0; k < nlz; k++) {
-          const uint32_t off = lz_cands_[k].off;
+          const uint32_t off = lz_cands_[k].offset;
           const unsigned slot = offset_slot(off);
           const int32_t oc = ex_base + int32_t(off_.lens[slot] + kOffsetSlots.extra[slot]) * 16;
           for (; l <= lz_cands_[k].len; l++) relax(i + l, oc + len_cost(l), l, off, kLz, 0, 0);
@@ -1013,7 +1013,7 @@ size_t LzmsCompressor::compress(std::span<const uint8_t> in, std::span<uint8_t> 
   // input; wimlib's limit is 2^30.
   if (n < 5 || n > (size_t(1) << 30) || out.size() < 4) return 0;
   n_ = uint32_t(n);
-  cp_ = n >= opt_min_ ? &opt_p_ : &lazy_p_;
+  cp_ = !optimal_ ? &lazy_p_ : n >= kLargeChunk ? &opt_large_p_ : &opt_small_p_;
   prepare_buffers(n);
   std::memcpy(data_.data(), in.data(), n);
   std::memset(data_.data() + n, 0, kPadding);
@@ -1021,7 +1021,7 @@ size_t LzmsCompressor::compress(std::span<const uint8_t> in, std::span<uint8_t> 
   reset_state(n);
   const size_t cap = std::min(out.size(), n - 1);
   out_.begin(out.data(), cap);
-  if (n >= opt_min_) {
+  if (optimal_) {
     const size_t csize = compress_optimal();
     if (csize == 0 || csize >= n || csize > out.size()) return 0;
     return csize;
