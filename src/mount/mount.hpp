@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "wim/archive.hpp"
 
@@ -45,12 +46,17 @@ void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const s
 struct ReadWriteOptions {
   std::string staging_dir;       // parent of the staging directory; "" = beside the archive
   bool check_integrity = false;  // --check: verify the integrity table before mounting
+  // --ref: the delta bases of a delta archive (paths, globs expanded); the
+  // bases it records are looked for too. A commit keeps the archive a delta
+  // of the same bases: data they hold is not copied in.
+  std::vector<std::string> refs;
 };
 
 // Mounts image `image` (index or name; "" for the only one) of the archive
 // at `wimfile` on `dir` read-write (wimmountrw). Holds the archive's writer
 // lock until the mount ends (Errc::Busy if another writer has it). Refuses
-// split and pipable archives. New and changed file data lives in a staging
+// split and pipable archives, and an image whose data is not all at hand
+// (a delta archive without its bases). New and changed file data lives in a staging
 // directory (a new directory "WIMNAME.staging.XXXXXX" beside the archive or
 // inside ReadWriteOptions::staging_dir), removed when the mount ends; data
 // never changed is read from the archive. Nothing is written to the archive
