@@ -157,7 +157,8 @@ t "... unmount" "$WIMPACK" unmount "$MNT" --quiet
 # mountrw of the archive removes it (its owner lock is free), and leaves a
 # live mount's staging directory alone
 t "... the killed mount's staging directory was left behind" test -n "$stale"
-t "... and was removed by the next mountrw" bash -c "! ls -d $stale 2>/dev/null"
+gone_all() { local d; for d in "$@"; do [[ ! -e $d ]] || return 1; done; }
+t "... and was removed by the next mountrw" gone_all $stale
 "$WIMPACK" mountrw "$wim" "$MNT" || fail "mountrw"
 printf 'x\n' >"$MNT/live.txt"
 live=$(ls -d "$TMP"/base.wim.staging.*)
