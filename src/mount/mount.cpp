@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
+#include <tbb/global_control.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -532,6 +534,16 @@ void serve(const fuse_lowlevel_ops& ops, void* userdata, const std::string& dir,
     fail(Errc::Failure, "cannot install signal handlers");
   }
   std::fflush(nullptr);
+  // fuse_daemonize forks, and a fork copies only this thread: a TBB worker
+  // (idle after the image was decoded) holding a lock of TBB's allocator at
+  // that moment would leave it locked forever in the mount process, which
+  // then hangs at its first TBB allocation (a commit). Wait for the workers
+  // to exit first; TBB starts new ones in the child when it needs them.
+  {
+    tbb::task_scheduler_handle workers{tbb::attach{}};
+    if (!tbb::finalize(workers, std::nothrow) && opts.debug)
+      std::fprintf(stderr, "wimpack mount: could not wait for TBB's worker threads before forking\n");
+  }
   // In the background from here on (the parent exits 0 once the child is
   // ready); the mount is already in place.
   if (fuse_daemonize(opts.debug ? 1 : 0) != 0) {
