@@ -8,7 +8,12 @@
 # --rebuild and --check; --unix-data chmod/chown and named streams as xattrs
 # survive a commit; the writer lock (a second mountrw or append: exit 7);
 # open files and --force; split and pipable archives refused; the staging
-# directory is removed at unmount.
+# directory is removed at unmount. Parallel readers and writers (xargs -P4,
+# the multithreaded loop); a SIGKILLed mount's staging directory removed by
+# the next mountrw, a live one's kept; SIGKILL during unmount --commit (the
+# archive applies as before, unmount exits 1 saying so, mountrw again);
+# named streams as FILE:STREAM (--streams-interface=windows) read, written,
+# created, unlinked and committed; a delta archive with --ref.
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 init_test "$@"
 require_fuse
