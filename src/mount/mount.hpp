@@ -8,8 +8,8 @@
 // The mount process: checks the mount point, mounts, then (unless
 // `foreground`) forks into the background once the mount is in place, so
 // the command returns when the directory already shows the image. It
-// serves requests on a multithreaded FUSE loop until unmounted or sent
-// SIGTERM/SIGINT/SIGHUP, then exits.
+// serves requests on a multithreaded FUSE loop (read-only and read-write
+// mounts alike) until unmounted or sent SIGTERM/SIGINT/SIGHUP, then exits.
 //
 // unmount() finds the serving process through the root's "wimpack.mount_pid"
 // extended attribute (not listed by listxattr), unmounts the directory and
@@ -77,7 +77,9 @@ struct UnmountOptions {
 // Unmounts a wimpack mount at `dir` and waits for its process to exit.
 // With `commit` (read-write mounts), first has the mount process write the
 // changed image, synchronously; if that fails, throws its message and
-// leaves the mount as it was.
+// leaves the mount as it was. If the mount process dies during the commit
+// (killed), unmounts what is left, removes its staging directory and throws
+// saying so (the archive then holds the old image, or the whole new one).
 void unmount(const std::string& dir, const UnmountOptions& opts);
 
 }  // namespace wp::mount
