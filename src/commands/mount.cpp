@@ -88,6 +88,7 @@ void run_mountrw(MountArgs& a) {
   mount::ReadWriteOptions rw;
   rw.staging_dir = a.staging_dir;
   rw.check_integrity = a.check;
+  rw.refs = ref_paths(a.refs);
   mount::mount_readwrite(a.positional[0], a.positional.size() == 3 ? a.positional[1] : std::string(),
                          a.positional.back(), mo, rw);
 }
@@ -139,9 +140,11 @@ void register_mountrw(CLI::App& app) {
   c->add_option("WIMFILE [IMAGE] DIRECTORY", a.positional, "Archive, image (index or name; optional for single-image archives), mount point")
       ->required()
       ->expected(2, 3);
+  c->add_option("--ref", a.refs, "Delta base archive(s) of a delta archive, as a glob; repeatable (split archives cannot be mounted read-write)")
+      ->allow_extra_args(false);
   c->add_flag("--check", a.check, "Verify the integrity table before mounting");
   c->add_flag("--debug", a.debug, "Stay in the foreground and print FUSE debug output");
-  c->add_option("--streams-interface", a.streams, "Named data streams: none, or xattr (user.NAME, default); windows is not supported read-write");
+  c->add_option("--streams-interface", a.streams, "Named data streams: none, xattr (user.NAME, default) or windows (FILE:NAME)");
   c->add_option("--staging-dir", a.staging_dir, "Create the staging directory for changed files inside DIR (default: beside the archive)");
   c->add_flag("--unix-data", a.unix_data, "Show and change UNIX owners, modes, special files and xattrs (stored as UNIX data)");
   c->add_flag("--allow-other", a.allow_other, "Let other users access the mount (FUSE allow_other)");

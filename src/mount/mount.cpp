@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
+#include <tbb/global_control.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -546,6 +548,16 @@ void serve(const fuse_lowlevel_ops& ops, void* userdata, const std::string& dir,
     fail(Errc::Failure, "cannot install signal handlers");
   }
   std::fflush(nullptr);
+  // fuse_daemonize forks, and a fork copies only this thread: a TBB worker
+  // (idle after the image was decoded) holding a lock of TBB's allocator at
+  // that moment would leave it locked forever in the mount process, which
+  // then hangs at its first TBB allocation (a commit). Wait for the workers
+  // to exit first; TBB starts new ones in the child when it needs them.
+  {
+    tbb::task_scheduler_handle workers{tbb::attach{}};
+    if (!tbb::finalize(workers, std::nothrow) && opts.debug)
+      std::fprintf(stderr, "wimpack mount: could not wait for TBB's worker threads before forking\n");
+  }
   // In the background from here on (the parent exits 0 once the child is
   // ready); the mount is already in place.
   if (fuse_daemonize(opts.debug ? 1 : 0) != 0) {
@@ -562,16 +574,12 @@ void serve(const fuse_lowlevel_ops& ops, void* userdata, const std::string& dir,
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   in_background();
-  int rc;
-  if (read_write) {
-    // One thread: every change, and a commit, sees a quiet file system.
-    rc = fuse_session_loop(se);
-  } else {
-    fuse_loop_config cfg{};
-    cfg.clone_fd = 0;
-    cfg.max_idle_threads = 10;
-    rc = fuse_session_loop_mt(se, &cfg);
-  }
+  // The multithreaded loop for both: the read-write file system locks its
+  // tree itself.
+  fuse_loop_config cfg{};
+  cfg.clone_fd = 0;
+  cfg.max_idle_threads = 10;
+  int rc = fuse_session_loop_mt(se, &cfg);
   fuse_remove_signal_handlers(se);
   fuse_session_unmount(se);
   fuse_session_destroy(se);
@@ -583,19 +591,35 @@ namespace {
 // unmount --commit: the mount process commits synchronously inside this
 // setxattr; a failure comes back as its errno, and its message through
 // kCommitResultXattr. A read-only mount refuses the xattr: nothing to commit.
-void commit_request(const std::string& dir, const UnmountOptions& opts) {
+// Returns 0, or the errno of a commit that did not come back because the
+// mount process ended (killed) during it.
+int commit_request(const std::string& dir, const UnmountOptions& opts, int pidfd) {
   auto b = [](bool v) { return v ? "1" : "0"; };
   std::string req = std::string("check=") + b(opts.check) + ",rebuild=" + b(opts.rebuild) + ",force=" + b(opts.force) +
                     ",new_image=" + b(opts.new_image);
-  if (::setxattr(dir.c_str(), kCommitXattr, req.data(), req.size(), 0) == 0) return;
+  if (::setxattr(dir.c_str(), kCommitXattr, req.data(), req.size(), 0) == 0) return 0;
   int e = errno;
-  if (e == EROFS || e == EOPNOTSUPP || e == ENOSYS) return;  // a read-only mount (wimunmount(1): no effect)
+  if (e == EROFS || e == EOPNOTSUPP || e == ENOSYS) return 0;  // a read-only mount (wimunmount(1): no effect)
+  pollfd p{pidfd, POLLIN, 0};
+  if (e == ENOTCONN || e == ECONNABORTED || (pidfd >= 0 && ::poll(&p, 1, 0) == 1)) return e;
   std::string msg(4096, '\0');
   ssize_t n = ::getxattr(dir.c_str(), kCommitResultXattr, msg.data(), msg.size());
   msg.resize(n > 0 ? size_t(n) : 0);
   if (msg.empty()) msg = errno_text(e);
   fail(e == EBUSY ? Errc::Busy : Errc::Failure,
        "cannot commit the changes of '" + dir + "': " + msg + "; it is still mounted, with its changes");
+}
+
+// What is left when a read-write mount process died: the kernel's mount
+// (unmounted here) and the staging directory (removed once unlocked).
+void clean_up_dead_mount(const std::string& dir, const std::string& staging) {
+  if (::umount2(dir.c_str(), 0) != 0 && ::umount2(dir.c_str(), MNT_DETACH) != 0) {
+    std::string cmd = "fusermount3 -u -z -- '";
+    for (char c : dir) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    cmd += "' 2>/dev/null";
+    (void)!std::system(cmd.c_str());
+  }
+  if (!staging.empty()) remove_staging_dir_if_stale(staging);
 }
 
 }  // namespace
@@ -620,8 +644,30 @@ void unmount(const std::string& dir, const UnmountOptions& opts) {
     if (n <= 0) fail(Errc::Failure, "'" + dir + "' is not a mounted WIM image (a FUSE mount of another program?)");
     pid = pid_t(std::strtol(buf, nullptr, 10));
   }
-  if (opts.commit && !dead) commit_request(dir, opts);
   int pidfd = pid > 0 ? int(::syscall(SYS_pidfd_open, pid, 0)) : -1;
+  if (opts.commit && !dead) {
+    // The staging directory of a read-write mount, to remove if the mount
+    // process dies during the commit.
+    std::string staging(4096, '\0');
+    ssize_t n = ::getxattr(dir.c_str(), kStagingXattr, staging.data(), staging.size());
+    staging.resize(n > 0 ? size_t(n) : 0);
+    int e;
+    try {
+      e = commit_request(dir, opts, pidfd);
+    } catch (...) {
+      if (pidfd >= 0) ::close(pidfd);
+      throw;
+    }
+    if (e != 0) {
+      if (pidfd >= 0) ::close(pidfd);
+      clean_up_dead_mount(dir, staging);
+      fail(Errc::Failure, "the mount process of '" + dir + "' (pid " + std::to_string(pid) +
+                              ") ended during the commit (" + errno_text(e) +
+                              "): the archive holds the image as it was before the commit, or the whole "
+                              "committed one, never a mix; changes not committed are lost. '" + dir +
+                              "' has been unmounted");
+    }
+  }
   bool lazy = opts.lazy;
   int flags = lazy ? MNT_DETACH : 0;
   int rc = ::umount2(dir.c_str(), flags);

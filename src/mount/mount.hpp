@@ -8,8 +8,8 @@
 // The mount process: checks the mount point, mounts, then (unless
 // `foreground`) forks into the background once the mount is in place, so
 // the command returns when the directory already shows the image. It
-// serves requests on a multithreaded FUSE loop until unmounted or sent
-// SIGTERM/SIGINT/SIGHUP, then exits.
+// serves requests on a multithreaded FUSE loop (read-only and read-write
+// mounts alike) until unmounted or sent SIGTERM/SIGINT/SIGHUP, then exits.
 //
 // unmount() finds the serving process through the root's "wimpack.mount_pid"
 // extended attribute (not listed by listxattr), unmounts the directory and
@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "wim/archive.hpp"
 
@@ -45,12 +46,17 @@ void mount_readonly(std::unique_ptr<wim::Archive> archive, size_t index, const s
 struct ReadWriteOptions {
   std::string staging_dir;       // parent of the staging directory; "" = beside the archive
   bool check_integrity = false;  // --check: verify the integrity table before mounting
+  // --ref: the delta bases of a delta archive (paths, globs expanded); the
+  // bases it records are looked for too. A commit keeps the archive a delta
+  // of the same bases: data they hold is not copied in.
+  std::vector<std::string> refs;
 };
 
 // Mounts image `image` (index or name; "" for the only one) of the archive
 // at `wimfile` on `dir` read-write (wimmountrw). Holds the archive's writer
 // lock until the mount ends (Errc::Busy if another writer has it). Refuses
-// split and pipable archives. New and changed file data lives in a staging
+// split and pipable archives, and an image whose data is not all at hand
+// (a delta archive without its bases). New and changed file data lives in a staging
 // directory (a new directory "WIMNAME.staging.XXXXXX" beside the archive or
 // inside ReadWriteOptions::staging_dir), removed when the mount ends; data
 // never changed is read from the archive. Nothing is written to the archive
@@ -71,7 +77,9 @@ struct UnmountOptions {
 // Unmounts a wimpack mount at `dir` and waits for its process to exit.
 // With `commit` (read-write mounts), first has the mount process write the
 // changed image, synchronously; if that fails, throws its message and
-// leaves the mount as it was.
+// leaves the mount as it was. If the mount process dies during the commit
+// (killed), unmounts what is left, removes its staging directory and throws
+// saying so (the archive then holds the old image, or the whole new one).
 void unmount(const std::string& dir, const UnmountOptions& opts);
 
 }  // namespace wp::mount

@@ -21,6 +21,17 @@ namespace wp::mount {
 constexpr const char* kPidXattr = "wimpack.mount_pid";
 constexpr const char* kCommitXattr = "wimpack.commit";
 constexpr const char* kCommitResultXattr = "wimpack.commit_result";
+// Read-write mounts: the absolute path of the staging directory, so that
+// `unmount` can remove it when the mount process died.
+constexpr const char* kStagingXattr = "wimpack.staging";
+// Inside a staging directory: a file locked (flock) by the mount process
+// for as long as it lives; a directory whose owner file can be locked is
+// stale and is removed by the next mountrw (or by unmount).
+constexpr const char* kStagingOwnerFile = ".owner";
+
+// Removes the staging directory `dir` if its owner process is gone (its
+// owner file can be locked). Returns true if it was removed.
+bool remove_staging_dir_if_stale(const std::string& dir);
 
 // The mount point must be an existing, empty directory; returns its
 // absolute path.
@@ -53,8 +64,8 @@ ReadOnlyView make_readonly_view(std::unique_ptr<wim::Archive> archive, size_t in
                                 const MountOptions& opts);
 
 // Mounts `ops` on `abs`, goes into the background (unless opts.debug), calls
-// `in_background` there, and serves requests until unmounted or signalled:
-// read-only on the multithreaded loop, read-write on one thread.
+// `in_background` there, and serves requests on the multithreaded FUSE loop
+// until unmounted or signalled.
 void serve(const fuse_lowlevel_ops& ops, void* userdata, const std::string& dir, const std::string& abs,
            const std::string& source, const MountOptions& opts, bool read_write,
            const std::function<void()>& in_background);

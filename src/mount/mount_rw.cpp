@@ -2,8 +2,11 @@
 // the FUSE operations; file data that is written goes to a staging file
 // (copied up from the archive on the first write), small data (named
 // streams set as xattrs, symlink reparse data) is kept in memory. Data never
-// written is read from the archive through the ChunkCache. One thread serves
-// the mount, so no operation ever sees another half done.
+// written is read from the archive through the ChunkCache. The mount is
+// served by the multithreaded FUSE loop: a shared_mutex guards the tree
+// (operations that change it hold it exclusively, the others shared), and
+// file data is read outside it (staging files are never closed before the
+// mount ends; archive reads go through the thread-safe ChunkCache).
 //
 // A commit (unmount --commit, through the hidden root xattr
 // "wimpack.commit") hands the tree to wim::ArchiveUpdate like `update` does:
@@ -12,6 +15,7 @@
 // rebuild. The archive's writer lock is held from mount to commit.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -23,6 +27,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <shared_mutex>
 #include <tuple>
 #include <unordered_map>
 
@@ -32,8 +38,10 @@
 #include "util/error.hpp"
 #include "util/file.hpp"
 #include "util/filetime.hpp"
+#include "util/printable.hpp"
 #include "util/utf.hpp"
 #include "wim/archive_update.hpp"
+#include "wim/delta_chain.hpp"
 #include "wim/reparse.hpp"
 
 namespace wp::mount {
@@ -103,12 +111,16 @@ public:
     img_.for_each_dentry([&](Dentry& d) {
       number(d.inode);
       if (kind(*d.inode) == Kind::Dir) dirs_.try_emplace(d.inode, &d);
+      if (opts_.streams == StreamsInterface::Windows && kind(*d.inode) == Kind::File)
+        for (const auto& s : d.inode->streams)
+          if (s.type == StreamType::Data && !s.name.empty()) number_stream(d.inode, s.name);
     });
   }
 
   void enable_readahead() { cache_.enable_readahead(); }
   // After a commit the image is what the archive holds: no more changes.
   bool committed() const { return committed_; }
+  std::shared_mutex& tree_mutex() { return mu_; }
   const std::string& staging() const { return staging_; }
 
   // Runs one operation: a wp::Error or other exception before the reply
@@ -132,19 +144,37 @@ public:
     Dentry* p = dir_of(parent);
     if (!p) return (void)fuse_reply_err(req, ENOTDIR);
     Dentry* c = p->child(name);
-    if (!c) return (void)fuse_reply_err(req, ENOENT);
-    reply_entry(req, c->inode);
+    if (c) return reply_entry(req, c->inode);
+    if (auto sk = stream_at(p, name))
+      if (auto it = stream_numbers_.find(*sk); it != stream_numbers_.end()) return reply_stream_entry(req, it->second);
+    fuse_reply_err(req, ENOENT);
   }
 
   void getattr(fuse_req_t req, fuse_ino_t ino) {
+    struct stat st;
+    if (const StreamKey* k = stream_key(ino)) {
+      if (!fill_stream_stat(ino, *k, st)) return (void)fuse_reply_err(req, ENOENT);
+      return (void)fuse_reply_attr(req, &st, kTimeout);
+    }
     Inode* n = inode(ino);
     if (!n) return (void)fuse_reply_err(req, ENOENT);
-    struct stat st;
     fill_stat(n, st);
     fuse_reply_attr(req, &st, kTimeout);
   }
 
   void setattr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr, int to_set) {
+    if (const StreamKey* k = stream_key(ino)) {  // a named stream: only its size changes
+      if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) return (void)fuse_reply_err(req, EPERM);
+      if (!k->first->find_stream(StreamType::Data, k->second)) return (void)fuse_reply_err(req, ENOENT);
+      if (to_set & FUSE_SET_ATTR_SIZE) {
+        if (attr->st_size < 0) return (void)fuse_reply_err(req, EINVAL);
+        Bytes& b = stage_stream(*k);
+        b.resize(size_t(attr->st_size));
+        k->first->find_stream(StreamType::Data, k->second)->size = b.size();
+        k->first->last_write_time = filetime_now();
+      }
+      return getattr(req, ino);
+    }
     Inode* n = inode(ino);
     if (!n) return (void)fuse_reply_err(req, ENOENT);
     if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -212,7 +242,12 @@ public:
     Dentry* p = dir_of(parent);
     if (!p) return (void)fuse_reply_err(req, ENOTDIR);
     Dentry* c = p->child(name);
-    if (!c) return (void)fuse_reply_err(req, ENOENT);
+    if (!c) {
+      auto sk = stream_at(p, name);
+      if (!sk || !sk->first->find_stream(StreamType::Data, sk->second)) return (void)fuse_reply_err(req, ENOENT);
+      remove_stream(*sk);
+      return (void)fuse_reply_err(req, 0);
+    }
     if (kind(*c->inode) == Kind::Dir) return (void)fuse_reply_err(req, EISDIR);
     remove(c);
     fuse_reply_err(req, 0);
@@ -239,7 +274,10 @@ public:
     n->rp_flags = wim::symlink_rp_flags(false);
     n->streams.push_back({StreamType::Reparse, {}, {}, data.size()});
     memory_[{n, StreamType::Reparse, {}}] = std::move(data);
-    targets_[n] = target;
+    {
+      std::lock_guard g(targets_mu_);
+      targets_[n] = target;
+    }
     add(p, name, n);
     reply_entry(req, n);
   }
@@ -290,11 +328,25 @@ public:
   }
 
   void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+    if (const StreamKey* k = stream_key(ino)) {
+      if (!k->first->find_stream(StreamType::Data, k->second)) return (void)fuse_reply_err(req, ENOENT);
+      if (writing) {
+        if (committed_) return (void)fuse_reply_err(req, EROFS);
+        Bytes& b = stage_stream(*k);
+        if (fi->flags & O_TRUNC) {
+          b.clear();
+          k->first->find_stream(StreamType::Data, k->second)->size = 0;
+        }
+        writers_[k->first]++;
+        fi->fh = 1;
+      }
+      return (void)fuse_reply_open(req, fi);
+    }
     Inode* n = inode(ino);
     if (!n) return (void)fuse_reply_err(req, ENOENT);
     Kind k = kind(*n);
     if (k == Kind::Dir) return (void)fuse_reply_err(req, EISDIR);
-    bool writing = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
     if (writing && committed_) return (void)fuse_reply_err(req, EROFS);
     if (writing) {
       if (k != Kind::File) return (void)fuse_reply_err(req, EPERM);
@@ -308,34 +360,72 @@ public:
   }
 
   void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    if (fi->fh == 1)
-      if (Inode* n = inode(ino); n && writers_[n] > 0 && --writers_[n] == 0) writers_.erase(n);
+    if (fi->fh == 1) {
+      Inode* n = inode(ino);
+      if (const StreamKey* k = stream_key(ino)) n = k->first;
+      if (n && writers_[n] > 0 && --writers_[n] == 0) writers_.erase(n);
+    }
     fuse_reply_err(req, 0);
   }
 
+  // Called without the tree lock: takes it (shared) to find where the data
+  // is, and reads it after letting go.
   void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
-    Inode* n = inode(ino);
-    if (!n) return (void)fuse_reply_err(req, ENOENT);
     if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+    const Staged* staged = nullptr;
+    wim::BlobLocation loc;
+    uint64_t total = 0;
+    {
+      std::shared_lock lock(mu_);
+      if (const StreamKey* k = stream_key(ino)) {  // a named stream (windows interface)
+        const image::Stream* s = k->first->find_stream(StreamType::Data, k->second);
+        if (!s) return (void)fuse_reply_err(req, ENOENT);
+        if (uint64_t(off) >= s->size) return (void)fuse_reply_buf(req, nullptr, 0);
+        size_t len = size_t(std::min<uint64_t>(size, s->size - uint64_t(off)));
+        if (auto it = memory_.find({k->first, StreamType::Data, k->second}); it != memory_.end())
+          return (void)fuse_reply_buf(req, reinterpret_cast<const char*>(it->second.data()) + off, len);
+        if (s->hash.is_zero()) return (void)fuse_reply_buf(req, nullptr, 0);
+        loc = blob_location(s->hash, s->size);
+        total = s->size;
+      } else if (Inode* n = inode(ino); !n) {
+        return (void)fuse_reply_err(req, ENOENT);
+      } else if (auto it = staged_.find(n); it != staged_.end()) {
+        staged = &it->second;  // staged_ entries live until the mount ends
+      } else {
+        const image::Stream* s =
+            kind(*n) == Kind::File && !(n->attributes & image::kAttrEncrypted) ? n->unnamed_data() : nullptr;
+        if (!s || uint64_t(off) >= s->size || s->hash.is_zero()) return (void)fuse_reply_buf(req, nullptr, 0);
+        loc = blob_location(s->hash, s->size);
+        total = s->size;
+      }
+    }
     thread_local Bytes buf;
-    if (auto it = staged_.find(n); it != staged_.end()) {
+    if (staged) {
       buf.resize(size);
-      size_t got = pread_upto(it->second.fd.get(), uint64_t(off), {buf.data(), size}, "cannot read staged file",
-                              it->second.path);
+      size_t got = pread_upto(staged->fd.get(), uint64_t(off), {buf.data(), size}, "cannot read staged file",
+                              staged->path);
       return (void)fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), got);
     }
-    const image::Stream* s = kind(*n) == Kind::File && !(n->attributes & image::kAttrEncrypted) ? n->unnamed_data() : nullptr;
-    if (!s || uint64_t(off) >= s->size || s->hash.is_zero()) return (void)fuse_reply_buf(req, nullptr, 0);
-    size_t len = size_t(std::min<uint64_t>(size, s->size - uint64_t(off)));
+    size_t len = size_t(std::min<uint64_t>(size, total - uint64_t(off)));
     buf.resize(len);
-    read_blob(s->hash, s->size, uint64_t(off), {buf.data(), len});
+    cache_.read(loc, uint64_t(off), {buf.data(), len});
     fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), len);
   }
 
   void write(fuse_req_t req, fuse_ino_t ino, const char* data, size_t size, off_t off) {
+    if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+    if (const StreamKey* k = stream_key(ino)) {
+      image::Stream* s = k->first->find_stream(StreamType::Data, k->second);
+      if (!s) return (void)fuse_reply_err(req, ENOENT);
+      Bytes& b = stage_stream(*k);
+      if (b.size() < uint64_t(off) + size) b.resize(size_t(off) + size);
+      std::memcpy(b.data() + off, data, size);
+      s->size = b.size();
+      k->first->last_write_time = filetime_now();
+      return (void)fuse_reply_write(req, size);
+    }
     Inode* n = inode(ino);
     if (!n) return (void)fuse_reply_err(req, ENOENT);
-    if (off < 0) return (void)fuse_reply_err(req, EINVAL);
     if (kind(*n) != Kind::File) return (void)fuse_reply_err(req, EBADF);
     Staged& st = stage(*n);
     pwrite_all(st.fd.get(), uint64_t(off), {reinterpret_cast<const uint8_t*>(data), size}, "cannot write staged file",
@@ -356,9 +446,9 @@ public:
     Dentry* d = dir_of(ino);
     if (!d) return (void)fuse_reply_err(req, inode(ino) ? ENOTDIR : ENOENT);
     auto list = std::make_unique<Listing>();
-    list->emplace_back(".", number(d->inode), S_IFDIR);
-    list->emplace_back("..", number(d->parent ? d->parent->inode : d->inode), S_IFDIR);
-    for (const auto& c : d->children) list->emplace_back(c->name, number(c->inode), mode_of(*c->inode) & S_IFMT);
+    list->emplace_back(".", number_of(d->inode), S_IFDIR);
+    list->emplace_back("..", number_of(d->parent ? d->parent->inode : d->inode), S_IFDIR);
+    for (const auto& c : d->children) list->emplace_back(c->name, number_of(c->inode), mode_of(*c->inode) & S_IFMT);
     fi->fh = reinterpret_cast<uint64_t>(list.get());
     if (fuse_reply_open(req, fi) == 0) list.release();
   }
@@ -402,6 +492,8 @@ public:
     }
     if (ino == FUSE_ROOT_ID && std::strcmp(name, kCommitResultXattr) == 0)
       return reply_xattr(req, commit_error_.data(), commit_error_.size(), size);
+    if (ino == FUSE_ROOT_ID && std::strcmp(name, kStagingXattr) == 0)
+      return reply_xattr(req, staging_.data(), staging_.size(), size);
     if (opts_.unix_data)
       for (const auto& x : n->xattrs())
         if (x.name == name) return reply_xattr(req, reinterpret_cast<const char*>(x.value.data()), x.value.size(), size);
@@ -422,7 +514,8 @@ public:
     if (!n) return (void)fuse_reply_err(req, ENOENT);
     if (ino == FUSE_ROOT_ID && std::strcmp(name, kCommitXattr) == 0)
       return (void)fuse_reply_err(req, commit(std::string(value, size)));
-    if (ino == FUSE_ROOT_ID && (std::strcmp(name, kPidXattr) == 0 || std::strcmp(name, kCommitResultXattr) == 0))
+    if (ino == FUSE_ROOT_ID && (std::strcmp(name, kPidXattr) == 0 || std::strcmp(name, kCommitResultXattr) == 0 ||
+                                std::strcmp(name, kStagingXattr) == 0))
       return (void)fuse_reply_err(req, EPERM);
     if (committed_) return (void)fuse_reply_err(req, EROFS);
     Bytes v(reinterpret_cast<const uint8_t*>(value), reinterpret_cast<const uint8_t*>(value) + size);
@@ -491,6 +584,98 @@ private:
     Fd fd;
   };
   using MemoryKey = std::tuple<Inode*, StreamType, std::u16string>;
+  // A named data stream shown as "file:stream" (windows interface).
+  using StreamKey = std::pair<Inode*, std::u16string>;
+
+  // "file:stream" in directory `p` under the windows interface, when "file"
+  // is a regular file there; anything else is an ordinary name.
+  std::optional<StreamKey> stream_at(Dentry* p, const char* name) const {
+    if (opts_.streams != StreamsInterface::Windows) return std::nullopt;
+    const char* colon = std::strrchr(name, ':');
+    if (!colon || colon == name || colon[1] == '\0') return std::nullopt;
+    Dentry* c = p->child(std::string(name, size_t(colon - name)));
+    if (!c || kind(*c->inode) != Kind::File) return std::nullopt;
+    auto w = utf8_to_utf16(colon + 1);
+    if (!w || w->empty()) return std::nullopt;
+    return StreamKey{c->inode, std::move(*w)};
+  }
+
+  fuse_ino_t number_stream(Inode* n, const std::u16string& name) {
+    auto [it, fresh] = stream_numbers_.try_emplace({n, name}, next_);
+    if (fresh) stream_keys_[next_++] = it->first;
+    return it->second;
+  }
+
+  const StreamKey* stream_key(fuse_ino_t ino) const {
+    auto it = stream_keys_.find(ino);
+    return it == stream_keys_.end() ? nullptr : &it->second;
+  }
+
+  bool fill_stream_stat(fuse_ino_t ino, const StreamKey& k, struct stat& st) {
+    const image::Stream* s = k.first->find_stream(StreamType::Data, k.second);
+    if (!s) return false;
+    fill_stat(k.first, st);
+    st.st_ino = ino;
+    st.st_mode = S_IFREG | (st.st_mode & 07777);
+    st.st_nlink = 1;
+    st.st_size = off_t(s->size);
+    st.st_blocks = (st.st_size + 511) / 512;
+    return true;
+  }
+
+  void reply_stream_entry(fuse_req_t req, fuse_ino_t ino) {
+    fuse_entry_param e{};
+    e.ino = ino;
+    e.attr_timeout = kTimeout;
+    e.entry_timeout = kTimeout;
+    if (!fill_stream_stat(ino, stream_keys_.at(ino), e.attr)) return (void)fuse_reply_err(req, ENOENT);
+    fuse_reply_entry(req, &e);
+  }
+
+  // The in-memory copy of a named stream, made on the first change with its
+  // current contents (named streams are small; they are kept in memory as
+  // those set through xattrs are).
+  Bytes& stage_stream(const StreamKey& k) {
+    MemoryKey mk{k.first, StreamType::Data, k.second};
+    if (auto it = memory_.find(mk); it != memory_.end()) return it->second;
+    const image::Stream* s = k.first->find_stream(StreamType::Data, k.second);
+    Bytes b(s ? size_t(s->size) : 0);
+    if (s && s->size && !s->hash.is_zero()) read_blob(s->hash, s->size, 0, b);
+    return memory_.emplace(mk, std::move(b)).first->second;
+  }
+
+  // create/mknod of "file:stream": a new, empty named stream.
+  void make_stream(fuse_req_t req, const StreamKey& k, fuse_file_info* fi) {
+    Inode* n = k.first;
+    if (n->attributes & image::kAttrEncrypted) return (void)fuse_reply_err(req, EPERM);
+    if (n->find_stream(StreamType::Data, k.second)) return (void)fuse_reply_err(req, EEXIST);
+    n->streams.push_back({StreamType::Data, k.second, {}, 0});
+    memory_[{n, StreamType::Data, k.second}] = {};
+    n->last_write_time = filetime_now();
+    fuse_ino_t ino = number_stream(n, k.second);
+    if (!fi) return reply_stream_entry(req, ino);
+    if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+      writers_[n]++;
+      fi->fh = 1;
+    }
+    fuse_entry_param e{};
+    e.ino = ino;
+    e.attr_timeout = kTimeout;
+    e.entry_timeout = kTimeout;
+    fill_stream_stat(ino, k, e.attr);
+    fuse_reply_create(req, &e, fi);
+  }
+
+  void remove_stream(const StreamKey& k) {
+    Inode* n = k.first;
+    std::erase_if(n->streams, [&](const image::Stream& s) { return s.type == StreamType::Data && s.name == k.second; });
+    memory_.erase({n, StreamType::Data, k.second});
+    if (auto it = stream_numbers_.find(k); it != stream_numbers_.end()) {
+      stream_keys_.erase(it->second);
+      stream_numbers_.erase(it);
+    }
+    n->last_write_time = filetime_now();
+  }
 
   void report(const char* what) {
     if (opts_.debug) std::fprintf(stderr, "wimpack mountrw: %s\n", what);
@@ -513,6 +698,14 @@ private:
   fuse_ino_t number(Inode* n) {
     auto [it, fresh] = numbers_.try_emplace(n, next_);
     if (fresh) inodes_[next_++] = n;
+    return it->second;
+  }
+
+  // The number of an inode numbered before (every inode is, when loaded or
+  // made): a lookup only, safe under the shared lock.
+  fuse_ino_t number_of(const Inode* n) const {
+    auto it = numbers_.find(n);
+    if (it == numbers_.end()) fail(Errc::Failure, "internal error: an inode without a number");
     return it->second;
   }
 
@@ -567,7 +760,7 @@ private:
 
   void fill_stat(Inode* n, struct stat& st) {
     st = {};
-    st.st_ino = number(n);
+    st.st_ino = number_of(n);
     st.st_mode = mode_of(*n);
     st.st_uid = uid_;
     st.st_gid = gid_;
@@ -600,7 +793,7 @@ private:
 
   void reply_entry(fuse_req_t req, Inode* n) {
     fuse_entry_param e{};
-    e.ino = number(n);
+    e.ino = number_of(n);
     e.attr_timeout = kTimeout;
     e.entry_timeout = kTimeout;
     fill_stat(n, e.attr);
@@ -643,6 +836,7 @@ private:
     Dentry* p = dir_of(parent);
     if (!p) return (void)fuse_reply_err(req, ENOTDIR);
     if (p->child(name)) return (void)fuse_reply_err(req, EEXIST);
+    if (auto sk = stream_at(p, name)) return make_stream(req, *sk, fi);
     Inode* n = new_inode(req, mode, image::kAttrNormal);
     stage(*n);
     add(p, name, n);
@@ -652,7 +846,7 @@ private:
       fi->fh = 1;
     }
     fuse_entry_param e{};
-    e.ino = number(n);
+    e.ino = number_of(n);
     e.attr_timeout = kTimeout;
     e.entry_timeout = kTimeout;
     fill_stat(n, e.attr);
@@ -692,21 +886,32 @@ private:
     n.last_write_time = filetime_now();
   }
 
-  void read_blob(const Sha1& hash, uint64_t size, uint64_t off, std::span<uint8_t> out) {
+  wim::BlobLocation blob_location(const Sha1& hash, uint64_t size) const {
     const wim::BlobLocation* loc = ar_.find_blob(hash);
     if (!loc || loc->size != size) fail(Errc::Failure, "a blob of this image is missing from the archive");
-    cache_.read(*loc, off, out);
+    return *loc;
   }
 
+  void read_blob(const Sha1& hash, uint64_t size, uint64_t off, std::span<uint8_t> out) {
+    cache_.read(blob_location(hash, size), off, out);
+  }
+
+  // Under the shared lock too: the cache of targets has its own mutex.
   std::optional<std::string> link_target(Inode& n) {
-    if (auto it = targets_.find(&n); it != targets_.end()) return it->second;
+    {
+      std::lock_guard g(targets_mu_);
+      if (auto it = targets_.find(&n); it != targets_.end()) return it->second;
+    }
     const image::Stream* s = n.reparse_stream();
     if (!s || s->hash.is_zero() || s->size > wim::kMaxReparseDataSize) return std::nullopt;
     Bytes data(size_t(s->size));
     read_blob(s->hash, s->size, 0, data);
     bool rpfix = ar_.header().flags & wim::kHdrRpFix;
     auto t = wim::reparse_to_unix_target(n.reparse_tag, n.rp_flags, data, rpfix, mount_abs_);
-    if (t) targets_[&n] = *t;
+    if (t) {
+      std::lock_guard g(targets_mu_);
+      targets_[&n] = *t;
+    }
     return t;
   }
 
@@ -752,6 +957,8 @@ private:
       try {
         wim::ArchiveWriter& w = update_->begin(wo, !rebuild);
         if (!update_->in_place()) w.import_archive(ar_, false);
+        // A delta archive stays one: data its bases hold is not copied in.
+        for (const auto& base : ar_.refs()) w.exclude_blobs(*base);
         if (new_image)
           w.add_image(img_, sources, "");
         else
@@ -769,6 +976,9 @@ private:
     }
   }
 
+  // The tree and everything below but cache_ (thread-safe) and targets_:
+  // exclusive for changes, shared for looking.
+  mutable std::shared_mutex mu_;
   std::unique_ptr<wim::ArchiveUpdate> update_;
   wim::Archive& ar_;
   size_t index_;
@@ -782,9 +992,12 @@ private:
   std::unordered_map<const Inode*, fuse_ino_t> numbers_;
   fuse_ino_t next_ = FUSE_ROOT_ID;
   std::unordered_map<const Inode*, Dentry*> dirs_;  // a directory's only dentry
+  std::map<StreamKey, fuse_ino_t> stream_numbers_;      // windows interface: "file:stream" nodes
+  std::unordered_map<fuse_ino_t, StreamKey> stream_keys_;
   std::unordered_map<Inode*, Staged> staged_;
   std::map<MemoryKey, Bytes> memory_;  // named streams set through xattrs, new symlinks' reparse data
-  std::unordered_map<const Inode*, std::string> targets_;
+  std::mutex targets_mu_;
+  std::unordered_map<const Inode*, std::string> targets_;  // under targets_mu_
   std::unordered_map<const Inode*, uint32_t> writers_;  // open for writing
   uint64_t staged_count_ = 0;
   std::string commit_error_;
@@ -795,19 +1008,36 @@ ReadWriteFs* fs_of(fuse_req_t req) { return static_cast<ReadWriteFs*>(fuse_req_u
 
 const fuse_lowlevel_ops kReadWriteOps = [] {
   fuse_lowlevel_ops o{};
-  // Each operation runs inside ReadWriteFs::run (errors become errno replies).
-#define WP_OP(call) \
-  ReadWriteFs* fs = fs_of(r);   \
+  // Each operation runs inside ReadWriteFs::run (errors become errno
+  // replies), holding the tree lock shared (WP_LOOK), exclusively (WP_OP),
+  // or not at all (WP_NOLOCK: per-handle data, or read, which locks itself).
+#define WP_NOLOCK(call)       \
+  ReadWriteFs* fs = fs_of(r); \
   fs->run(r, [&] { fs->call; })
+#define WP_LOOK(call)                        \
+  ReadWriteFs* fs = fs_of(r);                \
+  fs->run(r, [&] {                           \
+    std::shared_lock lock(fs->tree_mutex()); \
+    fs->call;                                \
+  })
+#define WP_OP(call)                        \
+  ReadWriteFs* fs = fs_of(r);              \
+  fs->run(r, [&] {                         \
+    std::unique_lock lock(fs->tree_mutex()); \
+    fs->call;                              \
+  })
   // Changes: refused once committed.
-#define WP_CHANGE(call)                                    \
-  ReadWriteFs* fs = fs_of(r);                              \
-  if (fs->committed()) return (void)fuse_reply_err(r, EROFS); \
-  fs->run(r, [&] { fs->call; })
-  o.lookup = [](fuse_req_t r, fuse_ino_t p, const char* n) { WP_OP(lookup(r, p, n)); };
-  o.getattr = [](fuse_req_t r, fuse_ino_t i, fuse_file_info*) { WP_OP(getattr(r, i)); };
+#define WP_CHANGE(call)                                           \
+  ReadWriteFs* fs = fs_of(r);                                     \
+  fs->run(r, [&] {                                                \
+    std::unique_lock lock(fs->tree_mutex());                      \
+    if (fs->committed()) return (void)fuse_reply_err(r, EROFS);   \
+    fs->call;                                                     \
+  })
+  o.lookup = [](fuse_req_t r, fuse_ino_t p, const char* n) { WP_LOOK(lookup(r, p, n)); };
+  o.getattr = [](fuse_req_t r, fuse_ino_t i, fuse_file_info*) { WP_LOOK(getattr(r, i)); };
   o.setattr = [](fuse_req_t r, fuse_ino_t i, struct stat* a, int s, fuse_file_info*) { WP_CHANGE(setattr(r, i, a, s)); };
-  o.readlink = [](fuse_req_t r, fuse_ino_t i) { WP_OP(readlink(r, i)); };
+  o.readlink = [](fuse_req_t r, fuse_ino_t i) { WP_LOOK(readlink(r, i)); };
   o.mknod = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, dev_t d) { WP_CHANGE(mknod(r, p, n, m, d)); };
   o.mkdir = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m) { WP_CHANGE(mkdir(r, p, n, m)); };
   o.unlink = [](fuse_req_t r, fuse_ino_t p, const char* n) { WP_CHANGE(unlink(r, p, n)); };
@@ -818,7 +1048,7 @@ const fuse_lowlevel_ops kReadWriteOps = [] {
   };
   o.link = [](fuse_req_t r, fuse_ino_t i, fuse_ino_t np, const char* nn) { WP_CHANGE(link(r, i, np, nn)); };
   o.open = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { WP_OP(open(r, i, fi)); };
-  o.read = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t off, fuse_file_info*) { WP_OP(read(r, i, s, off)); };
+  o.read = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t off, fuse_file_info*) { WP_NOLOCK(read(r, i, s, off)); };
   o.write = [](fuse_req_t r, fuse_ino_t i, const char* b, size_t s, off_t off, fuse_file_info*) {
     WP_CHANGE(write(r, i, b, s, off));
   };
@@ -826,58 +1056,99 @@ const fuse_lowlevel_ops kReadWriteOps = [] {
   o.create = [](fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, fuse_file_info* fi) {
     WP_CHANGE(create(r, p, n, m, fi));
   };
-  o.opendir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { WP_OP(opendir(r, i, fi)); };
-  o.releasedir = [](fuse_req_t r, fuse_ino_t, fuse_file_info* fi) { WP_OP(releasedir(r, fi)); };
-  o.readdir = [](fuse_req_t r, fuse_ino_t, size_t s, off_t off, fuse_file_info* fi) { WP_OP(readdir(r, s, off, fi)); };
-  o.statfs = [](fuse_req_t r, fuse_ino_t) { WP_OP(statfs(r)); };
-  o.getxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, size_t s) { WP_OP(getxattr(r, i, n, s)); };
+  o.opendir = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { WP_LOOK(opendir(r, i, fi)); };
+  o.releasedir = [](fuse_req_t r, fuse_ino_t, fuse_file_info* fi) { WP_NOLOCK(releasedir(r, fi)); };
+  o.readdir = [](fuse_req_t r, fuse_ino_t, size_t s, off_t off, fuse_file_info* fi) { WP_NOLOCK(readdir(r, s, off, fi)); };
+  o.statfs = [](fuse_req_t r, fuse_ino_t) { WP_LOOK(statfs(r)); };
+  o.getxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, size_t s) { WP_LOOK(getxattr(r, i, n, s)); };
   o.setxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, const char* v, size_t s, int f) {
     WP_OP(setxattr(r, i, n, v, s, f));
   };
-  o.listxattr = [](fuse_req_t r, fuse_ino_t i, size_t s) { WP_OP(listxattr(r, i, s)); };
+  o.listxattr = [](fuse_req_t r, fuse_ino_t i, size_t s) { WP_LOOK(listxattr(r, i, s)); };
   o.removexattr = [](fuse_req_t r, fuse_ino_t i, const char* n) { WP_CHANGE(removexattr(r, i, n)); };
+#undef WP_NOLOCK
+#undef WP_LOOK
 #undef WP_OP
 #undef WP_CHANGE
   return o;
 }();
 
+// Removes a staging directory and its (flat) contents, dot files included.
+void remove_staging_dir(const std::string& dir) {
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d))
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        ::unlink((dir + "/" + e->d_name).c_str());
+    ::closedir(d);
+  }
+  ::rmdir(dir.c_str());
+}
+
+// Staging directories left by mount processes that were killed (SIGKILL,
+// a crash): "NAME.staging.*" in `parent` whose owner lock file can be
+// locked, i.e. whose owner is gone. A directory without the lock file is
+// left alone (another program's, or one being created).
+void remove_stale_staging_dirs(const std::string& parent, const std::string& prefix) {
+  DIR* d = ::opendir(parent.c_str());
+  if (!d) return;
+  std::vector<std::string> found;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) == 0) found.push_back((parent == "/" ? "" : parent) + "/" + name);
+  }
+  ::closedir(d);
+  for (const auto& dir : found) remove_staging_dir_if_stale(dir);
+}
+
 // The staging directory: a new directory "NAME.staging.XXXXXX" beside the
-// archive, or inside `parent`. Absolute (the mount process leaves the
-// working directory).
-std::string make_staging_dir(const std::string& wim_abs, const std::string& parent) {
+// archive, or inside `parent`, absolute (the mount process leaves the
+// working directory). It holds kStagingOwnerFile, locked (flock) for as
+// long as the mount process lives, so a later mountrw can tell a stale
+// directory from a live one; stale ones are removed first.
+struct Staging {
+  std::string dir;
+  Fd owner;  // the locked owner file: the lock goes with the process (fork keeps it)
+  ~Staging() {
+    if (!dir.empty()) remove_staging_dir(dir);
+  }
+};
+
+void make_staging_dir(Staging& st, const std::string& wim_abs, const std::string& parent) {
   size_t slash = wim_abs.rfind('/');
   std::string dir = parent.empty() ? wim_abs.substr(0, slash) : parent;
+  if (dir.empty()) dir = "/";
   if (!parent.empty()) {
     char* rp = ::realpath(parent.c_str(), nullptr);
     if (!rp) fail_errno("cannot use staging directory", parent, errno);
     dir = rp;
     ::free(rp);
   }
-  std::string tmpl = (dir == "/" ? "" : dir) + "/" + wim_abs.substr(slash + 1) + ".staging.XXXXXX";
+  std::string prefix = wim_abs.substr(slash + 1) + ".staging.";
+  remove_stale_staging_dirs(dir, prefix);
+  std::string tmpl = (dir == "/" ? "" : dir) + "/" + prefix + "XXXXXX";
   if (!::mkdtemp(tmpl.data())) fail_errno("cannot create a staging directory in", dir, errno);
-  return tmpl;
+  st.dir = tmpl;
+  // Locked under a temporary name, then renamed: the owner file is never
+  // seen unlocked by another process's remove_stale_staging_dirs.
+  std::string tmp = tmpl + "/" + kStagingOwnerFile + ".new";
+  st.owner.reset(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!st.owner) fail_errno("cannot create the staging lock file", tmp, errno);
+  if (::flock(st.owner.get(), LOCK_EX | LOCK_NB) != 0) fail_errno("cannot lock", tmp, errno);
+  if (::rename(tmp.c_str(), (tmpl + "/" + kStagingOwnerFile).c_str()) != 0)
+    fail_errno("cannot rename the staging lock file", tmp, errno);
 }
-
-// Removes the staging directory and its (flat) contents.
-struct StagingCleanup {
-  std::string dir;
-  ~StagingCleanup() {
-    if (DIR* d = ::opendir(dir.c_str())) {
-      while (dirent* e = ::readdir(d))
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-          ::unlink((dir + "/" + e->d_name).c_str());
-      ::closedir(d);
-    }
-    ::rmdir(dir.c_str());
-  }
-};
 
 }  // namespace
 
+bool remove_staging_dir_if_stale(const std::string& dir) {
+  Fd lock(::open((dir + "/" + kStagingOwnerFile).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return false;  // no owner file, or its owner lives
+  remove_staging_dir(dir);
+  return true;
+}
+
 void mount_readwrite(const std::string& wimfile, const std::string& image, const std::string& dir,
                      const MountOptions& opts, const ReadWriteOptions& rw) {
-  if (opts.streams == StreamsInterface::Windows)
-    fail(Errc::Unsupported, "--streams-interface=windows is not supported for read-write mounts yet (use xattr or none)");
   std::string abs = check_mount_point(dir);
   check_dev_fuse();
   // The archive by absolute path: the mount process leaves the working
@@ -906,13 +1177,30 @@ void mount_readwrite(const std::string& wimfile, const std::string& image, const
                             " images; say which one to mount (an index or a name)");
     index = 1;
   }
+  // A delta archive reads through its bases (--ref, or where it says they
+  // are); every stream's data must be at hand, as for a read-only mount.
+  wim::resolve_delta_bases(ar, rw.refs);
+  {
+    image::Image img = ar.load_image(index);
+    size_t missing = 0;
+    std::string first;
+    img.for_each_dentry([&](const image::Dentry& d) {
+      for (const auto& st : d.inode->streams)
+        if (!st.hash.is_zero() && !ar.find_blob(st.hash) && missing++ == 0) first = d.path();
+    });
+    if (missing)
+      fail(Errc::NotFound, "cannot mount image " + std::to_string(index) + " of '" + wimfile + "': the data of " +
+                               std::to_string(missing) + " stream" + (missing == 1 ? "" : "s") + " (first: '" +
+                               printable(first) + "') is not in it; if it is a delta archive, pass its base with --ref=BASE.wim");
+  }
   // Many staged files stay open: allow as many descriptors as we may.
   struct rlimit rl;
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &rl);
   }
-  StagingCleanup staging{make_staging_dir(wim_abs, rw.staging_dir)};
+  Staging staging;
+  make_staging_dir(staging, wim_abs, rw.staging_dir);
   ReadWriteFs fs(std::move(update), index, opts, abs == "/" ? std::string() : abs, staging.dir);
   serve(kReadWriteOps, &fs, dir, abs, wim_abs, opts, true, [&] { fs.enable_readahead(); });
 }

@@ -8,7 +8,12 @@
 # --rebuild and --check; --unix-data chmod/chown and named streams as xattrs
 # survive a commit; the writer lock (a second mountrw or append: exit 7);
 # open files and --force; split and pipable archives refused; the staging
-# directory is removed at unmount.
+# directory is removed at unmount. Parallel readers and writers (xargs -P4,
+# the multithreaded loop); a SIGKILLed mount's staging directory removed by
+# the next mountrw, a live one's kept; SIGKILL during unmount --commit (the
+# archive applies as before, unmount exits 1 saying so, mountrw again);
+# named streams as FILE:STREAM (--streams-interface=windows) read, written,
+# created, unlinked and committed; a delta archive with --ref.
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 init_test "$@"
 require_fuse
@@ -95,6 +100,44 @@ fi
 t "unchanged big file kept" cmp "$src/dups/big_copy.bin" "$TMP/out_wp/dups/big_copy.bin"
 t "hard link committed" test "$(stat -c %i "$TMP/out_wp/new.txt")" = "$(stat -c %i "$TMP/out_wp/newdir/hardlink_to_new")"
 
+# --- parallel readers and writers (the multithreaded loop) --------------------
+# Four workers at once: each reads archive files back (cmp with the applied
+# copy), writes new files, and rewrites a copy-up of an archive file.
+"$WIMPACK" mountrw "$wim" "$MNT" || fail "mountrw"
+mkdir "$MNT/par"
+(cd "$TMP/out_wp" && find . -type f -print0) >"$TMP/par_files"
+par_job() {  # par_job N: one worker's share (N = 0..15)
+    local n=$1 f i=0
+    while IFS= read -r -d '' f; do
+        i=$((i + 1))
+        [[ $((i % 16)) == "$n" ]] || continue
+        cmp -s "$TMP/out_wp/$f" "$MNT/$f" || { echo "read mismatch: $f"; return 1; }
+    done <"$TMP/par_files"
+    seq 1 $((3000 + n * 997)) >"$MNT/par/new$n" || return 1
+    cp "$MNT/dups/big_copy.bin" "$MNT/par/copy$n" && printf 'w%s' "$n" | dd of="$MNT/par/copy$n" bs=1 seek=$((n * 4099)) conv=notrunc status=none
+    cmp -s <(seq 1 $((3000 + n * 997))) "$MNT/par/new$n" || { echo "write mismatch: new$n"; return 1; }
+}
+export -f par_job
+export TMP MNT
+t "xargs -P4: 16 jobs reading and writing at once" bash -c "seq 0 15 | xargs -P4 -I{} bash -c 'par_job {}'"
+par_check() {
+    local d=$1 n
+    for n in $(seq 0 15); do
+        cmp -s <(seq 1 $((3000 + n * 997))) "$d/par/new$n" || return 1
+        cp "$TMP/out_wp/dups/big_copy.bin" "$TMP/par_exp"
+        printf 'w%s' "$n" | dd of="$TMP/par_exp" bs=1 seek=$((n * 4099)) conv=notrunc status=none
+        cmp -s "$TMP/par_exp" "$d/par/copy$n" || return 1
+    done
+}
+t "... every file written in parallel reads back right" par_check "$MNT"
+t "unmount --commit" "$WIMPACK" unmount "$MNT" --commit --quiet
+rm -rf "$TMP/par_out"
+"$WIMPACK" apply "$wim" "$TMP/par_out" --quiet >/dev/null
+t "... committed right" par_check "$TMP/par_out"
+"$WIMPACK" mountrw "$wim" "$MNT" || fail "mountrw"
+rm -r "$MNT/par"
+"$WIMPACK" unmount "$MNT" --commit --quiet || fail "unmount --commit"
+
 # --- times, a large directory emptied while listed, SIGKILL ------------------
 "$WIMPACK" mountrw "$wim" "$MNT" || fail "mountrw"
 t "touch -d (utimens)" touch -d '2001-02-03 04:05:06' "$MNT/renamed_h2"
@@ -113,8 +156,66 @@ sleep 0.2
 t "unmount after SIGKILL of the mount process" "$WIMPACK" unmount "$MNT" --quiet
 t "... archive unchanged" cmp "$wim" "$TMP/killed_before.wim"
 t "... no stale lock: mountrw again" "$WIMPACK" mountrw "$wim" "$MNT"
+stale=$(ls -d "$TMP"/base.wim.staging.* 2>/dev/null)
 t "... unmount" "$WIMPACK" unmount "$MNT" --quiet
-rm -rf "$TMP"/base.wim.staging.*  # what the killed process could not remove
+# the killed process could not remove its staging directory; the next
+# mountrw of the archive removes it (its owner lock is free), and leaves a
+# live mount's staging directory alone
+t "... the killed mount's staging directory was left behind" test -n "$stale"
+gone_all() { local d; for d in "$@"; do [[ ! -e $d ]] || return 1; done; }
+t "... and was removed by the next mountrw" gone_all $stale
+"$WIMPACK" mountrw "$wim" "$MNT" || fail "mountrw"
+printf 'x\n' >"$MNT/live.txt"
+live=$(ls -d "$TMP"/base.wim.staging.*)
+mkdir -p "$TMP/mnt_other"
+"$WIMPACK" capture "$src/links" "$TMP/other.wim" --quiet >/dev/null || fail "capture"
+mkdir "$TMP/stage_shared"
+cp "$TMP/other.wim" "$TMP/stage_shared/base.wim"   # same name, so the same staging prefix
+t "a live mount's staging directory survives another mountrw" \
+    "$WIMPACK" mountrw "$TMP/stage_shared/base.wim" "$TMP/mnt_other" --staging-dir="$TMP"
+t "... still there" test -f "$live/.owner"
+t "... the live mount still reads its staged file" test "$(cat "$MNT/live.txt")" = x
+"$WIMPACK" unmount "$TMP/mnt_other" --quiet
+"$WIMPACK" unmount "$MNT" --quiet
+t "... staging directories removed at unmount" bash -c "! ls -d '$TMP'/base.wim.staging.* >/dev/null 2>&1"
+
+# --- SIGKILL of the mount process during unmount --commit -----------------------
+# The archive grows while the commit writes (new data goes after the old);
+# the mount process is killed then. The old header still points at the old
+# image: the archive applies as before, unmount says what happened, and the
+# next mountrw is not blocked (lock, staging directory, mount point).
+kwim=$TMP/kill.wim
+"$WIMPACK" capture "$src/links" "$kwim" --quiet >/dev/null || fail "capture"
+cp "$kwim" "$TMP/kill_before.wim"
+"$WIMPACK" apply "$kwim" "$TMP/kill_exp" --quiet >/dev/null || fail "apply"
+"$WIMPACK" mountrw "$kwim" "$MNT" || fail "mountrw"
+head -c 24000000 /dev/urandom >"$TMP/big.bin"
+cp "$TMP/big.bin" "$MNT/big.bin"
+pid=$(getfattr --only-values -n wimpack.mount_pid "$MNT" 2>/dev/null)
+ksize=$(stat -c %s "$kwim")
+"$WIMPACK" unmount "$MNT" --commit >"$TMP/kill_out" 2>&1 &
+upid=$!
+while kill -0 "$upid" 2>/dev/null && [[ $(stat -c %s "$kwim") -le $ksize ]]; do :; done
+kill -9 "$pid"
+wait "$upid"
+urc=$?
+if [[ $urc == 0 ]]; then
+    # the commit was over before the kill: then it is whole
+    "$WIMPACK" extract "$kwim" 1 /big.bin --dest-dir="$TMP/kill_whole" --quiet >/dev/null 2>&1
+    t "killed after the commit: the commit is whole" cmp "$TMP/big.bin" "$TMP/kill_whole/big.bin"
+else
+    t "killed during the commit: unmount exits non-zero ($urc)" test "$urc" -ne 0
+    t "... and says the mount process ended during the commit" grep -q "ended during the commit" "$TMP/kill_out"
+    "$WIMPACK" apply "$kwim" "$TMP/kill_out_tree" --quiet >/dev/null 2>&1
+    t "... the archive applies exactly as before" compare_trees "$TMP/kill_exp" "$TMP/kill_out_tree"
+    t "... wimpack verify" "$WIMPACK" verify "$kwim"
+    [[ $WL == 1 ]] && t "... wimlib-imagex verify" wimlib-imagex verify "$kwim"
+fi
+t "... the mount point is unmounted" not_mounted "$MNT"
+t "... the staging directory is removed" bash -c "! ls -d '$TMP'/kill.wim.staging.* >/dev/null 2>&1"
+t "... mountrw again (no stale lock)" "$WIMPACK" mountrw "$kwim" "$MNT"
+t "... reads" test "$(cat "$MNT/h2_a" 2>/dev/null)" = "two links"
+t "... unmount" "$WIMPACK" unmount "$MNT" --quiet
 
 # --- --new-image: the old image stays ---------------------------------------
 cp "$wim" "$TMP/before_new.wim"
@@ -222,6 +323,55 @@ t "--commit on a read-only mount has no effect" "$WIMPACK" unmount "$MNT" --comm
 t "--streams-interface=none: no stream xattr" bash -c "! getfattr -n user.mystream '$MNT/renamed_h2' 2>/dev/null"
 t "unmount" "$WIMPACK" unmount "$MNT" --quiet
 
+# --- named data streams as file:stream names (--streams-interface=windows) -----
+# renamed_h2 has the named stream "mystream" (committed above as an xattr)
+swim=$TMP/streams.wim
+cp "$wim" "$swim"
+if [[ $WL == 1 ]]; then
+    t "the oracle sees a named data stream" bash -c "wimlib-imagex dir '$swim' 1 --detailed 2>/dev/null | grep -q mystream"
+fi
+"$WIMPACK" mount "$swim" 1 "$MNT" --streams-interface=windows || fail "mount --streams-interface=windows"
+t "read-only windows interface: file:stream reads" test "$(cat "$MNT/renamed_h2:mystream" 2>/dev/null)" = streamvalue
+t "... not listed in the directory" bash -c "! ls '$MNT' | grep -q ':'"
+t "... no user.* xattr" bash -c "! getfattr -n user.mystream '$MNT/renamed_h2' 2>/dev/null"
+"$WIMPACK" unmount "$MNT" --quiet
+"$WIMPACK" mount "$swim" 1 "$MNT" || fail "mount"
+t "read-only xattr interface: user.mystream" test "$(getfattr --only-values -n user.mystream "$MNT/renamed_h2" 2>/dev/null)" = streamvalue
+hello_before=$(cat "$MNT/hello.txt")
+"$WIMPACK" unmount "$MNT" --quiet
+t "mountrw --streams-interface=windows" "$WIMPACK" mountrw "$swim" 1 "$MNT" --streams-interface=windows
+t "read a stream" test "$(cat "$MNT/renamed_h2:mystream" 2>/dev/null)" = streamvalue
+t "overwrite a stream" bash -c "printf 'rewritten stream' >'$MNT/renamed_h2:mystream'"
+t "append to a stream" bash -c "printf '+more' >>'$MNT/renamed_h2:mystream'"
+t "create a stream" bash -c "printf 'brand new stream' >'$MNT/hello.txt:fresh'"
+head -c 200000 /dev/urandom >"$TMP/bigstream"
+t "create a large stream" cp "$TMP/bigstream" "$MNT/hello.txt:big"
+t "create and unlink a stream" bash -c "printf gone >'$MNT/hello.txt:tmp' && rm '$MNT/hello.txt:tmp'"
+t "... gone" test ! -e "$MNT/hello.txt:tmp"
+t "the file's own data unchanged" test "$(cat "$MNT/renamed_h2")" = "two links"
+t "stream size" test "$(stat -c %s "$MNT/renamed_h2:mystream")" = 21
+t "unmount --commit" "$WIMPACK" unmount "$MNT" --commit --quiet
+t "wimpack verify" "$WIMPACK" verify "$swim"
+"$WIMPACK" mount "$swim" 1 "$MNT" || fail "mount"
+t "committed: rewritten stream (xattr view)" test "$(getfattr --only-values -n user.mystream "$MNT/renamed_h2" 2>/dev/null)" = "rewritten stream+more"
+t "committed: new stream" test "$(getfattr --only-values -n user.fresh "$MNT/hello.txt" 2>/dev/null)" = "brand new stream"
+t "committed: no unlinked stream" bash -c "! getfattr -n user.tmp '$MNT/hello.txt' 2>/dev/null"
+t "committed: file data unchanged" test "$(cat "$MNT/hello.txt")" = "$hello_before"
+"$WIMPACK" unmount "$MNT" --quiet
+"$WIMPACK" mount "$swim" 1 "$MNT" --streams-interface=windows || fail "mount"
+t "committed: large stream (windows view)" cmp "$TMP/bigstream" "$MNT/hello.txt:big"
+"$WIMPACK" unmount "$MNT" --quiet
+if [[ $WL == 1 ]]; then
+    t "wimlib-imagex verify (named streams)" wimlib-imagex verify "$swim"
+    t "wimlib-imagex dir --detailed shows the new streams" \
+        bash -c "wimlib-imagex dir '$swim' 1 --detailed 2>/dev/null | grep -q fresh && wimlib-imagex dir '$swim' 1 --detailed 2>/dev/null | grep -q big"
+    if wimlib-imagex mount "$swim" 1 "$MNT" --streams-interface=windows 2>/dev/null; then
+        t "wimlib-imagex mount reads the committed streams" \
+            bash -c "test \"\$(cat '$MNT/hello.txt:fresh')\" = 'brand new stream' && cmp '$TMP/bigstream' '$MNT/hello.txt:big'"
+        wimlib-imagex unmount "$MNT" >/dev/null 2>&1
+    fi
+fi
+
 # --- --staging-dir -------------------------------------------------------------
 mkdir "$TMP/stage"
 t "mountrw --staging-dir" "$WIMPACK" mountrw "$wim" 1 "$MNT" --staging-dir="$TMP/stage"
@@ -252,15 +402,44 @@ if [[ $WL == 1 ]]; then
     done
 fi
 
+# --- a delta archive: --ref, as wimlib-imagex mountrw accepts it --------------------
+D=$TMP/delta
+mkdir -p "$D/v1"
+cp -a "$src/links" "$src/hello.txt" "$D/v1/"
+"$WIMPACK" capture "$D/v1" "$D/base.wim" --quiet >/dev/null || fail "capture base"
+printf 'only in the delta\n' >"$D/v1/delta.txt"
+"$WIMPACK" capture "$D/v1" "$D/d.wim" --delta-from="$D/base.wim" --quiet >/dev/null || fail "capture delta"
+mkdir "$D/elsewhere"
+mv "$D/base.wim" "$D/elsewhere/moved_base.wim"
+t "mountrw of a delta without its base is refused, naming --ref" \
+    expect_fail 4 --mentions "--ref" -- wp mountrw "$D/d.wim" "$MNT"
+t "... nothing mounted" not_mounted "$MNT"
+t "mountrw --ref=BASE" "$WIMPACK" mountrw "$D/d.wim" "$MNT" --ref="$D/elsewhere/moved_base.wim"
+t "... reads data held by the base" test "$(cat "$MNT/hello.txt" 2>/dev/null)" = "$(cat "$src/hello.txt")"
+printf 'committed into the delta\n' >"$MNT/links/new_in_delta"
+printf 'changed\n' >"$MNT/delta.txt"
+t "... unmount --commit" "$WIMPACK" unmount "$MNT" --commit --quiet
+cp -a "$D/v1" "$D/exp"
+printf 'committed into the delta\n' >"$D/exp/links/new_in_delta"
+printf 'changed\n' >"$D/exp/delta.txt"
+"$WIMPACK" apply "$D/d.wim" "$D/out" --ref="$D/elsewhere/moved_base.wim" --quiet >/dev/null 2>&1
+t "... applies (with the base) as changed" compare_trees "$D/exp" "$D/out" --no-times
+t "... still a delta: the base's data was not copied in" test "$(stat -c %s "$D/d.wim")" -lt "$(stat -c %s "$D/elsewhere/moved_base.wim")"
+if [[ $WL == 1 ]]; then
+    t "... wimlib-imagex verify --ref" wimlib-imagex verify "$D/d.wim" --ref="$D/elsewhere/moved_base.wim"
+    wimlib-imagex apply "$D/d.wim" "$D/out_wl" --ref="$D/elsewhere/moved_base.wim" >/dev/null 2>&1
+    t "... wimlib-imagex apply --ref equals the changed tree" compare_trees "$D/exp" "$D/out_wl" --no-times
+fi
+
 # --- refused --------------------------------------------------------------------
 "$WIMPACK" split "$TMP/orig.wim" "$TMP/sp.swm" 1 --quiet >/dev/null || fail "split"
 t "split WIM refused" expect_fail 5 --mentions "split" -- wp mountrw "$TMP/sp.swm" "$MNT"
+t "split WIM with --ref refused" expect_fail 5 --mentions "split" -- wp mountrw "$TMP/sp.swm" "$MNT" --ref="$TMP/sp*.swm"
 "$WIMPACK" capture "$src/links" "$TMP/pipable.wim" --pipable --quiet >/dev/null || fail "capture --pipable"
 t "pipable WIM refused" expect_fail 5 --mentions "pipable" -- wp mountrw "$TMP/pipable.wim" "$MNT"
 wl_name=$(dirname "$WIMPACK")/wimmountrw
 [[ -x $wl_name ]] && t "the wimmountrw name" expect_fail 5 --mentions "pipable" -- "$wl_name" "$TMP/pipable.wim" "$MNT"
 t "WIMFILE - refused" expect_fail any -- wp mountrw - "$MNT"
-t "--streams-interface=windows refused" expect_fail 5 --mentions "windows" -- wp mountrw "$TMP/orig.wim" "$MNT" --streams-interface=windows
 t "non-empty mount point refused" expect_fail 1 --mentions "not empty" -- wp mountrw "$TMP/orig.wim" "$src"
 t "unmount --commit of a non-mount" expect_fail any --mentions "not a mounted WIM" -- wp unmount "$src" --commit
 t "nothing left mounted" not_mounted "$MNT"
