@@ -128,6 +128,8 @@ public:
     advance<false>(data, pos, cap, depth, nullptr);
   }
 
+  // Length of the common prefix of a and b from `len` on, capped at max
+  // (8 bytes at a time); the LZMS parser uses it for repeat matches too.
   static uint32_t extend(const uint8_t* a, const uint8_t* b, uint32_t len, uint32_t max) {
     while (len + 8 <= max) {
       uint64_t x, y;

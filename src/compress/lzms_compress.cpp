@@ -215,15 +215,7 @@ private:
 
 // Length of the common prefix of a and b from `len` on, capped at max.
 inline uint32_t match_len(const uint8_t* a, const uint8_t* b, uint32_t len, uint32_t max) {
-  while (len + 8 <= max) {
-    uint64_t x, y;
-    std::memcpy(&x, a + len, 8);
-    std::memcpy(&y, b + len, 8);
-    if (x != y) return len + uint32_t(std::countr_zero(x ^ y) >> 3);
-    len += 8;
-  }
-  while (len < max && a[len] == b[len]) len++;
-  return len;
+  return BtMatchFinder::extend(a, b, len, max);
 }
 
 // -log2(p / 64) in 1/16 bit, for p = 0..64 (p = 0 never occurs).
