@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -36,6 +37,8 @@
 #include "util/utf.hpp"
 #include "wim/reparse.hpp"
 #include "wim/resource_reader.hpp"
+
+extern char** environ;
 
 namespace wp::mount {
 namespace {
@@ -586,6 +589,26 @@ void serve(const fuse_lowlevel_ops& ops, void* userdata, const std::string& dir,
   if (rc < 0) fail(Errc::Failure, "the FUSE loop for '" + dir + "' failed: " + errno_text(-rc));
 }
 
+int unmount_dir(const std::string& dir, bool lazy) {
+  if (::umount2(dir.c_str(), lazy ? MNT_DETACH : 0) == 0) return 0;
+  int e = errno;
+  if (e != EPERM) return e;
+  // Not root: fusermount3 (setuid) unmounts what its user mounted.
+  std::vector<std::string> a = {"fusermount3", "-u", "-q"};
+  if (lazy) a.push_back("-z");
+  a.push_back("--");
+  a.push_back(dir);
+  std::vector<char*> argv;
+  for (auto& s : a) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  if (::posix_spawnp(&pid, "fusermount3", nullptr, nullptr, argv.data(), environ) != 0) return EPERM;
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : EBUSY;  // (fusermount3 -u fails mostly when busy)
+}
+
 namespace {
 
 // unmount --commit: the mount process commits synchronously inside this
@@ -613,12 +636,7 @@ int commit_request(const std::string& dir, const UnmountOptions& opts, int pidfd
 // What is left when a read-write mount process died: the kernel's mount
 // (unmounted here) and the staging directory (removed once unlocked).
 void clean_up_dead_mount(const std::string& dir, const std::string& staging) {
-  if (::umount2(dir.c_str(), 0) != 0 && ::umount2(dir.c_str(), MNT_DETACH) != 0) {
-    std::string cmd = "fusermount3 -u -z -- '";
-    for (char c : dir) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    cmd += "' 2>/dev/null";
-    (void)!std::system(cmd.c_str());
-  }
+  if (unmount_dir(dir, false) != 0) unmount_dir(dir, true);
   if (!staging.empty()) remove_staging_dir_if_stale(staging);
 }
 
@@ -669,34 +687,19 @@ void unmount(const std::string& dir, const UnmountOptions& opts) {
     }
   }
   bool lazy = opts.lazy;
-  int flags = lazy ? MNT_DETACH : 0;
-  int rc = ::umount2(dir.c_str(), flags);
-  if (rc != 0 && errno == EBUSY && opts.commit && opts.force) {
+  int e = unmount_dir(dir, lazy);
+  if (e == EBUSY && !lazy && opts.commit && opts.force) {
     // Committed with files still open (--force): detach them, as wimlib
     // closes them.
     lazy = true;
-    rc = ::umount2(dir.c_str(), MNT_DETACH);
+    e = unmount_dir(dir, true);
   }
-  if (rc != 0) {
-    int e = errno;
-    if (e == EBUSY) {
-      if (pidfd >= 0) ::close(pidfd);
+  if (e != 0) {
+    if (pidfd >= 0) ::close(pidfd);
+    if (e == EBUSY)
       fail(Errc::Busy, std::string(opts.commit ? "the changes were committed, but " : "") + "'" + dir +
                            "' is busy (files open or a process inside it); close them, or use --lazy");
-    }
-    if (e != EPERM) {
-      if (pidfd >= 0) ::close(pidfd);
-      fail_errno("cannot unmount", dir, e);
-    }
-    // Not root: fusermount3 (setuid) unmounts what its user mounted.
-    std::string cmd = std::string("fusermount3 -u ") + (lazy ? "-z " : "") + "-- '";
-    for (char c : dir) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    cmd += "'";
-    int st = std::system(cmd.c_str());
-    if (st != 0) {
-      if (pidfd >= 0) ::close(pidfd);
-      fail(Errc::Failure, "cannot unmount '" + dir + "' (fusermount3 failed)");
-    }
+    fail_errno("cannot unmount", dir, e);
   }
   if (pidfd >= 0) {
     // Wait for the mount process to finish and exit (not with --lazy: it

@@ -33,6 +33,12 @@ constexpr const char* kStagingOwnerFile = ".owner";
 // owner file can be locked). Returns true if it was removed.
 bool remove_staging_dir_if_stale(const std::string& dir);
 
+// Unmounts `dir`: umount2 as root, else fusermount3 (setuid) -u, with
+// `lazy` MNT_DETACH / -z. Returns 0 or an errno (EBUSY: busy, or fusermount3
+// failed; EINVAL: nothing mounted there). `wimpack unmount`, a dead mount's
+// cleanup and the library's mounts all unmount through it.
+int unmount_dir(const std::string& dir, bool lazy);
+
 // The mount point must be an existing, empty directory; returns its
 // absolute path.
 std::string check_mount_point(const std::string& dir);

@@ -1,8 +1,6 @@
 #include "mount/session.hpp"
 
-#include <spawn.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fuse_lowlevel.h>
@@ -13,8 +11,6 @@
 
 #include "mount/mount_internal.hpp"
 #include "util/error.hpp"
-
-extern char** environ;
 
 namespace wp::mount {
 
@@ -38,27 +34,6 @@ void (*g_getxattr)(fuse_req_t, fuse_ino_t, const char*, size_t) = nullptr;
 void getxattr_in_process(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   if (ino == FUSE_ROOT_ID && std::strcmp(name, kPidXattr) == 0) return (void)fuse_reply_err(req, ENODATA);
   g_getxattr(req, ino, name, size);
-}
-
-// Unmounts `abs`: umount2 as root, else fusermount3 (setuid), as `wimpack
-// unmount` does. Returns 0 or an errno (EINVAL: nothing mounted there).
-int unmount_dir(const std::string& abs, bool lazy) {
-  if (::umount2(abs.c_str(), lazy ? MNT_DETACH : 0) == 0) return 0;
-  int e = errno;
-  if (e != EPERM) return e;
-  std::vector<std::string> a = {"fusermount3", "-u", "-q"};
-  if (lazy) a.push_back("-z");
-  a.push_back("--");
-  a.push_back(abs);
-  std::vector<char*> argv;
-  for (auto& s : a) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  if (::posix_spawnp(&pid, "fusermount3", nullptr, nullptr, argv.data(), environ) != 0) return EPERM;
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : EBUSY;  // (fusermount3 -u fails mostly when busy)
 }
 
 }  // namespace

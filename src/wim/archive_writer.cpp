@@ -353,7 +353,10 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
         rw.add_chunk(t.in, ByteSpan(t.out.data(), t.csize));
         done += t.in.size();
         if (stats) stats->bytes_read += t.in.size();
-        if (t.last) finish_blob(t.blob), files += blobs[t.blob].files;
+        if (t.last) {
+          finish_blob(t.blob);
+          files += blobs[t.blob].files;
+        }
         if (progress_) progress_(done, total, files);
       });
 }
