@@ -113,9 +113,15 @@ public:
     if (!n) return (void)fuse_reply_err(req, ENOENT);
     if (n->kind == Kind::Dir) return (void)fuse_reply_err(req, EISDIR);
     if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) return (void)fuse_reply_err(req, EROFS);
+    // Zero-message opens: the kernel stops sending open and release, two of
+    // the four round trips reading a small file costs (issue 11). The mount
+    // is "ro", so the kernel refuses opens for writing itself.
+    if (no_open_) return (void)fuse_reply_err(req, ENOSYS);
     fi->keep_cache = 1;
     fuse_reply_open(req, fi);
   }
+
+  void init(fuse_conn_info* conn) { no_open_ = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0; }
 
   void read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
     const Node* n = node(ino);
@@ -138,7 +144,9 @@ public:
     fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), len);
   }
 
-  void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
+  // With `plus` (readdirplus), every entry carries its attributes, so that
+  // listing a directory and then opening its files needs no lookups.
+  void readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
     const Node* n = node(ino);
     if (!n) return (void)fuse_reply_err(req, ENOENT);
     if (n->kind != Kind::Dir) return (void)fuse_reply_err(req, ENOTDIR);
@@ -158,10 +166,20 @@ public:
         name = std::string(n->entries[i - 2].first);
         child = n->entries[i - 2].second;
       }
-      struct stat st{};
-      st.st_ino = child;
-      st.st_mode = mode_of(child) & S_IFMT;
-      size_t need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st, off_t(i + 1));
+      size_t need;
+      if (plus) {
+        fuse_entry_param e{};
+        e.ino = child;
+        e.attr_timeout = kTimeout;
+        e.entry_timeout = kTimeout;
+        fill_stat(child, e.attr);
+        need = fuse_add_direntry_plus(req, buf.data() + used, size - used, name.c_str(), &e, off_t(i + 1));
+      } else {
+        struct stat st{};
+        st.st_ino = child;
+        st.st_mode = mode_of(child) & S_IFMT;
+        need = fuse_add_direntry(req, buf.data() + used, size - used, name.c_str(), &st, off_t(i + 1));
+      }
       if (need > size - used) break;
       used += need;
     }
@@ -417,6 +435,7 @@ private:
   std::vector<Node> nodes_;  // fixed once built: read by all threads without locks
   uint64_t total_bytes_ = 0;
   std::vector<std::string> warnings_;
+  bool no_open_ = false;  // the kernel takes ENOSYS from open as success
 };
 
 ReadOnlyFs* fs_of(fuse_req_t req) { return static_cast<ReadOnlyFs*>(fuse_req_userdata(req)); }
@@ -428,7 +447,11 @@ const fuse_lowlevel_ops kReadOnlyOps = [] {
   o.readlink = [](fuse_req_t r, fuse_ino_t i) { fs_of(r)->readlink(r, i); };
   o.open = [](fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { fs_of(r)->open(r, i, fi); };
   o.read = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t off, fuse_file_info*) { fs_of(r)->read(r, i, s, off); };
-  o.readdir = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t off, fuse_file_info*) { fs_of(r)->readdir(r, i, s, off); };
+  o.init = [](void* fs, fuse_conn_info* conn) { static_cast<ReadOnlyFs*>(fs)->init(conn); };
+  o.readdir = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t off, fuse_file_info*) { fs_of(r)->readdir(r, i, s, off, false); };
+  o.readdirplus = [](fuse_req_t r, fuse_ino_t i, size_t s, off_t off, fuse_file_info*) {
+    fs_of(r)->readdir(r, i, s, off, true);
+  };
   o.statfs = [](fuse_req_t r, fuse_ino_t) { fs_of(r)->statfs(r); };
   o.getxattr = [](fuse_req_t r, fuse_ino_t i, const char* n, size_t s) { fs_of(r)->getxattr(r, i, n, s); };
   o.listxattr = [](fuse_req_t r, fuse_ino_t i, size_t s) { fs_of(r)->listxattr(r, i, s); };

@@ -108,11 +108,19 @@ dpid=$!
 for _ in $(seq 1 100); do is_mounted "$MNT" && break; sleep 0.1; done
 t "--debug mounts in the foreground" is_mounted "$MNT"
 t "--debug process alive" kill -0 $dpid
-cat "$MNT/hello.txt" >/dev/null
+find "$MNT" -type f -exec cat {} + >/dev/null
+nfiles=$(find "$MNT" -type f | wc -l)
 "$WIMPACK" unmount "$MNT" --quiet || fail "unmount --debug mount"
 wait $dpid
 t "--debug process exited 0" test $? = 0
 t "--debug printed FUSE debug output" grep -q "unique:" "$TMP/debug.out"
+# Reading every file costs one request per read: directories are listed with
+# their attributes (READDIRPLUS: no LOOKUP per file) and opens are answered by
+# the kernel (at most the first OPEN reaches us, and no RELEASE).
+ops() { grep -c "opcode: $1 " "$TMP/debug.out"; }
+t "listing uses READDIRPLUS" test "$(ops READDIRPLUS)" -gt 0
+t "no LOOKUP per file ($(ops LOOKUP) for $nfiles files)" test "$(ops LOOKUP)" -lt $((nfiles / 4))
+t "no OPEN/RELEASE per file ($(ops OPEN)/$(ops RELEASE))" test "$(ops OPEN)" -le 1 -a "$(ops RELEASE)" -le 1
 
 # the shared cache: reading everything twice decodes no chunk twice; a 1M
 # cache must evict and decode again. (O_DIRECT reads bypass the kernel's page
