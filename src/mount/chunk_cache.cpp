@@ -151,19 +151,23 @@ void ChunkCache::evict_locked() {
   }
 }
 
-void ChunkCache::read(const wim::BlobLocation& loc, uint64_t off, std::span<uint8_t> out) {
+std::vector<ChunkCache::Piece> ChunkCache::pieces(const wim::BlobLocation& loc, uint64_t off, size_t len) {
   const wim::Archive& a = *loc.archive;
   if (loc.resource >= a.resources().size()) outside(a);
   const wim::Resource& res = a.resources()[loc.resource];
   uint64_t pos = loc.offset + off;
-  if (off > loc.size || out.size() > loc.size - off || pos > res.usize || out.size() > res.usize - pos) outside(a);
+  if (off > loc.size || len > loc.size - off || pos > res.usize || len > res.usize - pos) outside(a);
+  std::vector<Piece> out;
+  if (len == 0) return out;
   if (!res.compressed) {  // stored as is: read straight from the file
-    if (!out.empty()) a.file().read_at(res.offset + pos, out, "file data");
-    return;
+    auto buf = std::make_shared<Bytes>(len);
+    a.file().read_at(res.offset + pos, *buf, "file data");
+    out.push_back({buf, *buf});
+    return out;
   }
   const auto& chunks = layout(a, loc.resource);
   size_t done = 0;
-  while (done < out.size()) {
+  while (done < len) {
     uint64_t at = pos + done;
     auto it = std::upper_bound(chunks.begin(), chunks.end(), at,
                                [](uint64_t v, const wim::ChunkRef& c) { return v < c.uoffset; });
@@ -173,11 +177,20 @@ void ChunkCache::read(const wim::BlobLocation& loc, uint64_t off, std::span<uint
     if (at >= ref.uoffset + ref.usize) outside(a);
     Data data = chunk(a, loc.resource, index, ref);
     uint64_t in_chunk = at - ref.uoffset;
-    size_t n = size_t(std::min<uint64_t>(out.size() - done, data->size() - in_chunk));
+    size_t n = size_t(std::min<uint64_t>(len - done, data->size() - in_chunk));
     if (n == 0) outside(a);  // (cannot happen: chunks decode to their size)
-    std::memcpy(out.data() + done, data->data() + in_chunk, n);
+    out.push_back({data, ByteSpan(data->data() + in_chunk, n)});
     done += n;
-    if (done == out.size()) readahead(a, loc.resource, chunks, index, pos, pos + out.size());
+    if (done == len) readahead(a, loc.resource, chunks, index, pos, pos + len);
+  }
+  return out;
+}
+
+void ChunkCache::read(const wim::BlobLocation& loc, uint64_t off, std::span<uint8_t> out) {
+  size_t done = 0;
+  for (const Piece& p : pieces(loc, off, out.size())) {
+    std::memcpy(out.data() + done, p.bytes.data(), p.bytes.size());
+    done += p.bytes.size();
   }
 }
 

@@ -47,6 +47,15 @@ public:
   // wp::Error on corrupt data or I/O errors.
   void read(const wim::BlobLocation& loc, uint64_t off, std::span<uint8_t> out);
 
+  // The same bytes without copying them: the decoded chunks (or, for a
+  // resource stored as is, one buffer read from the file) that hold them,
+  // in order. `owner` keeps each piece's memory alive after eviction.
+  struct Piece {
+    std::shared_ptr<const Bytes> owner;
+    ByteSpan bytes;
+  };
+  std::vector<Piece> pieces(const wim::BlobLocation& loc, uint64_t off, size_t len);
+
   // Counters (tests, --debug).
   uint64_t decoded_chunks() const;
   uint64_t cached_bytes() const;
