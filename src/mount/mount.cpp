@@ -567,6 +567,7 @@ void serve(const fuse_lowlevel_ops& ops, void* userdata, const std::string& dir,
   for (auto& a : argv_s) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(int(argv.size()), argv.data());
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, userdata);
+  fuse_opt_free_args(&args);  // (the session keeps what it needs)
   if (!se) fail(Errc::Failure, "cannot start a FUSE session for '" + dir + "' (see the message above)");
   if (fuse_session_mount(se, abs.c_str()) != 0) {
     fuse_session_destroy(se);
