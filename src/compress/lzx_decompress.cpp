@@ -230,18 +230,32 @@ bool LzxDecompressor::decode(std::span<const uint8_t> in, std::span<uint8_t> out
   return !br.overran();
 }
 
-// Copies a match of `len` bytes from `offset` back (§3.4). With `has_slack`,
-// up to 7 bytes past the match may be scribbled on.
-inline void copy_match(uint8_t* dst, uint32_t offset, uint32_t len, bool has_slack) {
+// Copies a match of `len` bytes from `offset` back (§3.4). `room` is the
+// number of bytes from dst to the end of the block: while it exceeds len by
+// 16, the copy may write up to 15 bytes past the match (later bytes of the
+// block overwrite them), so most matches take one or two 16-byte steps.
+inline void copy_match(uint8_t* dst, uint32_t offset, uint32_t len, size_t room) {
   const uint8_t* src = dst - offset;
-  if (has_slack && offset >= 8) {
-    uint8_t* const stop = dst + len;
-    do {
-      std::memcpy(dst, src, 8);
-      dst += 8;
-      src += 8;
-    } while (dst < stop);
-  } else if (offset == 1) {
+  uint8_t* const stop = dst + len;
+  if (room >= size_t(len) + 16) [[likely]] {
+    if (offset >= 16) {
+      do {
+        std::memcpy(dst, src, 16);
+        dst += 16;
+        src += 16;
+      } while (dst < stop);
+      return;
+    }
+    if (offset >= 8) {
+      do {
+        std::memcpy(dst, src, 8);
+        dst += 8;
+        src += 8;
+      } while (dst < stop);
+      return;
+    }
+  }
+  if (offset == 1) {
     std::memset(dst, *src, len);
   } else {
     for (uint32_t i = 0; i < len; i++) dst[i] = src[i];
@@ -251,9 +265,6 @@ inline void copy_match(uint8_t* dst, uint32_t offset, uint32_t len, bool has_sla
 bool LzxDecompressor::decode_items(BitReader& br_in, uint8_t* out, uint32_t pos, uint32_t end, bool aligned) {
   uint8_t* dst = out + pos;
   uint8_t* const block_end = out + end;
-  // Word-wise copies may write up to 7 bytes past the match; they are used
-  // only while the match ends at least 8 bytes before the block end (later
-  // bytes of this block overwrite the scribble).
   // Work on local copies: byte stores into `out` may alias anything, so state
   // reached through pointers would be reloaded after every literal.
   BitReader br = br_in;
@@ -320,7 +331,7 @@ bool LzxDecompressor::decode_items(BitReader& br_in, uint8_t* out, uint32_t pos,
     }
     if (offset > uint32_t(dst - out) || len > uint32_t(block_end - dst)) [[unlikely]]
       return false;
-    copy_match(dst, offset, len, block_end - dst >= ptrdiff_t(len) + 8);
+    copy_match(dst, offset, len, size_t(block_end - dst));
     dst += len;
   }
   r_[0] = r0;

@@ -3,7 +3,7 @@
 // from a real file, once with 64 MiB (solid) and once with 128 KiB
 // (non-solid) chunks.
 //
-//   lzms_bench FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256]
+//   lzms_bench FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256] [CHUNK_KIB,...=65536,128]
 //
 // LZMS_BENCH_CACHE=DIR keeps wimlib's compressed chunks between runs.
 #include <wimlib.h>
@@ -113,7 +113,7 @@ double best_time(int repeats, Fn&& pass) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256] [CHUNK_KIB,...=65536,128]\n", argv[0]);
     return 2;
   }
   const unsigned level = argc > 2 ? unsigned(std::atoi(argv[2])) : 50;
@@ -133,7 +133,17 @@ int main(int argc, char** argv) {
               "speedup");
 
   int status = 0;
-  for (uint32_t chunk_size : {64u << 20, 128u << 10}) {
+  std::vector<uint32_t> chunk_sizes;
+  for (const char* p = argc > 5 ? argv[5] : "65536,128"; *p != '\0';) {
+    char* end = nullptr;
+    chunk_sizes.push_back(uint32_t(std::strtoul(p, &end, 10)) << 10);
+    p = *end == ',' ? end + 1 : end;
+    if (chunk_sizes.back() == 0 || (*end != ',' && *end != '\0')) {
+      std::fprintf(stderr, "bad chunk size list\n");
+      return 2;
+    }
+  }
+  for (uint32_t chunk_size : chunk_sizes) {
     double comp_secs = 0;
     auto chunks = compress_all(data, chunk_size, level, comp_secs);
     size_t compressed_bytes = 0, compressed_usize = 0, total_csize = 0;
