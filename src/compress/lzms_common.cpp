@@ -118,69 +118,51 @@ inline bool is_candidate(const uint8_t* d) {
 // SSE2, 32 with AVX2). Reads d[0..W+1]. Candidates never overlap the operands
 // the scan modifies before reaching them (an operand ends before the next
 // position examined), so a block's mask stays valid while its candidates are
-// processed. V supplies the vector type and operations.
-#pragma GCC diagnostic ignored "-Wpsabi"  // see struct Avx2
-template <class V>
-inline uint32_t candidate_mask(const uint8_t* d) {
-  using T = typename V::T;
-  const T x0 = V::load(d), x1 = V::load(d + 1), x2 = V::load(d + 2);
-  const T is48 = V::eq(x0, 0x48);
-  const T rex = V::and_(V::or_(is48, V::eq(x0, 0x4C)), V::eq(V::and_(x2, 7), 5));
-  const T rex_op = V::or_(V::eq(x1, 0x8D), V::and_(V::and_(V::eq(x1, 0x8B), is48), V::eq(V::and_(x2, 0xF0), 0)));
-  const T hit =
-      V::or_(V::or_(V::or_(V::eq(x0, 0xE8), V::eq(x0, 0xE9)), V::and_(V::eq(x0, 0xFF), V::eq(x1, 0x15))),
-             V::or_(V::and_(V::and_(V::eq(x0, 0xF0), V::eq(x1, 0x83)), V::eq(x2, 0x05)), V::and_(rex, rex_op)));
-  return V::movemask(hit);
-}
+// processed. The test is written once, for a vector type T and its
+// operations; each width is a separate function so that no 256-bit vector
+// ever crosses a function without AVX enabled (GCC and clang refuse or warn).
+#define WP_CANDIDATE_MASK(T, load, set1, eq8, and_, or_, movemask)                                              \
+  const T x0 = load(reinterpret_cast<const T*>(d)), x1 = load(reinterpret_cast<const T*>(d + 1));               \
+  const T x2 = load(reinterpret_cast<const T*>(d + 2));                                                         \
+  const T is48 = eq8(x0, set1(0x48));                                                                           \
+  const T rex = and_(or_(is48, eq8(x0, set1(0x4C))), eq8(and_(x2, set1(7)), set1(5)));                          \
+  const T rex_op = or_(eq8(x1, set1(char(0x8D))),                                                               \
+                       and_(and_(eq8(x1, set1(char(0x8B))), is48), eq8(and_(x2, set1(char(0xF0))), set1(0))));  \
+  const T e8_e9 = or_(eq8(x0, set1(char(0xE8))), eq8(x0, set1(char(0xE9))));                                    \
+  const T ff15 = and_(eq8(x0, set1(char(0xFF))), eq8(x1, set1(0x15)));                                          \
+  const T f08305 = and_(and_(eq8(x0, set1(char(0xF0))), eq8(x1, set1(char(0x83)))), eq8(x2, set1(0x05)));       \
+  return uint32_t(movemask(or_(or_(e8_e9, ff15), or_(f08305, and_(rex, rex_op)))))
 
 #if defined(__SSE2__)
-struct Sse2 {
-  static constexpr unsigned kWidth = 16;
-  using T = __m128i;
-  static T load(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
-  static T eq(T a, int v) { return _mm_cmpeq_epi8(a, _mm_set1_epi8(char(v))); }
-  static T and_(T a, int v) { return _mm_and_si128(a, _mm_set1_epi8(char(v))); }
-  static T and_(T a, T b) { return _mm_and_si128(a, b); }
-  static T or_(T a, T b) { return _mm_or_si128(a, b); }
-  static uint32_t movemask(T a) { return uint32_t(_mm_movemask_epi8(a)); }
-};
-// AVX2, chosen at run time. Its functions are inlined only into the
-// target("avx2") entry point below, which is flattened, so no __m256i ever
-// crosses a call (GCC's -Wpsabi about the templates is silenced above).
+inline uint32_t candidate_mask16(const uint8_t* d) {
+  WP_CANDIDATE_MASK(__m128i, _mm_loadu_si128, _mm_set1_epi8, _mm_cmpeq_epi8, _mm_and_si128, _mm_or_si128,
+                    _mm_movemask_epi8);
+}
+// AVX2, chosen at run time; inlined into the target("avx2") entry point
+// below, which is flattened.
 #define WP_LZMS_AVX2 1
-#define WP_AVX2 [[gnu::target("avx2")]]
-struct Avx2 {
-  static constexpr unsigned kWidth = 32;
-  using T = __m256i;
-  WP_AVX2 static T load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  WP_AVX2 static T eq(T a, int v) { return _mm256_cmpeq_epi8(a, _mm256_set1_epi8(char(v))); }
-  WP_AVX2 static T and_(T a, int v) { return _mm256_and_si256(a, _mm256_set1_epi8(char(v))); }
-  WP_AVX2 static T and_(T a, T b) { return _mm256_and_si256(a, b); }
-  WP_AVX2 static T or_(T a, T b) { return _mm256_or_si256(a, b); }
-  WP_AVX2 static uint32_t movemask(T a) { return uint32_t(_mm256_movemask_epi8(a)); }
-};
+[[gnu::target("avx2")]] inline uint32_t candidate_mask32(const uint8_t* d) {
+  WP_CANDIDATE_MASK(__m256i, _mm256_loadu_si256, _mm256_set1_epi8, _mm256_cmpeq_epi8, _mm256_and_si256,
+                    _mm256_or_si256, _mm256_movemask_epi8);
+}
 #else
-struct Scalar {
-  static constexpr unsigned kWidth = 16;
-};
-template <>
-inline uint32_t candidate_mask<Scalar>(const uint8_t* d) {
+inline uint32_t candidate_mask16(const uint8_t* d) {
   uint32_t mask = 0;
   for (unsigned k = 0; k < 16; k++) mask |= uint32_t(is_candidate(d + k)) << k;
   return mask;
 }
 #endif
+#undef WP_CANDIDATE_MASK
 
-template <bool Encoding, class V>
+template <bool Encoding, unsigned W, uint32_t (*CandidateMask)(const uint8_t*)>
 inline void x86_filter(uint8_t* data, size_t n, uint32_t* last_use, uint32_t bias) {
-  constexpr unsigned W = V::kWidth;
   int64_t last_x86 = -1024;
   const size_t end = n - 16;  // candidates at 1 .. n-17
   size_t base = 1;            // start of the current W-position block
   while (base < end) {
     uint32_t mask;
     if (base + W + 2 <= n) {
-      mask = candidate_mask<V>(data + base);
+      mask = CandidateMask(data + base);
     } else {
       mask = 0;
       for (size_t k = base; k < end && k < base + W; k++) mask |= uint32_t(is_candidate(data + k)) << (k - base);
@@ -231,16 +213,13 @@ inline void x86_filter(uint8_t* data, size_t n, uint32_t* last_use, uint32_t bia
 template <bool Encoding>
 [[gnu::target("avx2"), gnu::flatten]] void x86_filter_avx2(uint8_t* data, size_t n, uint32_t* last_use,
                                                              uint32_t bias) {
-  x86_filter<Encoding, Avx2>(data, n, last_use, bias);
+  x86_filter<Encoding, 32, candidate_mask32>(data, n, last_use, bias);
 }
-using Base = Sse2;
-#else
-using Base = Scalar;
 #endif
 
 template <bool Encoding>
 void x86_filter_base(uint8_t* data, size_t n, uint32_t* last_use, uint32_t bias) {
-  x86_filter<Encoding, Base>(data, n, last_use, bias);
+  x86_filter<Encoding, 16, candidate_mask16>(data, n, last_use, bias);
 }
 
 }  // namespace
