@@ -6,7 +6,7 @@
 #include "util/endian.hpp"
 
 #if defined(__SSE2__)
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 namespace wp::lzms {
@@ -114,46 +114,61 @@ inline bool is_candidate(const uint8_t* d) {
   }
 }
 
-// Bit k set: position k of d is a candidate, for k = 0..15. Reads d[0..17].
-// Candidates never overlap the operands the scan modifies before reaching
-// them (an operand ends before the next position examined), so a block's
-// mask stays valid while its candidates are processed.
-inline uint32_t candidate_mask(const uint8_t* d) {
+// Bit k set: position k of d is a candidate, for k = 0..W-1 (W = 16 with
+// SSE2, 32 with AVX2). Reads d[0..W+1]. Candidates never overlap the operands
+// the scan modifies before reaching them (an operand ends before the next
+// position examined), so a block's mask stays valid while its candidates are
+// processed. The test is written once, for a vector type T and its
+// operations; each width is a separate function so that no 256-bit vector
+// ever crosses a function without AVX enabled (GCC and clang refuse or warn).
+#define WP_CANDIDATE_MASK(T, load, set1, eq8, and_, or_, movemask)                                              \
+  const T x0 = load(reinterpret_cast<const T*>(d)), x1 = load(reinterpret_cast<const T*>(d + 1));               \
+  const T x2 = load(reinterpret_cast<const T*>(d + 2));                                                         \
+  const T is48 = eq8(x0, set1(0x48));                                                                           \
+  const T rex = and_(or_(is48, eq8(x0, set1(0x4C))), eq8(and_(x2, set1(7)), set1(5)));                          \
+  const T rex_op = or_(eq8(x1, set1(char(0x8D))),                                                               \
+                       and_(and_(eq8(x1, set1(char(0x8B))), is48), eq8(and_(x2, set1(char(0xF0))), set1(0))));  \
+  const T e8_e9 = or_(eq8(x0, set1(char(0xE8))), eq8(x0, set1(char(0xE9))));                                    \
+  const T ff15 = and_(eq8(x0, set1(char(0xFF))), eq8(x1, set1(0x15)));                                          \
+  const T f08305 = and_(and_(eq8(x0, set1(char(0xF0))), eq8(x1, set1(char(0x83)))), eq8(x2, set1(0x05)));       \
+  return uint32_t(movemask(or_(or_(e8_e9, ff15), or_(f08305, and_(rex, rex_op)))))
+
 #if defined(__SSE2__)
-  const __m128i x0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d));
-  const __m128i x1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + 1));
-  const __m128i x2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + 2));
-  auto eq = [](__m128i x, int v) { return _mm_cmpeq_epi8(x, _mm_set1_epi8(char(v))); };
-  const __m128i is48 = eq(x0, 0x48);
-  const __m128i rex = _mm_and_si128(_mm_or_si128(is48, eq(x0, 0x4C)), eq(_mm_and_si128(x2, _mm_set1_epi8(7)), 5));
-  const __m128i rex_op = _mm_or_si128(
-      eq(x1, 0x8D), _mm_and_si128(_mm_and_si128(eq(x1, 0x8B), is48), eq(_mm_and_si128(x2, _mm_set1_epi8(char(0xF0))), 0)));
-  const __m128i hit = _mm_or_si128(
-      _mm_or_si128(_mm_or_si128(eq(x0, 0xE8), eq(x0, 0xE9)), _mm_and_si128(eq(x0, 0xFF), eq(x1, 0x15))),
-      _mm_or_si128(_mm_and_si128(_mm_and_si128(eq(x0, 0xF0), eq(x1, 0x83)), eq(x2, 0x05)), _mm_and_si128(rex, rex_op)));
-  return uint32_t(_mm_movemask_epi8(hit));
+inline uint32_t candidate_mask16(const uint8_t* d) {
+  WP_CANDIDATE_MASK(__m128i, _mm_loadu_si128, _mm_set1_epi8, _mm_cmpeq_epi8, _mm_and_si128, _mm_or_si128,
+                    _mm_movemask_epi8);
+}
+// AVX2, chosen at run time; inlined into the target("avx2") entry point
+// below, which is flattened.
+#define WP_LZMS_AVX2 1
+[[gnu::target("avx2")]] inline uint32_t candidate_mask32(const uint8_t* d) {
+  WP_CANDIDATE_MASK(__m256i, _mm256_loadu_si256, _mm256_set1_epi8, _mm256_cmpeq_epi8, _mm256_and_si256,
+                    _mm256_or_si256, _mm256_movemask_epi8);
+}
 #else
+inline uint32_t candidate_mask16(const uint8_t* d) {
   uint32_t mask = 0;
   for (unsigned k = 0; k < 16; k++) mask |= uint32_t(is_candidate(d + k)) << k;
   return mask;
-#endif
 }
+#endif
+#undef WP_CANDIDATE_MASK
 
-template <bool Encoding>
-void x86_filter(uint8_t* data, size_t n, uint32_t* last_use, uint32_t bias) {
+template <bool Encoding, unsigned W, uint32_t (*CandidateMask)(const uint8_t*)>
+inline void x86_filter(uint8_t* data, size_t n, uint32_t* last_use, uint32_t bias) {
   int64_t last_x86 = -1024;
   const size_t end = n - 16;  // candidates at 1 .. n-17
-  size_t base = 1;            // start of the current 16-position block
+  size_t base = 1;            // start of the current W-position block
   while (base < end) {
     uint32_t mask;
-    if (base + 18 <= n) {
-      mask = candidate_mask(data + base);
+    if (base + W + 2 <= n) {
+      mask = CandidateMask(data + base);
     } else {
       mask = 0;
-      for (size_t k = base; k < end; k++) mask |= uint32_t(is_candidate(data + k)) << (k - base);
+      for (size_t k = base; k < end && k < base + W; k++) mask |= uint32_t(is_candidate(data + k)) << (k - base);
     }
-    if (base + 16 > end) mask &= (1u << (end - base)) - 1;
-    size_t next = base + 16;
+    if (base + W > end) mask &= uint32_t((uint64_t(1) << (end - base)) - 1);
+    size_t next = base + W;
     while (mask != 0) {
       const size_t i = base + unsigned(__builtin_ctz(mask));
       const uint8_t b = data[i];
@@ -187,11 +202,24 @@ void x86_filter(uint8_t* data, size_t n, uint32_t* last_use, uint32_t bias) {
         last_use[target] = biased;
         next = e + 1;
       }
-      if (next >= base + 16) break;
+      if (next >= base + W) break;
       mask &= ~0u << (next - base);
     }
-    base = std::max(base + 16, next);
+    base = std::max(base + W, next);
   }
+}
+
+#if defined(WP_LZMS_AVX2)
+template <bool Encoding>
+[[gnu::target("avx2"), gnu::flatten]] void x86_filter_avx2(uint8_t* data, size_t n, uint32_t* last_use,
+                                                             uint32_t bias) {
+  x86_filter<Encoding, 32, candidate_mask32>(data, n, last_use, bias);
+}
+#endif
+
+template <bool Encoding>
+void x86_filter_base(uint8_t* data, size_t n, uint32_t* last_use, uint32_t bias) {
+  x86_filter<Encoding, 16, candidate_mask16>(data, n, last_use, bias);
 }
 
 }  // namespace
@@ -207,10 +235,12 @@ void X86Filter::apply(uint8_t* data, size_t n, bool encoding) {
     std::memset(last_use_.get(), 0, 65536 * sizeof(uint32_t));
     bias_ = 65536;
   }
-  if (encoding)
-    x86_filter<true>(data, n, last_use_.get(), bias_);
-  else
-    x86_filter<false>(data, n, last_use_.get(), bias_);
+  auto* filter = encoding ? x86_filter_base<true> : x86_filter_base<false>;
+#if defined(WP_LZMS_AVX2)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) filter = encoding ? x86_filter_avx2<true> : x86_filter_avx2<false>;
+#endif
+  filter(data, n, last_use_.get(), bias_);
   bias_ += uint32_t(n) + 65536;
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "compress/codec_impl.hpp"
+#include "compress/huffman_decode.hpp"
 #include "compress/lzms_common.hpp"
 #include "util/endian.hpp"
 
@@ -14,70 +15,6 @@ namespace wp {
 namespace {
 
 using namespace lzms;
-
-// §3.2: a decode table of 16-bit entries (symbol << 4 | length) with a
-// 2^RootBits root table followed by subtables. A root entry whose upper 12
-// bits are at least 2^RootBits points to a subtable starting there, and its
-// low 4 bits give the subtable's index width. Every LZMS code is complete
-// (all frequencies are nonzero), so every entry gets filled. Returns false
-// only if the lengths do not form a complete code that fits `capacity`.
-template <unsigned RootBits>
-bool build_decode_table(const uint8_t* lens, unsigned n, uint16_t* table, unsigned capacity) {
-  unsigned count[kMaxCodewordLen + 1] = {};
-  for (unsigned s = 0; s < n; s++) count[lens[s]]++;
-  unsigned offset[kMaxCodewordLen + 2];
-  offset[1] = 0;
-  for (unsigned l = 1; l <= kMaxCodewordLen; l++) offset[l + 1] = offset[l] + count[l];
-  uint16_t sorted[kMaxOffsetSyms];  // used symbols by (length, symbol): canonical order
-  for (unsigned s = 0; s < n; s++)
-    if (lens[s] != 0) sorted[offset[lens[s]]++] = uint16_t(s);
-
-  // Codewords up to RootBits long fill consecutive runs of the root table.
-  unsigned i = 0, pos = 0;
-  for (unsigned l = 1; l <= RootBits; l++) {
-    const unsigned stride = 1u << (RootBits - l);
-    for (unsigned c = count[l]; c > 0; c--) {
-      if (pos + stride > (1u << RootBits)) return false;
-      const uint16_t e = uint16_t((sorted[i++] << 4) | l);
-      for (unsigned k = 0; k < stride; k++) table[pos + k] = e;
-      pos += stride;
-    }
-  }
-  // Longer codewords go to subtables, one per RootBits-bit prefix.
-  unsigned code = pos, next_free = 1u << RootBits, cur_prefix = ~0u, sub_start = 0, sub_bits = 0;
-  for (unsigned l = RootBits + 1; l <= kMaxCodewordLen; l++) {
-    code <<= 1;
-    const unsigned extra = l - RootBits;
-    for (unsigned c = count[l]; c > 0; c--, code++) {
-      const unsigned prefix = code >> extra;
-      if (prefix >= (1u << RootBits)) return false;
-      if (prefix != cur_prefix) {
-        // Smallest width whose codewords sharing this prefix fill it exactly.
-        unsigned t = extra;
-        int left = 1 << t;
-        while (RootBits + t < kMaxCodewordLen) {
-          left -= int(count[RootBits + t]);
-          if (left <= 0) break;
-          t++;
-          left <<= 1;
-        }
-        if (next_free + (1u << t) > capacity) return false;
-        table[prefix] = uint16_t((next_free << 4) | t);
-        sub_start = next_free;
-        sub_bits = t;
-        next_free += 1u << t;
-        cur_prefix = prefix;
-      }
-      const unsigned stride = 1u << (sub_bits - extra);
-      const unsigned start = sub_start + ((code & ((1u << extra) - 1)) << (sub_bits - extra));
-      const uint16_t e = uint16_t((sorted[i++] << 4) | extra);
-      for (unsigned k = 0; k < stride; k++) table[start + k] = e;
-      count[l]--;  // the width computation above counts codewords still to place
-    }
-  }
-  // `code` is now the next 15-bit codeword: 2^15 exactly when the code is complete.
-  return code == (1u << kMaxCodewordLen);
-}
 
 // §6.5: one adaptive Huffman code. TableSize is the worst case of §3.2's
 // table for this alphabet and root width.
@@ -96,7 +33,8 @@ struct AdaptiveCode {
   bool build(HuffmanScratch& scratch) {
     uint8_t lens[MaxSyms];
     make_huffman_lengths(freq, num_syms, lens, scratch);
-    return build_decode_table<RootBits>(lens, num_syms, table, TableSize);
+    // Every LZMS code is complete (all frequencies are nonzero).
+    return huffman::build_decode_table(table, TableSize, RootBits, lens, num_syms, kMaxCodewordLen);
   }
   bool init(unsigned n, HuffmanScratch& scratch) {
     num_syms = n;
@@ -267,18 +205,7 @@ bool LzmsDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t
     return v;
   };
   auto decode = [&]<class Code>(Code& c) -> unsigned {  // needs 15 buffered bits
-    constexpr unsigned R = Code::kRootBits;
-    uint32_t e = c.table[bitbuf >> (64 - R)];
-    if constexpr (Code::kHasSubtables) {
-      if (e >= (1u << (R + 4))) {  // subtable pointer
-        bitbuf <<= R;
-        bitcount -= R;
-        e = c.table[(e >> 4) + (bitbuf >> (64 - (e & 15)))];
-      }
-    }
-    bitbuf <<= (e & 15);
-    bitcount -= (e & 15);
-    const unsigned sym = e >> 4;
+    const unsigned sym = huffman::decode_symbol<Code::kRootBits, Code::kHasSubtables>(c.table, bitbuf, bitcount);
     c.freq[sym]++;
     if (--c.countdown == 0) codes_ok &= c.rebuild(scratch_);
     return sym;

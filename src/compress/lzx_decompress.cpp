@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "compress/codec_impl.hpp"
+#include "compress/huffman_decode.hpp"
 #include "compress/lzx_common.hpp"
 #include "util/endian.hpp"
 #include "util/error.hpp"
@@ -16,86 +17,12 @@ namespace {
 
 using namespace lzx;
 
-// Decode-table entry: bits 16..31 the symbol (or the subtable start), bit 15
-// "subtable pointer", bits 0..7 the number of bits to drop (or, for a
-// pointer, the subtable's index width).
-constexpr uint32_t kSubtableFlag = 0x8000;
-
 constexpr uint32_t kMainRoot = 11, kLenRoot = 9, kAlignedRoot = 7, kPretreeRoot = 6;
 // Worst-case sizes from §3.2 (zlib's `enough`), plus a little room.
 constexpr uint32_t kMainTableSize = 2726 + 16;
 constexpr uint32_t kLenTableSize = 878 + 16;
 constexpr uint32_t kAlignedTableSize = 128;
 constexpr uint32_t kPretreeTableSize = 582 + 16;
-
-// Builds a canonical-code decode table (§3.1, §3.2). Returns false unless the
-// lengths form a complete code or are all zero. An all-zero code decodes as
-// symbol 0 without consuming bits; a valid stream never uses it.
-bool build_decode_table(uint32_t* table, uint32_t capacity, uint32_t root, const uint8_t* lens,
-                        uint32_t nsyms, uint32_t maxlen) {
-  uint32_t count[17] = {};
-  for (uint32_t s = 0; s < nsyms; s++) count[lens[s]]++;
-  int32_t left = 1;
-  for (uint32_t l = 1; l <= maxlen; l++) {
-    left = (left << 1) - int32_t(count[l]);
-    if (left < 0) return false;  // over-subscribed
-  }
-  if (left != 0) {
-    if (count[0] != nsyms) return false;  // incomplete
-    for (uint32_t i = 0; i < (1u << root); i++) table[i] = 0;
-    return true;
-  }
-  uint32_t offs[18];
-  offs[1] = 0;
-  for (uint32_t l = 1; l <= maxlen; l++) offs[l + 1] = offs[l] + count[l];
-  uint16_t sorted[kMaxMainSymbols];
-  for (uint32_t s = 0; s < nsyms; s++)
-    if (lens[s]) sorted[offs[lens[s]]++] = uint16_t(s);
-
-  uint32_t code = 0, k = 0;
-  uint32_t l = 1;
-  // Codewords no longer than the root: each fills 2^(root-l) root entries.
-  for (; l <= std::min(root, maxlen); l++, code <<= 1) {
-    for (uint32_t c = count[l]; c > 0; c--, code++, k++) {
-      uint32_t first = code << (root - l), n = 1u << (root - l);
-      uint32_t e = (uint32_t(sorted[k]) << 16) | l;
-      for (uint32_t i = 0; i < n; i++) table[first + i] = e;
-    }
-  }
-  if (l > maxlen) return true;
-  // Longer codewords: subtables after the root, sized so that the codewords
-  // sharing a root prefix fill them exactly.
-  uint32_t remaining[17];
-  std::memcpy(remaining, count, sizeof(remaining));
-  uint32_t next_free = 1u << root;
-  uint32_t cur_prefix = ~0u, sub_start = 0, sub_bits = 0;
-  for (; l <= maxlen; l++, code <<= 1) {
-    for (; remaining[l] > 0; remaining[l]--, code++, k++) {
-      uint32_t prefix = code >> (l - root);
-      if (prefix != cur_prefix) {
-        cur_prefix = prefix;
-        sub_bits = l - root;
-        int32_t room = 1 << sub_bits;
-        while (sub_bits + root < maxlen) {
-          room -= int32_t(remaining[sub_bits + root]);
-          if (room <= 0) break;
-          sub_bits++;
-          room <<= 1;
-        }
-        sub_start = next_free;
-        next_free += 1u << sub_bits;
-        if (next_free > capacity) return false;
-        table[prefix] = (sub_start << 16) | kSubtableFlag | sub_bits;
-      }
-      uint32_t drop = l - root;
-      uint32_t low = code & ((1u << drop) - 1);
-      uint32_t first = sub_start + (low << (sub_bits - drop)), n = 1u << (sub_bits - drop);
-      uint32_t e = (uint32_t(sorted[k]) << 16) | drop;
-      for (uint32_t i = 0; i < n; i++) table[first + i] = e;
-    }
-  }
-  return true;
-}
 
 // MSB-first reader over 16-bit little-endian words (§1). Past the end of the
 // input it feeds zero words and counts them; consuming any of those bits makes
@@ -159,14 +86,15 @@ struct BitReader {
   }
 };
 
-inline uint32_t decode_sym(BitReader& br, const uint32_t* table, uint32_t root) {
-  uint32_t e = table[br.peek(root)];
-  if (e & kSubtableFlag) [[unlikely]] {
-    br.drop(root);
-    e = table[(e >> 16) + br.peek(e & 0xFF)];
-  }
-  br.drop(e & 0xFF);
-  return e >> 16;
+// An all-zero code (allowed, §5.5) decodes as symbol 0 without consuming bits.
+bool build_table(uint16_t* table, uint32_t capacity, uint32_t root, const uint8_t* lens, uint32_t nsyms,
+                 uint32_t maxlen) {
+  return huffman::build_decode_table(table, capacity, root, lens, nsyms, maxlen, true);
+}
+
+template <uint32_t Root, bool HasSubtables = true>
+inline uint32_t decode_sym(BitReader& br, const uint16_t* table) {
+  return huffman::decode_symbol<Root, HasSubtables>(table, br.buf, br.avail);
 }
 
 class LzxDecompressor final : public Decompressor {
@@ -198,10 +126,10 @@ private:
   uint8_t len_lens_[kLenSymbols];
   uint8_t aligned_lens_[kAlignedSymbols];
   uint8_t pre_lens_[kPretreeSymbols];
-  alignas(64) uint32_t main_table_[kMainTableSize];
-  alignas(64) uint32_t len_table_[kLenTableSize];
-  alignas(64) uint32_t aligned_table_[kAlignedTableSize];
-  alignas(64) uint32_t pre_table_[kPretreeTableSize];
+  alignas(64) uint16_t main_table_[kMainTableSize];
+  alignas(64) uint16_t len_table_[kLenTableSize];
+  alignas(64) uint16_t aligned_table_[kAlignedTableSize];
+  alignas(64) uint16_t pre_table_[kPretreeTableSize];
 };
 
 // §5.5: one part of the code lengths, as differences from the previous
@@ -213,13 +141,13 @@ bool LzxDecompressor::read_lengths(BitReader& br, uint8_t* lens, uint32_t start,
     pre_lens_[i] = uint8_t(br.peek(4));
     br.drop(4);
   }
-  if (!build_decode_table(pre_table_, kPretreeTableSize, kPretreeRoot, pre_lens_, kPretreeSymbols,
+  if (!build_table(pre_table_, kPretreeTableSize, kPretreeRoot, pre_lens_, kPretreeSymbols,
                           kPretreeMaxLen))
     return false;
   uint32_t i = start;
   while (i < stop) {
     br.refill();  // one item takes at most 15 + 5 bits, or 15 + 1 + 15 for symbol 19
-    uint32_t sym = decode_sym(br, pre_table_, kPretreeRoot);
+    uint32_t sym = decode_sym<kPretreeRoot>(br, pre_table_);
     if (sym <= 16) {
       lens[i] = uint8_t((lens[i] + 17 - sym) % 17);
       i++;
@@ -230,7 +158,7 @@ bool LzxDecompressor::read_lengths(BitReader& br, uint8_t* lens, uint32_t start,
       i += run;
     } else {
       uint32_t run = 4 + br.bits(1);
-      uint32_t d = decode_sym(br, pre_table_, kPretreeRoot);
+      uint32_t d = decode_sym<kPretreeRoot>(br, pre_table_);
       // wimlib takes d = 17 as "unchanged"; (prev + 17 - 17) % 17 gives just that.
       if (d > 17 || run > stop - i) return false;
       uint8_t v = uint8_t((lens[i] + 17 - d) % 17);
@@ -285,15 +213,15 @@ bool LzxDecompressor::decode(std::span<const uint8_t> in, std::span<uint8_t> out
     const bool aligned = type == kAligned;
     if (aligned) {
       for (uint32_t i = 0; i < kAlignedSymbols; i++) aligned_lens_[i] = uint8_t(br.bits(3));
-      if (!build_decode_table(aligned_table_, kAlignedTableSize, kAlignedRoot, aligned_lens_,
+      if (!build_table(aligned_table_, kAlignedTableSize, kAlignedRoot, aligned_lens_,
                               kAlignedSymbols, kAlignedMaxLen))
         return false;
     }
     if (!read_lengths(br, main_lens_, 0, 256) || !read_lengths(br, main_lens_, 256, nmain_) ||
         !read_lengths(br, len_lens_, 0, kLenSymbols))
       return false;
-    if (!build_decode_table(main_table_, kMainTableSize, kMainRoot, main_lens_, nmain_, kMainMaxLen) ||
-        !build_decode_table(len_table_, kLenTableSize, kLenRoot, len_lens_, kLenSymbols, kLenMaxLen))
+    if (!build_table(main_table_, kMainTableSize, kMainRoot, main_lens_, nmain_, kMainMaxLen) ||
+        !build_table(len_table_, kLenTableSize, kLenRoot, len_lens_, kLenSymbols, kLenMaxLen))
       return false;
     if (main_lens_[0xE8]) may_have_e8_ = true;
     if (!decode_items(br, out.data(), pos, pos + size, aligned)) return false;
@@ -302,18 +230,32 @@ bool LzxDecompressor::decode(std::span<const uint8_t> in, std::span<uint8_t> out
   return !br.overran();
 }
 
-// Copies a match of `len` bytes from `offset` back (§3.4). With `has_slack`,
-// up to 7 bytes past the match may be scribbled on.
-inline void copy_match(uint8_t* dst, uint32_t offset, uint32_t len, bool has_slack) {
+// Copies a match of `len` bytes from `offset` back (§3.4). `room` is the
+// number of bytes from dst to the end of the block: while it exceeds len by
+// 16, the copy may write up to 15 bytes past the match (later bytes of the
+// block overwrite them), so most matches take one or two 16-byte steps.
+inline void copy_match(uint8_t* dst, uint32_t offset, uint32_t len, size_t room) {
   const uint8_t* src = dst - offset;
-  if (has_slack && offset >= 8) {
-    uint8_t* const stop = dst + len;
-    do {
-      std::memcpy(dst, src, 8);
-      dst += 8;
-      src += 8;
-    } while (dst < stop);
-  } else if (offset == 1) {
+  uint8_t* const stop = dst + len;
+  if (room >= size_t(len) + 16) [[likely]] {
+    if (offset >= 16) {
+      do {
+        std::memcpy(dst, src, 16);
+        dst += 16;
+        src += 16;
+      } while (dst < stop);
+      return;
+    }
+    if (offset >= 8) {
+      do {
+        std::memcpy(dst, src, 8);
+        dst += 8;
+        src += 8;
+      } while (dst < stop);
+      return;
+    }
+  }
+  if (offset == 1) {
     std::memset(dst, *src, len);
   } else {
     for (uint32_t i = 0; i < len; i++) dst[i] = src[i];
@@ -323,28 +265,25 @@ inline void copy_match(uint8_t* dst, uint32_t offset, uint32_t len, bool has_sla
 bool LzxDecompressor::decode_items(BitReader& br_in, uint8_t* out, uint32_t pos, uint32_t end, bool aligned) {
   uint8_t* dst = out + pos;
   uint8_t* const block_end = out + end;
-  // Word-wise copies may write up to 7 bytes past the match; they are used
-  // only while the match ends at least 8 bytes before the block end (later
-  // bytes of this block overwrite the scribble).
   // Work on local copies: byte stores into `out` may alias anything, so state
   // reached through pointers would be reloaded after every literal.
   BitReader br = br_in;
-  const uint32_t* const main_table = main_table_;
-  const uint32_t* const len_table = len_table_;
-  const uint32_t* const aligned_table = aligned_table_;
+  const uint16_t* const main_table = main_table_;
+  const uint16_t* const len_table = len_table_;
+  const uint16_t* const aligned_table = aligned_table_;
   uint32_t r0 = r_[0], r1 = r_[1], r2 = r_[2];
   while (dst < block_end) {
     // A refill leaves >= 49 bits: room for three literals (16 bits each).
     br.refill();
-    uint32_t sym = decode_sym(br, main_table, kMainRoot);
+    uint32_t sym = decode_sym<kMainRoot>(br, main_table);
     if (sym < 256) {
       *dst++ = uint8_t(sym);
       if (dst == block_end) break;
-      sym = decode_sym(br, main_table, kMainRoot);
+      sym = decode_sym<kMainRoot>(br, main_table);
       if (sym < 256) {
         *dst++ = uint8_t(sym);
         if (dst == block_end) break;
-        sym = decode_sym(br, main_table, kMainRoot);
+        sym = decode_sym<kMainRoot>(br, main_table);
         if (sym < 256) {
           *dst++ = uint8_t(sym);
           continue;
@@ -356,7 +295,7 @@ bool LzxDecompressor::decode_items(BitReader& br_in, uint8_t* out, uint32_t pos,
     sym -= 256;
     uint32_t len = sym & 7;
     uint32_t slot = sym >> 3;
-    if (len == 7) len += decode_sym(br, len_table, kLenRoot);
+    if (len == 7) len += decode_sym<kLenRoot>(br, len_table);
     len += kMinMatch;
     uint32_t offset;
     if (slot < 3) {
@@ -380,7 +319,7 @@ bool LzxDecompressor::decode_items(BitReader& br_in, uint8_t* out, uint32_t pos,
       if (aligned && nbits >= 3) {
         footer = uint32_t((br.buf >> 1) >> (63 - (nbits - 3))) << 3;
         br.drop(nbits - 3);
-        footer |= decode_sym(br, aligned_table, kAlignedRoot);
+        footer |= decode_sym<kAlignedRoot, false>(br, aligned_table);
       } else {
         footer = uint32_t((br.buf >> 1) >> (63 - nbits));
         br.drop(nbits);
@@ -392,7 +331,7 @@ bool LzxDecompressor::decode_items(BitReader& br_in, uint8_t* out, uint32_t pos,
     }
     if (offset > uint32_t(dst - out) || len > uint32_t(block_end - dst)) [[unlikely]]
       return false;
-    copy_match(dst, offset, len, block_end - dst >= ptrdiff_t(len) + 8);
+    copy_match(dst, offset, len, size_t(block_end - dst));
     dst += len;
   }
   r_[0] = r0;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "compress/codec_impl.hpp"
+#include "compress/huffman_decode.hpp"
 #include "compress/xpress_common.hpp"
 
 namespace wp {
@@ -22,83 +23,6 @@ constexpr unsigned kRootBits = 11;
 // is rounded up to what a pointer entry can address; only the used part is
 // ever touched.
 constexpr unsigned kDecodeTableSize = 4096;
-
-// Entry layout (16 bits): symbol << 4 | codeword length. A root entry with
-// bit 15 set points at a subtable instead: table index << 4 | subtable bits.
-// Subtables live at indexes >= 2048, so the pointer flag is exactly bit 15,
-// and symbols (< 512) never set it.
-constexpr uint16_t kSubtableFlag = 0x8000;
-
-// Builds the decode table from the 512 4-bit lengths. Returns false unless the
-// lengths form a complete prefix code (§4.3, §4.8).
-bool build_decode_table(const uint8_t* lens, uint16_t* table) {
-  unsigned count[kMaxCodewordLen + 1] = {};
-  for (unsigned s = 0; s < kNumSymbols; s++) count[lens[s]]++;
-  // Kraft check: `left` is the number of unused codewords of length l.
-  int left = 1;
-  for (unsigned l = 1; l <= kMaxCodewordLen; l++) {
-    left = (left << 1) - int(count[l]);
-    if (left < 0) return false;  // over-subscribed
-  }
-  if (left != 0) return false;  // incomplete (this includes the all-zero table)
-
-  // Symbols sorted by (length, value): canonical order (§3.1).
-  unsigned offs[kMaxCodewordLen + 2];
-  offs[1] = 0;
-  for (unsigned l = 1; l <= kMaxCodewordLen; l++) offs[l + 1] = offs[l] + count[l];
-  uint16_t sorted[kNumSymbols];
-  for (unsigned s = 0; s < kNumSymbols; s++)
-    if (lens[s]) sorted[offs[lens[s]]++] = uint16_t(s);
-
-  // Short codewords: consecutive root ranges, in canonical order.
-  unsigned i = 0, root_pos = 0;
-  unsigned l = 1;
-  for (; l <= kRootBits; l++) {
-    unsigned span = 1u << (kRootBits - l);
-    for (unsigned n = count[l]; n; n--, i++) {
-      uint16_t e = uint16_t((sorted[i] << 4) | l);
-      std::fill_n(table + root_pos, span, e);
-      root_pos += span;
-    }
-  }
-  if (root_pos == (1u << kRootBits)) return true;
-
-  // Long codewords. `code` is the next codeword of length l; its first 11 bits
-  // pick the root entry, the rest index that entry's subtable.
-  unsigned code = root_pos << (l - kRootBits);  // first codeword of length l (l = 12)
-  unsigned remaining[kMaxCodewordLen + 1];
-  std::copy(count, count + kMaxCodewordLen + 1, remaining);
-  unsigned next_sub = 1u << kRootBits;
-  unsigned cur_prefix = ~0u, sub_start = 0, sub_bits = 0;
-  for (; l <= kMaxCodewordLen; l++) {
-    for (; remaining[l]; remaining[l]--, i++, code++) {
-      unsigned extra = l - kRootBits;
-      unsigned prefix = code >> extra;
-      if (prefix != cur_prefix) {
-        // Smallest t whose 2^t slots the codewords sharing this prefix fill.
-        unsigned t = extra;
-        int slots = 1 << t;
-        for (;;) {
-          slots -= int(remaining[kRootBits + t]);
-          if (slots <= 0 || kRootBits + t >= kMaxCodewordLen) break;
-          t++;
-          slots <<= 1;
-        }
-        if (next_sub + (1u << t) > kDecodeTableSize) return false;  // unreachable for a complete code
-        cur_prefix = prefix;
-        sub_start = next_sub;
-        sub_bits = t;
-        next_sub += 1u << t;
-        table[prefix] = uint16_t(kSubtableFlag | (sub_start << 4) | t);
-      }
-      unsigned low = code & ((1u << extra) - 1);
-      unsigned span = 1u << (sub_bits - extra);
-      std::fill_n(table + sub_start + (low << (sub_bits - extra)), span, uint16_t((sorted[i] << 4) | extra));
-    }
-    code <<= 1;
-  }
-  return true;
-}
 
 // Copies a match of `len` bytes from `offset` back (§3.4). The caller has
 // checked both against the output bounds.
@@ -231,14 +155,7 @@ struct BitReader {
 };
 
 inline unsigned decode_symbol(BitReader& br, const uint16_t* table) {
-  unsigned e = table[br.bitbuf >> (64 - kRootBits)];
-  if (e & kSubtableFlag) [[unlikely]] {
-    br.consume(kRootBits);
-    unsigned bits = e & 15;
-    e = table[(e >> 4) + unsigned(br.bitbuf >> (64 - bits))];  // index >= 2048 includes the flag
-  }
-  br.consume(e & 15);
-  return e >> 4;
+  return huffman::decode_symbol<kRootBits>(table, br.bitbuf, br.bitsleft);
 }
 
 bool XpressDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8_t> out) {
@@ -250,7 +167,10 @@ bool XpressDecompressor::decompress(std::span<const uint8_t> in, std::span<uint8
     lens_[2 * i + 1] = in[i] >> 4;
   }
   const uint16_t* table = table_.data();
-  if (!build_decode_table(lens_.data(), table_.data())) return false;
+  // §4.3, §4.8: the lengths must form a complete prefix code.
+  if (!huffman::build_decode_table(table_.data(), kDecodeTableSize, kRootBits, lens_.data(), kNumSymbols,
+                                   kMaxCodewordLen))
+    return false;
 
   BitReader br{in.data(), in.size(), kTableBytes};
 

@@ -3,7 +3,9 @@
 // from a real file, once with 64 MiB (solid) and once with 128 KiB
 // (non-solid) chunks.
 //
-//   lzms_bench FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256]
+//   lzms_bench FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256] [CHUNK_KIB,...=65536,128]
+//
+// LZMS_BENCH_CACHE=DIR keeps wimlib's compressed chunks between runs.
 #include <wimlib.h>
 
 #include <algorithm>
@@ -13,6 +15,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <time.h>
@@ -39,7 +43,34 @@ double thread_cpu_seconds() {
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
+// With LZMS_BENCH_CACHE=DIR, wimlib's chunks are kept in DIR between runs
+// (keyed by a hash of the data, the chunk size and the level).
+std::string cache_path(const Buf& data, uint32_t chunk_size, unsigned level) {
+  const char* dir = std::getenv("LZMS_BENCH_CACHE");
+  if (dir == nullptr) return {};
+  const size_t key = std::hash<std::string_view>{}({reinterpret_cast<const char*>(data.data()), data.size()});
+  return std::string(dir) + "/lzms-" + std::to_string(key) + "-" + std::to_string(chunk_size) + "-" +
+         std::to_string(level) + ".bin";
+}
+
 std::vector<Chunk> compress_all(const Buf& data, uint32_t chunk_size, unsigned level, double& secs) {
+  const std::string cache = cache_path(data, chunk_size, level);
+  if (!cache.empty()) {
+    std::ifstream in(cache, std::ios::binary);
+    std::vector<Chunk> chunks;
+    for (size_t off = 0; in && off < data.size(); off += chunk_size) {
+      uint64_t n = 0;
+      in.read(reinterpret_cast<char*>(&n), sizeof n);
+      Chunk c{off, std::min<size_t>(chunk_size, data.size() - off), Buf(n)};
+      in.read(reinterpret_cast<char*>(c.comp.data()), std::streamsize(n));
+      chunks.push_back(std::move(c));
+    }
+    if (in && chunks.size() == (data.size() + chunk_size - 1) / chunk_size) {
+      secs = 0;
+      return chunks;
+    }
+  }
+
   wimlib_compressor* c = nullptr;
   if (wimlib_create_compressor(WIMLIB_COMPRESSION_TYPE_LZMS, chunk_size, level, &c) != 0) {
     std::fprintf(stderr, "wimlib_create_compressor failed\n");
@@ -55,6 +86,14 @@ std::vector<Chunk> compress_all(const Buf& data, uint32_t chunk_size, unsigned l
   }
   secs = seconds_since(t);
   wimlib_free_compressor(c);
+  if (!cache.empty()) {
+    std::ofstream o(cache, std::ios::binary);
+    for (const Chunk& ch : chunks) {
+      const uint64_t n = ch.comp.size();
+      o.write(reinterpret_cast<const char*>(&n), sizeof n);
+      o.write(reinterpret_cast<const char*>(ch.comp.data()), std::streamsize(n));
+    }
+  }
   return chunks;
 }
 
@@ -74,7 +113,7 @@ double best_time(int repeats, Fn&& pass) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s FILE [LEVEL=50] [REPEATS=5] [MAX_MIB=256] [CHUNK_KIB,...=65536,128]\n", argv[0]);
     return 2;
   }
   const unsigned level = argc > 2 ? unsigned(std::atoi(argv[2])) : 50;
@@ -94,7 +133,17 @@ int main(int argc, char** argv) {
               "speedup");
 
   int status = 0;
-  for (uint32_t chunk_size : {64u << 20, 128u << 10}) {
+  std::vector<uint32_t> chunk_sizes;
+  for (const char* p = argc > 5 ? argv[5] : "65536,128"; *p != '\0';) {
+    char* end = nullptr;
+    chunk_sizes.push_back(uint32_t(std::strtoul(p, &end, 10)) << 10);
+    p = *end == ',' ? end + 1 : end;
+    if (chunk_sizes.back() == 0 || (*end != ',' && *end != '\0')) {
+      std::fprintf(stderr, "bad chunk size list\n");
+      return 2;
+    }
+  }
+  for (uint32_t chunk_size : chunk_sizes) {
     double comp_secs = 0;
     auto chunks = compress_all(data, chunk_size, level, comp_secs);
     size_t compressed_bytes = 0, compressed_usize = 0, total_csize = 0;
