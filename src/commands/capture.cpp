@@ -1,6 +1,5 @@
 // wimpack capture SOURCE WIMFILE [IMAGE_NAME [IMAGE_DESC]]
 #include <chrono>
-#include <future>
 #include <optional>
 #include <cstdio>
 
@@ -174,33 +173,6 @@ void run_capture(CaptureArgs& a) {
   }
   std::vector<uint32_t> base_image(bases.size(), 0);  // the image --update-of took from each base
 
-  // --update-of: the template image is loaded on another thread while the
-  // tree is scanned (a scan error still wins: it is reported first).
-  struct Template {
-    std::unique_ptr<wim::Archive> owned;
-    std::string path;
-    image::Image image;
-  };
-  std::future<Template> tmpl_future;
-  if (!a.update_of.empty())
-    tmpl_future = std::async(std::launch::async, [&] {
-      Template t;
-      auto [tmpl_path, tmpl_image] = split_update_of(a.update_of, a.append ? a.wimfile : std::string(), a.delta_from);
-      const wim::Archive* tmpl = nullptr;
-      if (existing && tmpl_path == a.wimfile)
-        tmpl = existing;
-      else
-        for (const auto& b : bases)
-          if (b->path() == tmpl_path) tmpl = b.get();
-      if (!tmpl) tmpl = (t.owned = wim::Archive::open(tmpl_path)).get();
-      const size_t tmpl_index = tmpl->resolve_image(tmpl_image);
-      for (size_t i = 0; i < bases.size(); i++)
-        if (bases[i].get() == tmpl) base_image[i] = uint32_t(tmpl_index);
-      t.path = tmpl_path;
-      t.image = tmpl->load_image(tmpl_index);
-      return t;
-    });
-
   auto t0 = std::chrono::steady_clock::now();
   capture::CaptureConfig config = load_config(a);
   print_warnings(config.warnings());
@@ -229,17 +201,29 @@ void run_capture(CaptureArgs& a) {
                              (a.config.empty() ? " (the default list; pass --config=FILE to choose)" : ""));
   if (scan.empty) info(a.common.quiet, "The image is empty");
 
-  if (tmpl_future.valid()) {
-    Template tmpl = tmpl_future.get();
+  if (!a.update_of.empty()) {
     PhaseTimer update_of_timer("capture/update-of");
+    auto [tmpl_path, tmpl_image] = split_update_of(a.update_of, a.append ? a.wimfile : std::string(), a.delta_from);
+    std::unique_ptr<wim::Archive> owned;
+    const wim::Archive* tmpl = nullptr;
+    if (existing && tmpl_path == a.wimfile)
+      tmpl = existing;
+    else
+      for (const auto& b : bases)
+        if (b->path() == tmpl_path) tmpl = b.get();
+    if (!tmpl) tmpl = (owned = wim::Archive::open(tmpl_path)).get();
+    const size_t tmpl_index = tmpl->resolve_image(tmpl_image);
+    for (size_t i = 0; i < bases.size(); i++)
+      if (bases[i].get() == tmpl) base_image[i] = uint32_t(tmpl_index);
+    image::Image old = tmpl->load_image(tmpl_index);
     auto available = [&](const Sha1& h) {
       if (existing && existing->blobs().count(h)) return true;
       for (const auto& b : bases)
         if (b->find_blob(h)) return true;
       return false;
     };
-    auto st = capture::apply_update_of(scan.image, tmpl.image, available);
-    info(a.common.quiet, "--update-of: " + std::to_string(st.files_reused) + " files reused from " + tmpl.path +
+    auto st = capture::apply_update_of(scan.image, old, available);
+    info(a.common.quiet, "--update-of: " + std::to_string(st.files_reused) + " files reused from " + tmpl_path +
                              ", " + std::to_string(st.files_read) + " files read");
   }
 
