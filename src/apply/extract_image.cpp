@@ -53,10 +53,12 @@ struct Wanted {
 // zero-filled and reported through on_bad(i, message), once per resource;
 // `ends[i]` is how far resource i is needed (for one whose chunk table is
 // unreadable). Then the stream goes on with the next resource.
+// `in_parallel` is passed on without `recover` only.
 void stream_recovering(const InputFile& f, std::span<const wim::Resource> resources,
                        const std::vector<uint64_t>& ends, const wim::ResourceSink& sink, bool recover,
-                       const std::function<void(size_t, const std::string&)>& on_bad) {
-  if (!recover) return wim::stream_resources(f, resources, sink);
+                       const std::function<void(size_t, const std::string&)>& on_bad,
+                       const wim::ResourceSink* in_parallel) {
+  if (!recover) return wim::stream_resources(f, resources, sink, in_parallel);
   size_t start = 0;
   while (start < resources.size()) {
     size_t cur = SIZE_MAX;
@@ -213,6 +215,23 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
     std::vector<wim::Resource> resources;
     for (uint32_t ri : order) resources.push_back(a->resources()[ri]);
 
+    // A resource that holds one wanted blob at its start (most files of a
+    // non-solid archive): when its first chunk holds the whole blob, the
+    // thread that decompressed it hashes it and writes its files, with no
+    // copy and no task; the serial sink then skips that resource.
+    std::vector<const Wanted*> alone(order.size(), nullptr);
+    for (size_t i = 0; i < order.size(); i++)
+      if (const auto& list = by_res[order[i]]; list.size() == 1 && list[0].offset == 0) alone[i] = &list[0];
+    std::vector<uint8_t> taken(order.size(), 0);
+    const wim::ResourceSink direct = [&](size_t i, uint64_t uoff, ByteSpan data) {
+      const Wanted* w = alone[i];
+      if (!w || uoff != 0 || data.size() < w->size || !tw.can_write_whole(w->hash)) return;
+      ByteSpan blob = data.first(size_t(w->size));
+      if (sha1_of(blob) != w->hash) corrupt(a->path(), w->hash);
+      tw.write_whole(w->hash, blob);
+      taken[i] = 1;
+    };
+
     // Sink state: which blob of the current resource is being streamed.
     size_t cur_res = SIZE_MAX, cur_blob = 0;
     bool in_blob = false;
@@ -224,6 +243,11 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
         cur_res = i;
         cur_blob = 0;
         in_blob = false;
+        if (taken[i]) {  // written by `direct`
+          cur_blob = list.size();
+          done += list[0].size;
+          result.blobs++;
+        }
       }
       uint64_t end = uoff + data.size();
       while (cur_blob < list.size()) {
@@ -292,7 +316,8 @@ ExtractResult extract_tree(const wim::Archive& archive, size_t index, const imag
       for (const Wanted& w : by_res[order[i]]) damaged.emplace(w.hash, msg);
     };
     stream_then_wait(tasks, [&] {
-      stream_recovering(a->file(), resources, ends, sink, opts.recover_data, on_bad);
+      // Not with --recover-data (see the task path above).
+      stream_recovering(a->file(), resources, ends, sink, opts.recover_data, on_bad, opts.recover_data ? nullptr : &direct);
     });
   }
   result.bytes = done;

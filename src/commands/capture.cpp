@@ -202,6 +202,7 @@ void run_capture(CaptureArgs& a) {
   if (scan.empty) info(a.common.quiet, "The image is empty");
 
   if (!a.update_of.empty()) {
+    PhaseTimer update_of_timer("capture/update-of");
     auto [tmpl_path, tmpl_image] = split_update_of(a.update_of, a.append ? a.wimfile : std::string(), a.delta_from);
     std::unique_ptr<wim::Archive> owned;
     const wim::Archive* tmpl = nullptr;

@@ -14,8 +14,22 @@ std::string Sha1::hex() const {
   return s;
 }
 
+namespace {
+
+// Fetched once: EVP_sha1() in a DigestInit makes OpenSSL 3 look the
+// algorithm up again (under a lock) for every message, e.g. every file.
+const EVP_MD* sha1_md() {
+  static const EVP_MD* md = [] {
+    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    return m ? m : EVP_sha1();
+  }();
+  return md;
+}
+
+}  // namespace
+
 Sha1Hasher::Sha1Hasher() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha1(), nullptr) != 1) fail(Errc::Failure, "cannot initialise SHA-1");
+  if (!ctx_ || EVP_DigestInit_ex(ctx_, sha1_md(), nullptr) != 1) fail(Errc::Failure, "cannot initialise SHA-1");
 }
 
 Sha1Hasher::~Sha1Hasher() { EVP_MD_CTX_free(ctx_); }
@@ -28,7 +42,7 @@ Sha1 Sha1Hasher::final() {
   Sha1 h;
   unsigned len = 0;
   EVP_DigestFinal_ex(ctx_, h.bytes.data(), &len);
-  EVP_DigestInit_ex(ctx_, EVP_sha1(), nullptr);
+  EVP_DigestInit_ex(ctx_, sha1_md(), nullptr);
   return h;
 }
 

@@ -1,5 +1,5 @@
 // A scoped timer per phase of a command (issue 14: "find where the time
-// goes"): capture's scan, prehash, blobs, metadata and tables; apply's
+// goes"): capture's scan, update-of, prehash, blobs, metadata and tables; apply's
 // create, write and metadata. When timings are on (--debug-timings on any
 // command, or SPDLOG_LEVEL=debug), each phase prints one line on stderr as
 // it ends:

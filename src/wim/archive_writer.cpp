@@ -483,15 +483,23 @@ ResHdr ArchiveWriter::write_one_buffer(ByteSpan data, bool metadata) {
     // Buffers sized by the data, not by the chunk size: a header may say
     // 1 GiB chunks for a 1 KiB metadata resource. (LZX/XPRESS streams depend
     // on the window the compressor was made for; their chunks are small.)
-    const uint64_t biggest = std::min<uint64_t>(C, data.size());
-    auto comp = make_compressor(codec, opts_.compression.level, uint32_t(is_standard(codec) ? C : biggest));
+    const uint32_t window = uint32_t(is_standard(codec) ? C : std::min<uint64_t>(C, data.size()));
+    const int level = opts_.compression.level;
     rw.begin(data.size(), codec, C);
-    Bytes buf;
-    for (uint64_t off = 0; off < data.size(); off += C) {
-      ByteSpan chunk = data.subspan(off, std::min<uint64_t>(C, data.size() - off));
-      size_t cs = compress_chunk(*comp, chunk, buf);
-      rw.add_chunk(chunk, ByteSpan(buf.data(), cs));
-    }
+    // Chunks are compressed on every thread (a metadata resource of a large
+    // tree is tens of MiB: LZX on one core was most of an --update-of).
+    WritePipeline pipeline(chunk_tokens(window));
+    uint64_t off = 0;
+    pipeline.run(
+        [&](Token& t) -> bool {
+          if (off >= data.size()) return false;
+          ByteSpan chunk = data.subspan(off, std::min<uint64_t>(C, data.size() - off));
+          t.in.assign(chunk.begin(), chunk.end());
+          off += chunk.size();
+          return true;
+        },
+        [&](Token& t, CompressContext& ctx) { t.csize = compress_chunk(ctx.get(codec, level, window), t.in, t.out); },
+        [&](Token& t) { rw.add_chunk(t.in, ByteSpan(t.out.data(), t.csize)); });
   }
   ResHdr r = rw.end([&](const std::function<void(ByteSpan)>& put) { put(data); });
   if (metadata) r.flags |= kResMetadata;

@@ -1,6 +1,8 @@
 #include "wim/resource_reader.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <utility>
 
 #include "compress/chunk_pipeline.hpp"
 #include "util/checked.hpp"
@@ -105,30 +107,52 @@ std::vector<ChunkRef> chunk_layout(const InputFile& f, const Resource& res) {
   return out;
 }
 
-ByteSpan decode_chunk(const InputFile& f, const Resource& res, const ChunkRef& chunk, ByteSpan stored, ChunkBuffer& out,
-                      DecompressContext& ctx) {
+namespace {
+
+// decode_chunk into `o` (chunk.usize bytes).
+ByteSpan decode_into(const InputFile& f, const Resource& res, const ChunkRef& chunk, ByteSpan stored,
+                     std::span<uint8_t> o, DecompressContext& ctx) {
   if (chunk.raw) return stored;  // §4.2: never passed to the decompressor
-  std::span<uint8_t> o = out.get(chunk.usize);
   if (!ctx.get(res.codec, res.chunk_size).decompress(stored, o))
     fail(Errc::BadArchive, where(f, res) + ": corrupt " + codec_name(res.codec) + " data in the chunk at offset " +
                                std::to_string(chunk.file_offset));
   return o;
 }
 
+}  // namespace
+
+ByteSpan decode_chunk(const InputFile& f, const Resource& res, const ChunkRef& chunk, ByteSpan stored, ChunkBuffer& out,
+                      DecompressContext& ctx) {
+  return decode_into(f, res, chunk, stored, chunk.raw ? std::span<uint8_t>() : out.get(chunk.usize), ctx);
+}
+
 namespace {
 
-// One chunk in flight through the reader's pipeline.
-struct Token {
-  size_t index = 0;  // into the resources streamed
+// One piece (a chunk) of a batch.
+struct Piece {
+  size_t index;     // into the resources streamed
   ChunkRef chunk;
+  size_t in_off;    // of its stored bytes in Token::in
+  size_t out_off;   // of its decoded bytes in Token::out (compressed chunks)
+  ByteSpan data;    // the decoded bytes
+};
+
+// A batch in flight through the reader's pipeline: chunks that lie back to
+// back in the file (many small files' one-chunk resources), read with one
+// pread and decoded by one thread; at most `biggest` bytes stored and
+// decoded, as for one chunk of that size.
+struct Token {
+  std::vector<Piece> pieces;
   Bytes in;
   ChunkBuffer out;
-  ByteSpan data;  // the decoded bytes (in `in` when raw, else in `out`)
+  size_t failed = SIZE_MAX;  // the piece whose decoding threw `error`
+  std::exception_ptr error;
 };
 
 }  // namespace
 
-void stream_resources(const InputFile& f, std::span<const Resource> resources, const ResourceSink& sink) {
+void stream_resources(const InputFile& f, std::span<const Resource> resources, const ResourceSink& sink,
+                      const ResourceSink* in_parallel) {
   if (resources.empty()) return;
   uint64_t biggest = 1 << 20;
   for (const auto& r : resources)
@@ -137,29 +161,78 @@ void stream_resources(const InputFile& f, std::span<const Resource> resources, c
   size_t res_i = 0, chunk_i = 0;
   std::vector<ChunkRef> layout;
   bool have_layout = false;
+  std::exception_ptr layout_error;  // of a resource after a batch in progress: thrown with the next batch
 
   ChunkPipeline<Token, DecompressContext> pipeline(chunk_tokens(biggest));
   pipeline.run(
       [&](Token& t) -> bool {
-        while (res_i < resources.size()) {
-          if (!have_layout) {
-            layout = chunk_layout(f, resources[res_i]);
-            have_layout = true;
-            chunk_i = 0;
+        if (layout_error) std::rethrow_exception(std::exchange(layout_error, nullptr));
+        t.pieces.clear();
+        t.failed = SIZE_MAX;
+        t.error = nullptr;
+        uint64_t stored = 0, decoded = 0, begin = 0;
+        for (;;) {
+          while (res_i < resources.size()) {
+            if (!have_layout) {
+              try {
+                layout = chunk_layout(f, resources[res_i]);
+              } catch (...) {
+                if (t.pieces.empty()) throw;
+                layout_error = std::current_exception();  // after the data before it
+                break;
+              }
+              have_layout = true;
+              chunk_i = 0;
+            }
+            if (chunk_i < layout.size()) break;
+            res_i++;
+            have_layout = false;
           }
-          if (chunk_i < layout.size()) break;
-          res_i++;
-          have_layout = false;
+          if (res_i >= resources.size() || layout_error) break;
+          const ChunkRef& c = layout[chunk_i];
+          if (!t.pieces.empty()) {
+            uint64_t out_need = c.raw ? 0 : c.usize;
+            if (c.file_offset != begin + stored || stored + c.csize > biggest || decoded + out_need > biggest) break;
+          } else {
+            begin = c.file_offset;
+          }
+          t.pieces.push_back({res_i, c, size_t(stored), size_t(decoded), {}});
+          stored += c.csize;
+          if (!c.raw) decoded += c.usize;
+          chunk_i++;
         }
-        if (res_i >= resources.size()) return false;
-        t.index = res_i;
-        t.chunk = layout[chunk_i++];
-        t.in.resize(t.chunk.csize);
-        f.read_at(t.chunk.file_offset, t.in, "compressed data");
+        if (t.pieces.empty()) return false;
+        t.in.resize(size_t(stored));
+        f.read_at(begin, t.in, "compressed data");
         return true;
       },
-      [&](Token& t, DecompressContext& ctx) { t.data = decode_chunk(f, resources[t.index], t.chunk, t.in, t.out, ctx); },
-      [&](Token& t) { sink(t.index, t.chunk.uoffset, t.data); });
+      [&](Token& t, DecompressContext& ctx) {
+        uint64_t decoded = 0;
+        for (const Piece& p : t.pieces)
+          if (!p.chunk.raw) decoded += p.chunk.usize;
+        std::span<uint8_t> out = t.out.get(size_t(decoded));
+        for (size_t j = 0; j < t.pieces.size(); j++) {
+          Piece& p = t.pieces[j];
+          try {
+            ByteSpan stored(t.in.data() + p.in_off, p.chunk.csize);
+            std::span<uint8_t> o = p.chunk.raw ? std::span<uint8_t>() : out.subspan(p.out_off, p.chunk.usize);
+            p.data = decode_into(f, resources[p.index], p.chunk, stored, o, ctx);
+            if (in_parallel) (*in_parallel)(p.index, p.chunk.uoffset, p.data);
+          } catch (...) {
+            // The pieces before it still reach the sink first.
+            t.failed = j;
+            t.error = std::current_exception();
+            return;
+          }
+        }
+      },
+      [&](Token& t) {
+        for (size_t j = 0; j < t.pieces.size(); j++) {
+          if (j == t.failed) std::rethrow_exception(t.error);
+          const Piece& p = t.pieces[j];
+          sink(p.index, p.chunk.uoffset, p.data);
+        }
+      });
 }
 
 Bytes read_resource(const InputFile& f, const Resource& res) {

@@ -74,9 +74,13 @@ ByteSpan decode_chunk(const InputFile& f, const Resource& res, const ChunkRef& c
 
 // Streams the uncompressed contents of `resources` (in the given order)
 // through decompression on all threads. `sink(i, uoffset, data)` is called
-// serially, in order, for consecutive pieces of resources[i].
+// serially, in order, for consecutive pieces of resources[i]. `in_parallel`,
+// if given, sees each piece first, on the decompressing thread, with pieces
+// of other chunks at the same time (apply writes one-chunk files there);
+// what it throws is reported in order, as a corrupt chunk is.
 using ResourceSink = std::function<void(size_t index, uint64_t uoffset, ByteSpan data)>;
-void stream_resources(const InputFile& f, std::span<const Resource> resources, const ResourceSink& sink);
+void stream_resources(const InputFile& f, std::span<const Resource> resources, const ResourceSink& sink,
+                      const ResourceSink* in_parallel = nullptr);
 
 // Reads a whole (small) resource into memory.
 Bytes read_resource(const InputFile& f, const Resource& res);

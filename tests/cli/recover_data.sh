@@ -61,6 +61,37 @@ for c in lzx lzms; do
     done
 done
 
+# Many small files, read in batches of back-to-back chunks (apply writes
+# each on the thread that decoded it): one damaged in the middle of a batch
+# fails the apply; with --recover-data only that file is named and every
+# other file, before and after it in the batch, is intact.
+MANY=$TMP/many
+mkdir -p "$MANY"
+for i in $(seq 0 39); do rand_bytes $((100 + i)) $((3000 + 7 * i)) | base64 >"$MANY/s$i"; done
+t "many: capture" expect_ok wp capture "$MANY" "$TMP/many.wim" --compress=lzx
+victim_size=$(stat -c %s "$MANY/s20")
+off=$(wp info "$TMP/many.wim" --blobs | awk -v want="$victim_size" '/^Uncompressed size/ {u=$4} /^Offset in WIM/ {o=$5} /^Flags/ { if (u == want) { print o; exit } }')
+t "many: the damaged file's resource is found" test -n "$off"
+cp "$TMP/many.wim" "$TMP/many-bad.wim"
+"$PY" -c '
+import sys
+f = open(sys.argv[1], "r+b"); o = int(sys.argv[2])
+f.seek(o); b = f.read(1); f.seek(o); f.write(bytes([b[0] ^ 0x55]))' "$TMP/many-bad.wim" $((off + 100))
+rm -rf "$TMP/m"
+t "many: apply fails (3)" expect_fail 3 -- wp apply "$TMP/many-bad.wim" "$TMP/m"
+rm -rf "$TMP/m"
+others_intact() {
+    local i
+    for i in $(seq 0 39); do
+        [[ $i == 20 ]] || cmp -s "$MANY/s$i" "$1/s$i" || return 1
+    done
+    [[ $(stat -c %s "$1/s20") == "$victim_size" ]]
+}
+t "many: apply --recover-data succeeds" expect_ok wp apply "$TMP/many-bad.wim" "$TMP/m" --recover-data &&
+    t "many: ... warns naming the damaged file" grep -qi 'corruption in .*/s20[^0-9]' "$LAST_STDERR" &&
+    t "many: ... and no other" test "$(grep -ci 'corruption in' "$LAST_STDERR")" = 1 &&
+    t "many: ... every other file intact" others_intact "$TMP/m"
+
 # From a pipe (wimlib-imagex reads no WIM from a pipe for extract).
 if [[ $ORACLE == 0 ]]; then
     P=(bash -c 'f=$1; shift; cat "$f" | "$WIMPACK" "$@"' _)
