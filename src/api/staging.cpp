@@ -78,9 +78,9 @@ struct Token {
 
 void StreamCompressor::run(unsigned threads) {
   try {
-    // One more thread than compressors: the pipeline's producer waits here
-    // for the caller's next chunk.
-    tbb::task_arena arena(int(threads) + 1);
+    // The pipeline's producer waits on a thread of the arena for the
+    // caller's next chunk only while no chunk is queued.
+    tbb::task_arena arena{int(threads)};
     arena.execute([&] {
       const uint32_t C = format_.chunk_size;
       ChunkPipeline<Token, CompressContext> pipeline(chunk_tokens(C));

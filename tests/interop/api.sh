@@ -16,6 +16,9 @@
 #     damaged works (only the chunks read are decoded);
 #   - build_and_read.c mounts both images in-process (wimpack_mount_image),
 #     reads them with POSIX calls, and dismounts (when /dev/fuse is usable);
+#   - a 24 MiB stream compressed while it is written (LZX, and XPRESS);
+#   - a junction and a third-party reparse point (wimpack_set_reparse_point)
+#     seen by wimlib-imagex dir --detailed and read back;
 #   - the shared library exports only wimpack_* symbols.
 #
 # usage: bash api.sh PATH/TO/wimpack   (the binary of a build directory)
@@ -140,6 +143,25 @@ ads() { "$WL" dir "$W" 1 --path=/dir/ads.txt --detailed | grep -q 'Named data st
 t "wimlib-imagex dir: the named stream 'extra' is there" ads
 dedup() { [[ $("$WIMPACK" info "$W" --blobs | grep -c "$(seq 1 400000 | sha1sum | cut -c1-40)") -eq 1 ]]; }
 t "identical content stored once" dedup
+
+# A stream over the writer's 8 MiB in-memory limit, compressed while it is
+# written (every fourth MiB random: raw chunks among compressed ones), the
+# chunks copied verbatim at commit.
+t "a 24 MiB stream compressed as it is written" "$TMP/build_and_read" big "$TMP/big.wim" 24
+t "  wimlib-imagex verify" "$WL" verify "$TMP/big.wim"
+t "  and with XPRESS" "$TMP/build_and_read" big "$TMP/big_xpress.wim" 10 XPRESS
+t "  wimlib-imagex verify" "$WL" verify "$TMP/big_xpress.wim"
+
+# Reparse points other than symlinks (wimpack_set_reparse_point).
+t "a junction and a third-party reparse point; misuse; read back" "$TMP/build_and_read" reparse "$TMP/rp.wim"
+t "  wimlib-imagex verify" "$WL" verify "$TMP/rp.wim"
+rp_tags() {
+    "$WL" dir "$TMP/rp.wim" 1 --detailed >"$TMP/rp.txt" || return 1
+    awk '/^Full Path/ {p = $4} /^Reparse Tag/ {print p, $4}' "$TMP/rp.txt" >"$TMP/rp.tags"
+    grep -qx '"/junction" 0xa0000003' "$TMP/rp.tags" && grep -qx '"/tagged.txt" 0x1234' "$TMP/rp.tags" ||
+        { cat "$TMP/rp.tags"; return 1; }
+}
+t "  wimlib-imagex dir --detailed: the junction's and the file's reparse tags" rp_tags
 
 # --- reading ---------------------------------------------------------------------
 mkdir -p "$TMP/rd"
