@@ -16,6 +16,9 @@
  *   build_and_read reparse WIM  a junction and a file with a third-party
  *                               reparse point (wimpack_set_reparse_point),
  *                               the misuse cases, and the buffers read back
+ *   build_and_read many WIM N   N small files (100 per directory, 200 to 4,000
+ *                               bytes of text each); prints the seconds
+ *                               spent writing and committing
  *   build_and_read big WIM MIB [CODEC]  one stream of MIB MiB written 1 MiB
  *                               at a time; prints the seconds spent writing
  *                               and committing (the commit copies chunks
@@ -697,6 +700,39 @@ static void big_test(const char *wim, uint64_t mib, const char *codec) {
     printf("big OK: %llu MiB, writes %.2f s, commit %.2f s\n", (unsigned long long)mib, t1 - t0, t2 - t1);
 }
 
+static void many_test(const char *wim, long n) {
+    wimpack_image *img;
+    wimpack_stream *s;
+    wimpack_file_metadata m = meta(WIMPACK_ATTR_DIRECTORY, 0);
+    char path[64], text[4096];
+    long i;
+    double t0, t1, t2;
+    CHECK(wimpack_create_image(wim, NULL, "many", NULL, &img));
+    t0 = seconds();
+    for (i = 0; i < n; i++) {
+        size_t len = 200 + (size_t)(i * 7919 % 3800), at = 0;
+        if (i % 100 == 0) {
+            m = meta(WIMPACK_ATTR_DIRECTORY, 0);
+            sprintf(path, "d%ld", i / 100);
+            CHECK(wimpack_create_file(img, path, &m, NULL));
+        }
+        while (at < len) {
+            int k = sprintf(text + at, "%ld:%lu ", i, (unsigned long)at);
+            at += (size_t)k;
+        }
+        m = meta(0, len);
+        sprintf(path, "d%ld/f%ld.txt", i / 100, i);
+        CHECK(wimpack_create_file(img, path, &m, &s));
+        CHECK(wimpack_write_stream(s, text, len));
+        CHECK(wimpack_close_stream(s));
+    }
+    t1 = seconds();
+    CHECK(wimpack_commit_image(img));
+    t2 = seconds();
+    wimpack_close_image(img);
+    printf("many OK: %ld files, writes %.2f s, commit %.2f s\n", n, t1 - t0, t2 - t1);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "build") == 0) {
         build(argv[2]);
@@ -723,11 +759,15 @@ int main(int argc, char **argv) {
         reparse_test(argv[2]);
         return 0;
     }
+    if (argc == 4 && strcmp(argv[1], "many") == 0) {
+        many_test(argv[2], atol(argv[3]));
+        return 0;
+    }
     if ((argc == 4 || argc == 5) && strcmp(argv[1], "big") == 0) {
         big_test(argv[2], strtoull(argv[3], NULL, 10), argc == 5 ? argv[4] : NULL);
         return 0;
     }
-    fprintf(stderr, "usage: %s build WIM | read WIM DIR | mount WIM EMPTYDIR | reparse WIM | big WIM MIB [CODEC]\n",
+    fprintf(stderr, "usage: %s build WIM | read WIM DIR | mount WIM EMPTYDIR | reparse WIM | many WIM N | big WIM MIB [CODEC]\n",
             argv[0]);
     return 2;
 }
