@@ -1,8 +1,9 @@
 // The writing half of the C API (include/wimpack/wimpack.h): an image built
 // in memory as an image::Image -- the same tree `wimpack capture` builds from
-// a scan -- whose stream data is spooled to an anonymous staging file, then
-// written by the same ArchiveUpdate / ArchiveWriter path capture and append
-// use (add_image, commit or roll back). Nothing here encodes WIM structures.
+// a scan -- whose stream data is compressed while it is written and staged
+// (api/staging.hpp), then written by the same ArchiveUpdate / ArchiveWriter
+// path capture and append use (add_image, commit or roll back), which copies
+// the staged chunks as they are. Nothing here encodes WIM structures.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
