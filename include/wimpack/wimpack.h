@@ -116,9 +116,11 @@ WIMPACK_API int wimpack_write_options_set_compression(wimpack_write_options *opt
 WIMPACK_API int wimpack_write_options_set_chunk_size(wimpack_write_options *options, uint32_t chunk_size);
 /* Non-zero: file data goes into solid resources compressed with
  * `solid_codec` (same names as above; NULL = "lzma"); metadata keeps the
- * non-solid codec. */
+ * non-solid codec. Streams are then compressed at commit, not as they are
+ * written (see wimpack_write_stream). */
 WIMPACK_API int wimpack_write_options_set_solid(wimpack_write_options *options, int solid, const char *solid_codec);
-/* Compression threads; 0 = one per CPU. */
+/* Compression threads, while streams are written and at commit; 0 = one
+ * per CPU. */
 WIMPACK_API int wimpack_write_options_set_threads(wimpack_write_options *options, unsigned threads);
 /* Non-zero: write an integrity table (the CLI's --check). */
 WIMPACK_API int wimpack_write_options_set_integrity(wimpack_write_options *options, int integrity);
