@@ -116,9 +116,11 @@ WIMPACK_API int wimpack_write_options_set_compression(wimpack_write_options *opt
 WIMPACK_API int wimpack_write_options_set_chunk_size(wimpack_write_options *options, uint32_t chunk_size);
 /* Non-zero: file data goes into solid resources compressed with
  * `solid_codec` (same names as above; NULL = "lzma"); metadata keeps the
- * non-solid codec. */
+ * non-solid codec. Streams are then compressed at commit, not as they are
+ * written (see wimpack_write_stream). */
 WIMPACK_API int wimpack_write_options_set_solid(wimpack_write_options *options, int solid, const char *solid_codec);
-/* Compression threads; 0 = one per CPU. */
+/* Compression threads, while streams are written and at commit; 0 = one
+ * per CPU. */
 WIMPACK_API int wimpack_write_options_set_threads(wimpack_write_options *options, unsigned threads);
 /* Non-zero: write an integrity table (the CLI's --check). */
 WIMPACK_API int wimpack_write_options_set_integrity(wimpack_write_options *options, int integrity);
@@ -164,6 +166,8 @@ WIMPACK_API int wimpack_create_image(const char *wim_path, const char *base_imag
  *     relative); with DIRECTORY it is a link to a directory; file_size must
  *     be 0;
  *   - else a file of file_size bytes (attributes 0 = NORMAL).
+ * The REPARSE_POINT attribute without symlink_target is WIMPACK_ERR_USAGE:
+ * other reparse points are made with wimpack_set_reparse_point.
  * With has_unix_data the owner, group, mode and rdev are stored as UNIX data
  * (applied by `wimpack apply --unix-data`); a mode of a FIFO, socket or
  * device node makes that special file.
@@ -184,15 +188,28 @@ WIMPACK_API int wimpack_create_alternate_stream(wimpack_image *image, const char
 /* Appends `size` bytes to the stream. Writing more than the declared size
  * in total is WIMPACK_ERR_USAGE and writes nothing.
  *
- * Where the data goes: it is spooled, uncompressed, to one anonymous staging
- * file per image (created with O_TMPFILE next to wim_path, or in $TMPDIR if
- * that fails; it never has a name on disk and disappears with the handle),
- * each stream keeping the list of extents it wrote; at commit the archive
- * writer reads the streams back from there and hashes, deduplicates and
- * compresses them on all threads, exactly as it does for files read by
- * `wimpack capture`. Memory stays bounded whatever the stream sizes: at most
- * 64 KiB is buffered per open stream. The staging file needs as much free
- * space as the data written. */
+ * Where the data goes: each stream fills chunks of the archive's chunk size
+ * (32 KiB with the default LZX); a full chunk (and a stream's last one, at
+ * wimpack_close_stream) is hashed and handed to the compressor threads of
+ * the image, which compress chunks in parallel while the caller goes on
+ * writing, and append them, compressed as the archive will store them, to
+ * one anonymous staging file per image (created with O_TMPFILE next to
+ * wim_path, or in $TMPDIR if that fails; it never has a name on disk and
+ * disappears with the handle). wimpack_commit_image then copies the staged
+ * chunks into the archive as they are, so little work is left after the
+ * last write; identical streams are still stored once (found by their
+ * SHA-1, against the archive and the rest of the image). A write blocks
+ * while the compressors are behind (a few chunks per thread are queued), so
+ * memory stays bounded whatever the stream sizes: about one chunk per open
+ * stream plus the chunks in flight. The staging file needs as much free
+ * space as the compressed data.
+ *
+ * Solid archives (wimpack_write_options_set_solid), pipable archives being
+ * appended to, and uncompressed ones ("none") stage the raw bytes instead and
+ * compress at commit, as `wimpack capture` does (a solid resource is
+ * compressed across streams, so it is built at commit). An error of the
+ * compressor threads (e.g. the staging file's disk is full) is returned by
+ * the next write, close or commit of the image. */
 WIMPACK_API int wimpack_write_stream(wimpack_stream *stream, const void *data, size_t size);
 
 /* Closes a stream once all its declared bytes are written. Fewer bytes than
@@ -206,6 +223,27 @@ WIMPACK_API int wimpack_close_stream(wimpack_stream *stream);
 /* Adds `path` as another name (hard link) of the existing non-directory
  * `existing_path`. Parent and name rules as wimpack_create_file. */
 WIMPACK_API int wimpack_create_hard_link(wimpack_image *image, const char *path, const char *existing_path);
+
+/* Makes the existing entry `path` (not a symbolic link, not hard-linked) a
+ * reparse point, in the spirit of CimCreateFile's reparse data buffer:
+ * `reparse_data` is a Windows REPARSE_DATA_BUFFER of `size` bytes, i.e. u32
+ * ReparseTag, u16 ReparseDataLength, u16 Reserved (little-endian), then the
+ * data; a tag without the Microsoft bit (0x80000000) has a 16-byte GUID
+ * before its data, not counted in ReparseDataLength. It is stored as WIM
+ * stores reparse points: the tag and Reserved in the dentry, the rest of the
+ * buffer as the entry's reparse stream; the REPARSE_POINT attribute is set.
+ * A junction (volume mount point) is a directory with the tag 0xA0000003;
+ * a file keeps its data stream. (Symbolic links are made with
+ * wimpack_file_metadata.symlink_target instead; wimpack_create_file refuses
+ * the REPARSE_POINT attribute without one.) On apply, a junction becomes a
+ * symbolic link as in wimlib's archives; other reparse points keep the file
+ * or directory and drop the reparse data, with a warning (Linux has no form
+ * for them); the archive keeps them for Windows.
+ * WIMPACK_ERR_USAGE: size < 8, ReparseDataLength not matching size, more than
+ * 16384 bytes (Windows' limit), or the root; WIMPACK_ERR_NOT_FOUND: no such
+ * entry; WIMPACK_ERR_FAILURE: already a reparse point. */
+WIMPACK_API int wimpack_set_reparse_point(wimpack_image *image, const char *path, const void *reparse_data,
+                                          size_t size);
 
 /* Removes `path` and, for a directory, everything below it (the root cannot
  * be deleted). Other hard links of a file keep its data. Streams still open
@@ -266,6 +304,16 @@ WIMPACK_API int wimpack_get_image_property(wimpack_archive *archive, int index, 
  * handle and stays valid until it is closed. */
 WIMPACK_API int wimpack_stat(wimpack_archive *archive, int index, const char *path,
                              wimpack_file_metadata *metadata);
+
+/* Copies the REPARSE_DATA_BUFFER of the reparse point `path` of image
+ * `index` (the layout wimpack_set_reparse_point takes: tag, length and
+ * reserved field rebuilt from the dentry, then the reparse stream) into
+ * `buffer`; *needed = its size in bytes. size 0 (buffer may be NULL) only
+ * asks for *needed; a non-zero size smaller than needed is WIMPACK_ERR_USAGE.
+ * Works for symbolic links too (their wim-format §9.2 data). Not a reparse
+ * point: WIMPACK_ERR_NOT_FOUND. */
+WIMPACK_API int wimpack_get_reparse_point(wimpack_archive *archive, int index, const char *path, void *buffer,
+                                          size_t size, size_t *needed);
 
 /* Called once per entry of a directory, in wimlib's listing order; `name` is
  * the entry's name (not its path). Return 0 to go on; any other value stops

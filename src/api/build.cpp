@@ -1,8 +1,9 @@
 // The writing half of the C API (include/wimpack/wimpack.h): an image built
 // in memory as an image::Image -- the same tree `wimpack capture` builds from
-// a scan -- whose stream data is spooled to an anonymous staging file, then
-// written by the same ArchiveUpdate / ArchiveWriter path capture and append
-// use (add_image, commit or roll back). Nothing here encodes WIM structures.
+// a scan -- whose stream data is compressed while it is written and staged
+// (api/staging.hpp), then written by the same ArchiveUpdate / ArchiveWriter
+// path capture and append use (add_image, commit or roll back), which copies
+// the staged chunks as they are. Nothing here encodes WIM structures.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,10 +18,12 @@
 #include <vector>
 
 #include "api/handles.hpp"
+#include "api/staging.hpp"
 #include "compress/codec.hpp"
 #include "image/ops.hpp"
 #include "util/env.hpp"
 #include "util/cpu.hpp"
+#include "util/endian.hpp"
 #include "util/file.hpp"
 #include "util/filetime.hpp"
 #include "util/sha1.hpp"
@@ -41,77 +44,7 @@ struct wimpack_write_options {
 namespace wp::api {
 namespace {
 
-// ---------------------------------------------------------------- staging
-
-// One anonymous file per image holding every stream's bytes as written,
-// appended in arrival order; each stream remembers its extents.
-class Spool {
-public:
-  explicit Spool(const std::string& near_path) {
-    std::string dir = ".";
-    size_t slash = near_path.rfind('/');
-    if (slash != std::string::npos) dir = slash == 0 ? "/" : near_path.substr(0, slash);
-    fd_ = anonymous_temp_file(dir, "a staging file");
-  }
-  uint64_t append(const uint8_t* p, size_t n) {
-    uint64_t at = end_;
-    pwrite_all(fd_.get(), end_, ByteSpan(p, n), "cannot write to the staging file", "(anonymous)");
-    end_ += n;
-    return at;
-  }
-  void read(uint64_t off, uint8_t* p, size_t n) const {
-    if (pread_upto(fd_.get(), off, std::span<uint8_t>(p, n), "cannot read the staging file", "(anonymous)") != n)
-      fail(Errc::Failure, "the staging file is shorter than expected");
-  }
-
-private:
-  Fd fd_;
-  uint64_t end_ = 0;
-};
-
-struct Extent {
-  uint64_t offset, size;
-};
-
-class SpoolBlobSource final : public wim::BlobSource {
-public:
-  SpoolBlobSource(std::shared_ptr<const Spool> spool, std::vector<Extent> extents, uint64_t size, std::string what)
-      : spool_(std::move(spool)), extents_(std::move(extents)), size_(size), what_(std::move(what)) {}
-  uint64_t size() const override { return size_; }
-  std::string describe() const override { return what_; }
-  std::unique_ptr<wim::BlobStream> open() const override {
-    struct S : wim::BlobStream {
-      const SpoolBlobSource* src;
-      size_t ext = 0;
-      uint64_t in_ext = 0;
-      size_t read(std::span<uint8_t> out) override {
-        size_t n = 0;
-        while (n < out.size() && ext < src->extents_.size()) {
-          const Extent& e = src->extents_[ext];
-          size_t k = size_t(std::min<uint64_t>(out.size() - n, e.size - in_ext));
-          src->spool_->read(e.offset + in_ext, out.data() + n, k);
-          n += k;
-          in_ext += k;
-          if (in_ext == e.size) ext++, in_ext = 0;
-        }
-        return n;
-      }
-    };
-    auto s = std::make_unique<S>();
-    s->src = this;
-    return s;
-  }
-
-private:
-  std::shared_ptr<const Spool> spool_;
-  std::vector<Extent> extents_;
-  uint64_t size_;
-  std::string what_;
-};
-
 // ------------------------------------------------------------------ state
-
-constexpr size_t kStreamBuffer = 64 * 1024;
 
 struct ImageState;
 
@@ -121,8 +54,9 @@ struct StreamState {
   std::u16string name;  // empty = unnamed data stream
   std::string shown;    // "path" or "path:name", for messages
   uint64_t declared = 0, written = 0;
-  std::vector<Extent> extents;
-  std::vector<uint8_t> buf;
+  Bytes buf;  // the chunk being filled
+  std::unique_ptr<Sha1Hasher> hasher;
+  std::shared_ptr<StagedStream> staged;
   bool closed = false;
 };
 
@@ -133,7 +67,9 @@ struct ImageState {
   std::unique_ptr<wim::ArchiveUpdate> update;
   image::Image img;
   std::vector<std::unique_ptr<wim::BlobSource>> sources;
+  StagingFormat staging;
   std::shared_ptr<Spool> spool;
+  std::unique_ptr<StreamCompressor> compressor;  // started by the first chunk to compress
   std::vector<uint64_t> stream_ids;
   size_t open_streams = 0;
   bool finished = false;  // committed, or a commit failed
@@ -210,6 +146,25 @@ image::Dentry* attach(ImageState& st, image::Dentry* parent, std::string name, i
   return raw;
 }
 
+// wim-format.md §9.1: the tag (and the buffer's reserved field) in the
+// dentry, the rest of the reparse buffer as the reparse stream.
+void make_reparse_point(ImageState& st, image::Inode& ino, uint32_t tag, uint16_t reserved, Bytes data,
+                        const std::string& shown) {
+  ino.attributes = (ino.attributes & ~uint32_t(image::kAttrNormal)) | image::kAttrReparsePoint;
+  ino.reparse_tag = tag;
+  ino.rp_reserved = reserved;
+  // Links are marked NOT_FIXED: apply stores their targets as given.
+  const bool link = tag == image::kReparseTagSymlink || tag == image::kReparseTagMountPoint;
+  ino.rp_flags = link ? wim::symlink_rp_flags(false) : 0;
+  image::Stream s;
+  s.type = image::StreamType::Reparse;
+  s.size = data.size();
+  s.hash = sha1_of(data);
+  s.source = uint32_t(st.sources.size());
+  st.sources.push_back(std::make_unique<wim::MemoryBlobSource>(std::move(data), st.path + ":" + shown));
+  ino.streams.push_back(std::move(s));
+}
+
 void set_metadata(ImageState& st, image::Inode& ino, const wimpack_file_metadata& md, const std::string& shown) {
   const bool dir = md.attributes & WIMPACK_ATTR_DIRECTORY;
   const bool link = md.symlink_target != nullptr;
@@ -218,7 +173,8 @@ void set_metadata(ImageState& st, image::Inode& ino, const wimpack_file_metadata
   if ((dir || link || special) && md.file_size)
     fail(Errc::Usage, quoted(shown) + ": file_size must be 0 for a directory, symbolic link or special file");
   if (md.attributes & WIMPACK_ATTR_REPARSE_POINT && !link)
-    fail(Errc::Unsupported, quoted(shown) + ": reparse points other than symbolic links (symlink_target) are not supported yet");
+    fail(Errc::Usage, quoted(shown) + ": a reparse point other than a symbolic link (symlink_target) is made with "
+                                      "wimpack_set_reparse_point after wimpack_create_file, without the REPARSE_POINT attribute");
   if (md.has_unix_data && fmt) {
     bool ok = link ? S_ISLNK(md.mode) : dir ? S_ISDIR(md.mode) : !S_ISDIR(md.mode) && !S_ISLNK(md.mode);
     if (!ok) fail(Errc::Usage, quoted(shown) + ": the file type in mode does not match the attributes/symlink_target");
@@ -236,17 +192,8 @@ void set_metadata(ImageState& st, image::Inode& ino, const wimpack_file_metadata
     } catch (const Error& e) {
       throw Error(e.code(), "cannot add symbolic link " + quoted(shown) + ": " + e.what());
     }
-    ino.attributes = (md.attributes & ~uint32_t(image::kAttrNormal)) | image::kAttrReparsePoint;
-    ino.reparse_tag = image::kReparseTagSymlink;
-    ino.rp_reserved = 0;
-    ino.rp_flags = wim::symlink_rp_flags(false);
-    image::Stream s;
-    s.type = image::StreamType::Reparse;
-    s.size = data.size();
-    s.hash = sha1_of(data);
-    s.source = uint32_t(st.sources.size());
-    st.sources.push_back(std::make_unique<wim::MemoryBlobSource>(std::move(data), st.path + ":" + shown));
-    ino.streams.push_back(std::move(s));
+    ino.attributes = md.attributes;
+    make_reparse_point(st, ino, image::kReparseTagSymlink, 0, std::move(data), shown);
   } else if (dir) {
     ino.attributes = md.attributes;
   } else if (special) {
@@ -269,21 +216,38 @@ wimpack_stream* new_stream(const std::shared_ptr<ImageState>& st, image::Inode* 
   s->name = std::move(name);
   s->shown = std::move(shown);
   s->declared = size;
+  if (size) {
+    s->hasher = std::make_unique<Sha1Hasher>();
+    s->staged = std::make_shared<StagedStream>();
+  }
   auto* h = streams().add<wimpack_stream>(s);
   st->stream_ids.push_back(Registry<StreamState, Kind::Stream>::id_of(h));
   st->open_streams++;
   return h;
 }
 
-void flush_buffer(ImageState& st, StreamState& s) {
+// The chunk `s` filled (full, or the last one) goes to the spool: through
+// the compressor, or as it is when the image stages raw chunks.
+void stage_chunk(ImageState& st, StreamState& s) {
   if (s.buf.empty()) return;
   if (!st.spool) st.spool = std::make_shared<Spool>(st.path);
-  uint64_t at = st.spool->append(s.buf.data(), s.buf.size());
-  if (!s.extents.empty() && s.extents.back().offset + s.extents.back().size == at)
-    s.extents.back().size += s.buf.size();
-  else
-    s.extents.push_back({at, s.buf.size()});
-  s.buf.clear();
+  s.hasher->update(s.buf);
+  if (st.staging.codec == Codec::None) {
+    uint64_t at = st.spool->append(s.buf);
+    s.staged->chunks.push_back({at, uint32_t(s.buf.size()), false});
+    s.buf.clear();
+    return;
+  }
+  if (!st.compressor) {
+    unsigned threads = st.opts.threads ? st.opts.threads : unsigned(available_cpus());
+    st.compressor = std::make_unique<StreamCompressor>(st.spool, st.staging, std::max(1u, threads));
+  }
+  st.compressor->submit(s.staged, std::move(s.buf));
+  s.buf = Bytes();
+}
+
+uint32_t staging_chunk(const ImageState& st) {
+  return st.staging.codec == Codec::None ? StagingFormat::kRawChunk : st.staging.chunk_size;
 }
 
 // A stream handle with its image, locked and still building.
@@ -452,8 +416,12 @@ int wimpack_create_image(const char* wim_path, const char* base_image, const cha
       r->attributes = image::kAttrDirectory;
       r->creation_time = r->last_write_time = r->last_access_time = now;
     }
-    // Check the options now rather than after all the work.
-    writer_options(st->opts, existing);
+    // Check the options now rather than after all the work; non-solid
+    // archives take their chunks compressed as they are written.
+    wim::WriterOptions wo = writer_options(st->opts, existing);
+    if (!wo.solid && !wo.pipable && wo.compression.codec != Codec::None)
+      st->staging = {wo.compression.codec, wo.compression.level,
+                     wo.chunk_size ? wo.chunk_size : default_chunk_size(wo.compression.codec, false)};
     *out = images().add<wimpack_image>(st);
   });
 }
@@ -540,13 +508,16 @@ int wimpack_write_stream(wimpack_stream* stream, const void* data, size_t size) 
       fail(Errc::Usage, "stream " + quoted(s.shown) + ": writing " + std::to_string(size) + " bytes would exceed its declared size of " +
                             std::to_string(s.declared) + " (" + std::to_string(s.written) + " written)");
     const uint8_t* p = static_cast<const uint8_t*>(data);
+    const size_t C = staging_chunk(*l.st);
     size_t left = size;
     while (left) {
-      size_t k = std::min(left, kStreamBuffer - s.buf.size());
+      // A buffer the size of what the stream still needs, at most a chunk.
+      if (s.buf.capacity() == 0) s.buf.reserve(size_t(std::min<uint64_t>(C, s.declared - s.written - (size - left))));
+      size_t k = std::min(left, C - s.buf.size());
       s.buf.insert(s.buf.end(), p, p + k);
       p += k;
       left -= k;
-      if (s.buf.size() == kStreamBuffer) flush_buffer(*l.st, s);
+      if (s.buf.size() == C) stage_chunk(*l.st, s);
     }
     s.written += size;
   });
@@ -561,13 +532,16 @@ int wimpack_close_stream(wimpack_stream* stream) {
       fail(Errc::Usage, "stream " + quoted(s.shown) + ": only " + std::to_string(s.written) + " of its " +
                             std::to_string(s.declared) + " declared bytes were written (the stream stays open)");
     if (s.declared) {
-      flush_buffer(st, s);
+      stage_chunk(st, s);
       image::Stream* is = s.inode->find_stream(image::StreamType::Data, s.name);
       if (!is) fail(Errc::Failure, "internal error: stream " + quoted(s.shown) + " vanished");
+      is->hash = s.hasher->final();  // known: the writer need not hash it again, and finds duplicates by it
       is->source = uint32_t(st.sources.size());
-      st.sources.push_back(std::make_unique<SpoolBlobSource>(st.spool, std::move(s.extents), s.declared, st.path + ":" + s.shown));
+      st.sources.push_back(std::make_unique<StagedBlobSource>(st.spool, s.staged, st.staging, s.declared,
+                                                              st.path + ":" + s.shown));
     }
-    s.extents.clear();
+    s.hasher.reset();
+    s.staged.reset();
     s.buf.clear();
     s.buf.shrink_to_fit();
     s.closed = true;
@@ -590,6 +564,36 @@ int wimpack_create_hard_link(wimpack_image* image, const char* path, const char*
       fail(Errc::Unsupported, "hard links to symbolic links are not supported yet (" + quoted(shown) + ")");
     auto [parent, name] = new_entry_place(*st, path);
     attach(*st, parent, name, target->inode);
+  });
+}
+
+int wimpack_set_reparse_point(wimpack_image* image, const char* path, const void* reparse_data, size_t size) {
+  return guarded([&] {
+    auto st = get_image(image);
+    require(path && reparse_data, "wimpack_set_reparse_point: NULL path or reparse_data");
+    std::lock_guard lk(st->mu);
+    st->check_open();
+    auto parts = image::split_image_path(path);
+    std::string shown = image::join_image_path(parts);
+    if (parts.empty()) fail(Errc::Usage, "the root directory cannot be a reparse point");
+    image::Dentry* d = st->lookup(parts, parts.size());
+    if (!d) fail(Errc::NotFound, "cannot make " + quoted(shown) + " a reparse point: it does not exist");
+    image::Inode& ino = *d->inode;
+    if (ino.is_reparse_point()) fail(Errc::Failure, quoted(shown) + " is already a reparse point");
+    if (ino.nlink > 1) fail(Errc::Unsupported, "hard-linked reparse points are not supported yet (" + quoted(shown) + ")");
+    // REPARSE_DATA_BUFFER: u32 tag, u16 data length, u16 reserved, then the
+    // data, after a 16-byte GUID for a tag without the Microsoft bit (§9.1).
+    const auto* p = static_cast<const uint8_t*>(reparse_data);
+    if (size < 8) fail(Errc::Usage, quoted(shown) + ": a reparse buffer has an 8-byte header; " + std::to_string(size) + " bytes given");
+    uint32_t tag = load_le32(p);
+    uint16_t length = load_le16(p + 4), reserved = load_le16(p + 6);
+    size_t head = tag & 0x80000000u ? 8 : 24;
+    if (size != head + length)
+      fail(Errc::Usage, quoted(shown) + ": the reparse buffer is " + std::to_string(size) + " bytes but its header says " +
+                            std::to_string(head) + " + " + std::to_string(length));
+    if (size - 8 > wim::kMaxReparseDataSize)
+      fail(Errc::Usage, quoted(shown) + ": reparse data over 16384 bytes (Windows' limit)");
+    make_reparse_point(*st, ino, tag, reserved, Bytes(p + 8, p + size), shown);
   });
 }
 
@@ -626,6 +630,10 @@ int wimpack_commit_image(wimpack_image* image) {
     if (st->open_streams)
       fail(Errc::Usage, std::to_string(st->open_streams) + " stream(s) of the image are still open; close them before committing");
     st->finished = true;
+    if (st->compressor) {
+      st->compressor->finish();  // every chunk written is in the spool now
+      st->compressor.reset();
+    }
     wim::ArchiveUpdate& update = *st->update;
     wim::Archive* existing = update.existing();
     wim::WriterOptions wo = writer_options(st->opts, existing);
@@ -659,7 +667,8 @@ void wimpack_close_image(wimpack_image* image) {
   for (uint64_t id : ids) streams().take_id(id);
   std::lock_guard lk(st->mu);
   st->finished = true;
-  st->update.reset();  // not committed: the archive is left as it was
+  st->compressor.reset();  // drops the chunks still queued
+  st->update.reset();      // not committed: the archive is left as it was
 }
 
 }  // extern "C"

@@ -2,6 +2,7 @@
 // wim::Archive with its --ref archives, images decoded once and kept, entries
 // looked up with image/ops, blob data read through ArchiveBlobSource, and
 // apply through src/apply (extract_image / extract_tree), as the CLI does.
+#include <cstring>
 #include <deque>
 #include <map>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "apply/select.hpp"
 #include "image/ops.hpp"
 #include "mount/chunk_cache.hpp"
+#include "util/endian.hpp"
 #include "util/sha1.hpp"
 #include "util/utf.hpp"
 #include "wim/archive.hpp"
@@ -214,6 +216,36 @@ int wimpack_stat(wimpack_archive* archive, int index, const char* path, wimpack_
     require(md, "wimpack_stat: metadata is NULL");
     std::lock_guard lk(st->mu);
     st->fill(*st->lookup(index, path), *md);
+  });
+}
+
+int wimpack_get_reparse_point(wimpack_archive* archive, int index, const char* path, void* buffer, size_t size,
+                              size_t* needed) {
+  if (needed) *needed = 0;
+  return guarded([&] {
+    auto st = archives().get(archive, "the archive");
+    require(needed && (buffer || size == 0), "wimpack_get_reparse_point: NULL needed, or NULL buffer with a size");
+    std::lock_guard lk(st->mu);
+    const image::Dentry* d = st->lookup(index, path);
+    const image::Inode& ino = *d->inode;
+    if (!ino.is_reparse_point()) fail(Errc::NotFound, "'" + d->path() + "' is not a reparse point");
+    Bytes data;
+    if (const image::Stream* rs = ino.reparse_stream(); rs && !rs->hash.is_zero()) data = st->blob(rs->hash, d->path());
+    // wim-format.md §9.1: the 8-byte header rebuilt from the dentry; the
+    // length does not count the GUID of a tag without the Microsoft bit.
+    const size_t guid = ino.reparse_tag & 0x80000000u ? 0 : 16;
+    if (data.size() < guid || data.size() - guid > 0xFFFF)
+      fail(Errc::BadArchive, "'" + d->path() + "': its reparse data has an impossible size");
+    *needed = 8 + data.size();
+    if (size == 0) return;  // a size query
+    if (size < *needed)
+      fail(Errc::Usage, "wimpack_get_reparse_point: the buffer holds " + std::to_string(size) + " bytes, " +
+                            std::to_string(*needed) + " are needed");
+    auto* p = static_cast<uint8_t*>(buffer);
+    store_le32(p, ino.reparse_tag);
+    store_le16(p + 4, uint16_t(data.size() - guid));
+    store_le16(p + 6, ino.rp_reserved);
+    if (!data.empty()) std::memcpy(p + 8, data.data(), data.size());
   });
 }
 

@@ -158,8 +158,11 @@ struct Token {
   uint64_t chunk = 0;     // chunk number within the blob (non-solid)
   bool last = false;      // last chunk of its blob (non-solid)
   bool deferred = false;  // a one-chunk blob that the parallel stage reads itself
+  bool encoded = false;   // a chunk compressed earlier (BlobSource::encoded), copied as stored
+  uint64_t usize = 0;     // encoded: the chunk's uncompressed size (else in.size())
   Bytes in, out;
-  size_t csize = 0;  // 0 = store raw
+  size_t csize = 0;  // 0 = store raw (encoded: the stored size)
+  bool compressed = false;  // encoded: stored compressed
 };
 
 using WritePipeline = ChunkPipeline<Token, CompressContext>;
@@ -264,8 +267,18 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
     p.hash_known = true;
   };
 
+  // Blobs whose chunks were compressed earlier with this codec and chunk
+  // size (BlobSource::encoded) are copied chunk by chunk as stored: their
+  // chunk size, else 0.
+  std::vector<uint32_t> encoded_chunk(blobs.size(), 0);
+  if (!opts_.pipable)
+    for (size_t i = 0; i < blobs.size(); i++)
+      if (auto e = blobs[i].source->encoded(); e && blobs[i].hash_known && e->chunk_size &&
+                                                e->codec == codec && (codec == Codec::None || e->chunk_size == C))
+        encoded_chunk[i] = e->chunk_size;
+
   SerialBlobReader<Pending> reader(blobs, 0);
-  uint64_t cur_chunk = 0;
+  uint64_t cur_chunk = 0, enc_chunk = 0;
   ResourceWriter rw(out_);
   // Pipable: the blob header carries the hash before the data (§12.2), so
   // every blob was hashed before; a change since cannot be stored as read.
@@ -323,6 +336,17 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
       [&](Token& t) -> bool {
         if (reader.current() >= blobs.size()) return false;
         t.blob = reader.current();
+        t.encoded = false;
+        if (const uint64_t ec = encoded_chunk[t.blob]) {
+          // The parallel stage reads the chunk as stored.
+          t.encoded = true;
+          t.deferred = false;
+          t.chunk = enc_chunk++;
+          t.usize = std::min<uint64_t>(ec, blobs[t.blob].size - t.chunk * ec);
+          t.last = t.chunk * ec + t.usize == blobs[t.blob].size;
+          if (t.last) reader.skip(), enc_chunk = 0;
+          return true;
+        }
         if (!reader.mid_blob() && blobs[t.blob].size <= C) {
           reader.skip();
           t.chunk = 0;
@@ -340,6 +364,11 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
       },
       [&](Token& t, CompressContext& ctx) {
         t.csize = 0;
+        if (t.encoded) {
+          t.compressed = blobs[t.blob].source->read_encoded_chunk(t.chunk, t.out);
+          t.csize = t.out.size();
+          return;
+        }
         if (t.deferred) read_small(blobs[t.blob], t.in);
         if (codec != Codec::None && t.in.size() > 1) t.csize = compress_chunk(ctx.get(codec, level, uint32_t(C)), t.in, t.out);
       },
@@ -350,9 +379,13 @@ void ArchiveWriter::write_nonsolid(std::vector<Pending>& blobs, WriteStats* stat
           else
             rw.begin(blobs[t.blob].size, codec, C);
         }
-        rw.add_chunk(t.in, ByteSpan(t.out.data(), t.csize));
-        done += t.in.size();
-        if (stats) stats->bytes_read += t.in.size();
+        const uint64_t usize = t.encoded ? t.usize : t.in.size();
+        if (t.encoded)
+          rw.add_encoded_chunk(usize, ByteSpan(t.out.data(), t.csize), t.compressed);
+        else
+          rw.add_chunk(t.in, ByteSpan(t.out.data(), t.csize));
+        done += usize;
+        if (stats) stats->bytes_read += usize;
         if (t.last) {
           finish_blob(t.blob);
           files += blobs[t.blob].files;

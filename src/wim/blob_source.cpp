@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "util/error.hpp"
+
 namespace wp::wim {
 namespace {
 
@@ -22,6 +24,10 @@ private:
 };
 
 }  // namespace
+
+bool BlobSource::read_encoded_chunk(uint64_t, Bytes&) const {
+  fail(Errc::Failure, "internal error: '" + describe() + "' holds no encoded chunks");
+}
 
 std::unique_ptr<BlobStream> MemoryBlobSource::open() const { return std::make_unique<MemoryStream>(data_); }
 

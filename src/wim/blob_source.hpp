@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
+#include "compress/codec.hpp"
 #include "util/bytes.hpp"
 
 namespace wp::wim {
@@ -38,6 +40,22 @@ public:
   // with report_change() instead of failing.
   virtual bool tolerates_change() const { return false; }
   virtual void report_change() const {}
+
+  // A blob its producer already compressed chunk by chunk, as a non-solid
+  // resource of `codec` in chunks of `chunk_size` stores them (the C API
+  // compresses streams while they are written). The writer copies such
+  // chunks as they are when it writes non-solid resources of that codec and
+  // chunk size, and reads the blob through open() otherwise; open() still
+  // delivers the uncompressed bytes.
+  struct Encoded {
+    Codec codec;
+    uint32_t chunk_size;
+  };
+  virtual std::optional<Encoded> encoded() const { return std::nullopt; }
+  // Chunk `index` as stored, into `out`: returns true when it is compressed,
+  // false when it is stored raw. Only for a source with encoded(); called
+  // from several threads at once.
+  virtual bool read_encoded_chunk(uint64_t index, Bytes& out) const;
 };
 
 // A blob held in memory (reparse data, small generated content).

@@ -30,6 +30,7 @@ void ResourceWriter::reset(bool solid, bool pipable, Codec codec, uint64_t usize
   buffered_ = false;
   cbuf_.clear();
   rbuf_.clear();
+  rbuf_complete_ = true;
 }
 
 void ResourceWriter::begin_pipable(uint64_t usize, Codec codec, uint64_t chunk_size, const Sha1& hash,
@@ -81,11 +82,26 @@ void ResourceWriter::begin_solid(uint64_t usize, Codec codec, uint64_t chunk_siz
 }
 
 void ResourceWriter::add_chunk(ByteSpan uncompressed, ByteSpan compressed) {
-  ByteSpan data = compressed.empty() ? uncompressed : compressed;
-  if (!compressed.empty()) all_raw_ = false;
+  if (buffered_) rbuf_.insert(rbuf_.end(), uncompressed.begin(), uncompressed.end());
+  store(compressed.empty() ? uncompressed : compressed, uncompressed.size(), !compressed.empty());
+}
+
+void ResourceWriter::add_encoded_chunk(uint64_t usize, ByteSpan stored, bool compressed) {
+  if (!compressed) {
+    if (stored.size() != usize) fail(Errc::Failure, "internal error: a raw chunk whose size is not its uncompressed size");
+    add_chunk(stored, {});
+    return;
+  }
+  if (codec_ == Codec::None) fail(Errc::Failure, "internal error: a compressed chunk in an uncompressed resource");
+  rbuf_complete_ = false;
+  store(stored, usize, true);
+}
+
+void ResourceWriter::store(ByteSpan data, uint64_t usize, bool compressed) {
+  if (compressed) all_raw_ = false;
   csizes_.push_back(data.size());
   data_bytes_ += data.size();
-  fed_ += uncompressed.size();
+  fed_ += usize;
   if (pipable_ && codec_ != Codec::None) {
     // §12.3: each chunk after its compressed size.
     uint8_t sz[4];
@@ -94,7 +110,6 @@ void ResourceWriter::add_chunk(ByteSpan uncompressed, ByteSpan compressed) {
     out_.write(data);
   } else if (buffered_) {
     cbuf_.insert(cbuf_.end(), data.begin(), data.end());
-    rbuf_.insert(rbuf_.end(), uncompressed.begin(), uncompressed.end());
   } else {
     out_.write(data);
   }
@@ -146,6 +161,12 @@ ResHdr ResourceWriter::end(const Reproduce& reproduce) {
       out_.write(chunk_table().bytes());
       out_.write(cbuf_);
     } else {
+      if (!rbuf_complete_) {
+        if (!reproduce) fail(Errc::Failure, "internal error: a resource to store raw cannot be reproduced");
+        rbuf_.clear();
+        reproduce([&](ByteSpan piece) { rbuf_.insert(rbuf_.end(), piece.begin(), piece.end()); });
+        if (rbuf_.size() != usize_) fail(Errc::Failure, "internal error: reproduced resource of the wrong size");
+      }
       out_.write(rbuf_);
     }
   } else if (compressed) {

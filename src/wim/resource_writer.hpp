@@ -41,11 +41,18 @@ public:
   // The next chunk: its uncompressed bytes and their compressed form, or an
   // empty `compressed` to store the chunk raw.
   void add_chunk(ByteSpan uncompressed, ByteSpan compressed);
+  // The next chunk as it was encoded earlier (a BlobSource with encoded(),
+  // compressed with this resource's codec and chunk size): `usize`
+  // uncompressed bytes stored as `stored`, compressed or raw. The
+  // uncompressed bytes of a compressed chunk are not at hand, so a raw
+  // fallback of the resource then needs end()'s `reproduce`.
+  void add_encoded_chunk(uint64_t usize, ByteSpan stored, bool compressed);
 
   // Writes the uncompressed data of the resource again, front to back, by
   // calling `put` on consecutive pieces. Needed only when a large non-solid
   // resource falls back to raw although some chunk did compress (the
-  // uncompressed chunks are not kept); throw to abort.
+  // uncompressed chunks are not kept), or when a resource given compressed
+  // chunks by add_encoded_chunk falls back to raw; throw to abort.
   using Reproduce = std::function<void(const std::function<void(ByteSpan)>& put)>;
 
   // Completes the resource. Returns its reshdr: offset and size in the
@@ -59,6 +66,7 @@ public:
 private:
   void reset(bool solid, bool pipable, Codec codec, uint64_t usize, uint64_t chunk_size);
   ByteWriter chunk_table() const;
+  void store(ByteSpan data, uint64_t usize, bool compressed);
 
   OutputFile& out_;
   bool solid_ = false, pipable_ = false;
@@ -71,6 +79,7 @@ private:
   // so the raw fallback costs no rewrite.
   bool buffered_ = false;
   Bytes cbuf_, rbuf_;  // the chunks as stored / the uncompressed data
+  bool rbuf_complete_ = true;  // false after add_encoded_chunk of a compressed chunk
 };
 
 }  // namespace wp::wim

@@ -13,11 +13,22 @@
  *                               front to back: the SHA-1 check fails
  *   build_and_read mount WIM D  mounts both images in-process on the empty
  *                               directory D and reads them with POSIX calls
+ *   build_and_read reparse WIM  a junction and a file with a third-party
+ *                               reparse point (wimpack_set_reparse_point),
+ *                               the misuse cases, and the buffers read back
+ *   build_and_read many WIM N   N small files (100 per directory, 200 to 4,000
+ *                               bytes of text each); prints the seconds
+ *                               spent writing and committing
+ *   build_and_read big WIM MIB [CODEC]  one stream of MIB MiB written 1 MiB
+ *                               at a time; prints the seconds spent writing
+ *                               and committing (the commit copies chunks
+ *                               compressed while the caller wrote)
  * Compiled as C99 against the installed header. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -557,6 +568,171 @@ static void hash_check(const char *wim) {
     puts("hash check OK");
 }
 
+/* A REPARSE_DATA_BUFFER: header, then (tags without the Microsoft bit)
+ * a GUID, then `data`. Returns its size. */
+static size_t reparse_buffer(unsigned char *out, uint32_t tag, const unsigned char *data, size_t len) {
+    size_t guid = (tag & 0x80000000u) ? 0 : 16, i;
+    out[0] = (unsigned char)tag, out[1] = (unsigned char)(tag >> 8);
+    out[2] = (unsigned char)(tag >> 16), out[3] = (unsigned char)(tag >> 24);
+    out[4] = (unsigned char)len, out[5] = (unsigned char)(len >> 8);
+    out[6] = 0x5a, out[7] = 0; /* Reserved: kept as given */
+    for (i = 0; i < guid; i++) out[8 + i] = (unsigned char)(0xa0 + i);
+    memcpy(out + 8 + guid, data, len);
+    return 8 + guid + len;
+}
+
+/* UTF-16LE of an ASCII string at p; returns bytes written. */
+static size_t put_u16(unsigned char *p, const char *s) {
+    size_t n = 0;
+    for (; *s; s++) p[n++] = (unsigned char)*s, p[n++] = 0;
+    return n;
+}
+
+static void reparse_test(const char *wim) {
+    wimpack_image *img;
+    wimpack_archive *a;
+    wimpack_file_metadata m = meta(WIMPACK_ATTR_DIRECTORY, 0);
+    unsigned char junction[128], other[64], data[64], got[128];
+    size_t jlen, olen, sub, prn, needed = 1;
+    /* wim-format.md §9.2: a mount point's data, substitute then print name. */
+    memset(data, 0, sizeof data);
+    sub = put_u16(data + 8, "\\??\\C:\\target");
+    prn = put_u16(data + 8 + sub + 2, "C:\\target");
+    data[0] = 0, data[2] = (unsigned char)sub;
+    data[4] = (unsigned char)(sub + 2), data[6] = (unsigned char)prn;
+    jlen = reparse_buffer(junction, 0xA0000003u, data, 8 + sub + 2 + prn + 2);
+    olen = reparse_buffer(other, 0x00001234u, (const unsigned char *)"opaque", 6);
+
+    CHECK(wimpack_create_image(wim, NULL, "reparse", NULL, &img));
+    CHECK(wimpack_create_file(img, "junction", &m, NULL));
+    CHECK(wimpack_set_reparse_point(img, "junction", junction, jlen));
+    add_text(img, "tagged.txt", "file data\n");
+    CHECK(wimpack_set_reparse_point(img, "tagged.txt", other, olen));
+    add_text(img, "plain.txt", "plain\n");
+    /* misuse: each a code, nothing changed */
+    EXPECT(wimpack_set_reparse_point(img, "plain.txt", junction, 7) == WIMPACK_ERR_USAGE);
+    EXPECT(wimpack_set_reparse_point(img, "plain.txt", junction, jlen - 1) == WIMPACK_ERR_USAGE);
+    EXPECT(wimpack_set_reparse_point(img, "plain.txt", other, olen - 16) == WIMPACK_ERR_USAGE); /* GUID missing */
+    EXPECT(wimpack_set_reparse_point(img, "plain.txt", NULL, 8) == WIMPACK_ERR_USAGE);
+    EXPECT(wimpack_set_reparse_point(img, "/", junction, jlen) == WIMPACK_ERR_USAGE);
+    EXPECT(wimpack_set_reparse_point(img, "nowhere", junction, jlen) == WIMPACK_ERR_NOT_FOUND);
+    EXPECT(wimpack_set_reparse_point(img, "junction", junction, jlen) == WIMPACK_ERR_FAILURE);
+    EXPECT(strstr(wimpack_error_message(), "already a reparse point") != NULL);
+    m = meta(WIMPACK_ATTR_REPARSE_POINT, 0);
+    EXPECT(wimpack_create_file(img, "bad", &m, NULL) == WIMPACK_ERR_USAGE);
+    m = meta(0, 0);
+    m.symlink_target = "plain.txt";
+    CHECK(wimpack_create_file(img, "link", &m, NULL));
+    CHECK(wimpack_commit_image(img));
+    wimpack_close_image(img);
+
+    CHECK(wimpack_open_archive(wim, NULL, 0, &a));
+    CHECK(wimpack_stat(a, 1, "junction", &m));
+    EXPECT(m.attributes == (WIMPACK_ATTR_DIRECTORY | WIMPACK_ATTR_REPARSE_POINT));
+    CHECK(wimpack_get_reparse_point(a, 1, "junction", NULL, 0, &needed));
+    EXPECT(needed == jlen);
+    EXPECT(wimpack_get_reparse_point(a, 1, "junction", got, jlen - 1, &needed) == WIMPACK_ERR_USAGE);
+    CHECK(wimpack_get_reparse_point(a, 1, "junction", got, sizeof got, &needed));
+    EXPECT(needed == jlen && memcmp(got, junction, jlen) == 0);
+    CHECK(wimpack_get_reparse_point(a, 1, "tagged.txt", got, sizeof got, &needed));
+    EXPECT(needed == olen && memcmp(got, other, olen) == 0);
+    CHECK(wimpack_stat(a, 1, "tagged.txt", &m));
+    EXPECT((m.attributes & WIMPACK_ATTR_REPARSE_POINT) && m.file_size == 10 && !m.symlink_target);
+    CHECK(wimpack_get_reparse_point(a, 1, "link", got, sizeof got, &needed));
+    EXPECT(needed > 8 && got[0] == 0x0c && got[3] == 0xa0); /* IO_REPARSE_TAG_SYMLINK */
+    EXPECT(wimpack_get_reparse_point(a, 1, "plain.txt", got, sizeof got, &needed) == WIMPACK_ERR_NOT_FOUND);
+    EXPECT(wimpack_get_reparse_point(a, 1, "junction", got, sizeof got, NULL) == WIMPACK_ERR_USAGE);
+    wimpack_close_archive(a);
+    puts("reparse OK");
+}
+
+static double seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* MiB number i of the big stream: text lines, every fourth MiB random
+ * bytes (chunks stored raw). */
+static void big_piece(unsigned char *p, size_t n, uint64_t i) {
+    size_t at = 0;
+    uint64_t x = i * 0x9E3779B97F4A7C15ULL + 1;
+    if (i % 4 == 3) {
+        for (at = 0; at < n; at++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            p[at] = (unsigned char)(x >> 24);
+        }
+        return;
+    }
+    while (at < n) {
+        char line[32];
+        int k = sprintf(line, "line %llu\n", (unsigned long long)(i * 100000 + at));
+        size_t c = (size_t)k < n - at ? (size_t)k : n - at;
+        memcpy(p + at, line, c);
+        at += c;
+    }
+}
+
+static void big_test(const char *wim, uint64_t mib, const char *codec) {
+    wimpack_write_options *o = wimpack_write_options_new();
+    wimpack_image *img;
+    wimpack_stream *s;
+    wimpack_file_metadata m = meta(0, mib << 20);
+    unsigned char *buf = malloc(1 << 20);
+    uint64_t i;
+    double t0, t1, t2;
+    EXPECT(o && buf);
+    if (codec) CHECK(wimpack_write_options_set_compression(o, codec));
+    CHECK(wimpack_create_image(wim, NULL, "big", o, &img));
+    CHECK(wimpack_create_file(img, "big.bin", &m, &s));
+    t0 = seconds();
+    for (i = 0; i < mib; i++) {
+        big_piece(buf, 1 << 20, i);
+        CHECK(wimpack_write_stream(s, buf, 1 << 20));
+    }
+    CHECK(wimpack_close_stream(s));
+    t1 = seconds();
+    CHECK(wimpack_commit_image(img));
+    t2 = seconds();
+    wimpack_close_image(img);
+    wimpack_write_options_free(o);
+    free(buf);
+    printf("big OK: %llu MiB, writes %.2f s, commit %.2f s\n", (unsigned long long)mib, t1 - t0, t2 - t1);
+}
+
+static void many_test(const char *wim, long n) {
+    wimpack_image *img;
+    wimpack_stream *s;
+    wimpack_file_metadata m = meta(WIMPACK_ATTR_DIRECTORY, 0);
+    char path[64], text[4096];
+    long i;
+    double t0, t1, t2;
+    CHECK(wimpack_create_image(wim, NULL, "many", NULL, &img));
+    t0 = seconds();
+    for (i = 0; i < n; i++) {
+        size_t len = 200 + (size_t)(i * 7919 % 3800), at = 0;
+        if (i % 100 == 0) {
+            m = meta(WIMPACK_ATTR_DIRECTORY, 0);
+            sprintf(path, "d%ld", i / 100);
+            CHECK(wimpack_create_file(img, path, &m, NULL));
+        }
+        while (at < len) {
+            int k = sprintf(text + at, "%ld:%lu ", i, (unsigned long)at);
+            at += (size_t)k;
+        }
+        m = meta(0, len);
+        sprintf(path, "d%ld/f%ld.txt", i / 100, i);
+        CHECK(wimpack_create_file(img, path, &m, &s));
+        CHECK(wimpack_write_stream(s, text, len));
+        CHECK(wimpack_close_stream(s));
+    }
+    t1 = seconds();
+    CHECK(wimpack_commit_image(img));
+    t2 = seconds();
+    wimpack_close_image(img);
+    printf("many OK: %ld files, writes %.2f s, commit %.2f s\n", n, t1 - t0, t2 - t1);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "build") == 0) {
         build(argv[2]);
@@ -579,6 +755,19 @@ int main(int argc, char **argv) {
         mount_test(argv[2], argv[3]);
         return 0;
     }
-    fprintf(stderr, "usage: %s build WIM | read WIM DIR | mount WIM EMPTYDIR\n", argv[0]);
+    if (argc == 3 && strcmp(argv[1], "reparse") == 0) {
+        reparse_test(argv[2]);
+        return 0;
+    }
+    if (argc == 4 && strcmp(argv[1], "many") == 0) {
+        many_test(argv[2], atol(argv[3]));
+        return 0;
+    }
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "big") == 0) {
+        big_test(argv[2], strtoull(argv[3], NULL, 10), argc == 5 ? argv[4] : NULL);
+        return 0;
+    }
+    fprintf(stderr, "usage: %s build WIM | read WIM DIR | mount WIM EMPTYDIR | reparse WIM | many WIM N | big WIM MIB [CODEC]\n",
+            argv[0]);
     return 2;
 }

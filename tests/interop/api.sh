@@ -10,12 +10,16 @@
 #   - the same program reads both images back through the read API and
 #     applies them through it;
 #   - tests/api/misuse.c: every misuse returns its documented code and a
-#     message (run under ASan+UBSan too when WIMPACK_API_ASAN_BUILD names a
-#     -DWIMPACK_SANITIZE=ON build directory, as scripts/test does);
+#     message; when WIMPACK_API_ASAN_BUILD names a -DWIMPACK_SANITIZE=ON
+#     build directory (as scripts/test does), misuse.c and build_and_read.c's
+#     build, reparse and in-process mount run under ASan+UBSan too;
 #   - random access: reading the end of a stream whose first chunk is
 #     damaged works (only the chunks read are decoded);
 #   - build_and_read.c mounts both images in-process (wimpack_mount_image),
 #     reads them with POSIX calls, and dismounts (when /dev/fuse is usable);
+#   - a 24 MiB stream compressed while it is written (LZX, and XPRESS);
+#   - a junction and a third-party reparse point (wimpack_set_reparse_point)
+#     seen by wimlib-imagex dir --detailed and read back;
 #   - the shared library exports only wimpack_* symbols.
 #
 # usage: bash api.sh PATH/TO/wimpack   (the binary of a build directory)
@@ -141,6 +145,25 @@ t "wimlib-imagex dir: the named stream 'extra' is there" ads
 dedup() { [[ $("$WIMPACK" info "$W" --blobs | grep -c "$(seq 1 400000 | sha1sum | cut -c1-40)") -eq 1 ]]; }
 t "identical content stored once" dedup
 
+# A stream over the writer's 8 MiB in-memory limit, compressed while it is
+# written (every fourth MiB random: raw chunks among compressed ones), the
+# chunks copied verbatim at commit.
+t "a 24 MiB stream compressed as it is written" "$TMP/build_and_read" big "$TMP/big.wim" 24
+t "  wimlib-imagex verify" "$WL" verify "$TMP/big.wim"
+t "  and with XPRESS" "$TMP/build_and_read" big "$TMP/big_xpress.wim" 10 XPRESS
+t "  wimlib-imagex verify" "$WL" verify "$TMP/big_xpress.wim"
+
+# Reparse points other than symlinks (wimpack_set_reparse_point).
+t "a junction and a third-party reparse point; misuse; read back" "$TMP/build_and_read" reparse "$TMP/rp.wim"
+t "  wimlib-imagex verify" "$WL" verify "$TMP/rp.wim"
+rp_tags() {
+    "$WL" dir "$TMP/rp.wim" 1 --detailed >"$TMP/rp.txt" || return 1
+    awk '/^Full Path/ {p = $4} /^Reparse Tag/ {print p, $4}' "$TMP/rp.txt" >"$TMP/rp.tags"
+    grep -qx '"/junction" 0xa0000003' "$TMP/rp.tags" && grep -qx '"/tagged.txt" 0x1234' "$TMP/rp.tags" ||
+        { cat "$TMP/rp.tags"; return 1; }
+}
+t "  wimlib-imagex dir --detailed: the junction's and the file's reparse tags" rp_tags
+
 # --- reading ---------------------------------------------------------------------
 mkdir -p "$TMP/rd"
 t "read back through the API (list, stat, random-access reads, apply)" \
@@ -207,20 +230,41 @@ mkdir -p "$TMP/ms"
 t "misuse, statically linked" "$TMP/misuse-static" "$TMP/ms"
 
 if [[ -n ${WIMPACK_API_ASAN_BUILD:-} ]]; then
-    asan_misuse() {
-        local p=$TMP/asan-prefix
-        cmake --install "$WIMPACK_API_ASAN_BUILD" --prefix "$p" >/dev/null || return 1
+    ASAN_PREFIX=$TMP/asan-prefix
+    asan_compile() {  # asan_compile OUT SOURCE: against the sanitized build, sanitized too
         local pc
-        pc=$(find "$p" -name wimpack.pc | head -n1)
+        pc=$(find "$ASAN_PREFIX" -name wimpack.pc | head -n1)
         # shellcheck disable=SC2046
-        cc -std=c99 -pthread -g -fsanitize=address,undefined -o "$TMP/misuse-asan" "$SRC/tests/api/misuse.c" \
+        cc -std=c99 -pthread -g -fsanitize=address,undefined -D_XOPEN_SOURCE=700 -o "$1" "$2" \
             $(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs wimpack) \
-            -Wl,-rpath,"$(dirname "$(dirname "$pc")")" || return 1
-        rm -rf "$TMP/ma" && mkdir -p "$TMP/ma"
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-            "$TMP/misuse-asan" "$TMP/ma"
+            -Wl,-rpath,"$(dirname "$(dirname "$pc")")"
     }
+    asan_run() {
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$@"
+    }
+    asan_misuse() {
+        asan_compile "$TMP/misuse-asan" "$SRC/tests/api/misuse.c" || return 1
+        rm -rf "$TMP/ma" && mkdir -p "$TMP/ma"
+        asan_run "$TMP/misuse-asan" "$TMP/ma"
+    }
+    t "install the ASan+UBSan build" cmake --install "$WIMPACK_API_ASAN_BUILD" --prefix "$ASAN_PREFIX"
     t "misuse under ASan+UBSan" asan_misuse
+    # The in-process mount (FUSE session on the program's threads) and the
+    # stream compressor, under the sanitizers: build both images, mount them.
+    asan_build_mount() {
+        asan_compile "$TMP/bar-asan" "$SRC/tests/api/build_and_read.c" || return 1
+        rm -f "$TMP/asan.wim"
+        asan_run "$TMP/bar-asan" build "$TMP/asan.wim" || return 1
+        asan_run "$TMP/bar-asan" reparse "$TMP/asan-rp.wim" || return 1
+        if [[ -c /dev/fuse && ( $(id -u) == 0 || -n $(command -v fusermount3) ) ]]; then
+            mkdir -p "$TMP/asan-mnt"
+            asan_run env API_WIMPACK="$WIMPACK" timeout 120 "$TMP/bar-asan" mount "$TMP/asan.wim" "$TMP/asan-mnt"
+        else
+            echo "no usable /dev/fuse: the mount part is skipped"
+        fi
+    }
+    t "build, reparse and in-process mount under ASan+UBSan" asan_build_mount
+    is_mounted "$TMP/asan-mnt" && umount -l "$TMP/asan-mnt" 2>/dev/null
 fi
 
 summary

@@ -319,6 +319,53 @@ TEST_CASE("resource writer: a streamed resource that does not shrink overall is 
   CHECK(o.contents() == data);
 }
 
+TEST_CASE("resource writer: chunks encoded earlier (add_encoded_chunk) store what add_chunk stores") {
+  const uint32_t C = 32768;
+  // Random but for 200 zero bytes: one chunk compresses a little, the whole
+  // does not, so the resource falls back to raw and needs `reproduce`.
+  auto mixed = [&](size_t n, unsigned seed) {
+    Bytes d = random_bytes(n, seed);
+    for (size_t i = 0; i < 200; i++) d[C * 2 + i] = 0;
+    return d;
+  };
+  struct Case {
+    Bytes data;
+    bool raw_fallback;
+  };
+  // In memory (up to 8 MiB) and streamed to the file.
+  Case cases[] = {{text_bytes(3u << 20, 1), false}, {text_bytes((9u << 20) + 5, 2), false},
+                  {mixed(3u << 20, 3), true}, {mixed(9u << 20, 4), true}};
+  for (const Case& c : cases) {
+    const Bytes& data = c.data;
+    CAPTURE(data.size());
+    Out a, b;
+    wim::ResHdr ra = write_resource(a.file, data, Codec::Lzx, C);
+    auto comp = make_compressor(Codec::Lzx, 0, C);
+    wim::ResourceWriter rw(b.file);
+    rw.begin(data.size(), Codec::Lzx, C);
+    Bytes buf;
+    for (size_t off = 0; off < data.size(); off += C) {
+      ByteSpan chunk = ByteSpan(data).subspan(off, std::min<size_t>(C, data.size() - off));
+      size_t cs = compress_chunk(*comp, chunk, buf);
+      if (cs)
+        rw.add_encoded_chunk(chunk.size(), ByteSpan(buf.data(), cs), true);
+      else
+        rw.add_encoded_chunk(chunk.size(), chunk, false);
+    }
+    bool reproduced = false;
+    wim::ResHdr rb = rw.end([&](const std::function<void(ByteSpan)>& put) {
+      reproduced = true;
+      put(data);
+    });
+    CHECK(reproduced == c.raw_fallback);
+    CHECK((ra.flags == 0) == c.raw_fallback);
+    CHECK(rb.flags == ra.flags);
+    CHECK(rb.size_in_wim == ra.size_in_wim);
+    CHECK(b.contents() == a.contents());
+    CHECK(read_back(b.tmp.path, rb, Codec::Lzx, C) == data);
+  }
+}
+
 TEST_CASE("resource writer: Codec::None appends the data as it is") {
   Out o;
   Bytes data = text_bytes(3000000, 3);
