@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -97,6 +98,30 @@ void FileBlobSource::changed(const std::string& what, const std::string& stored)
 }
 
 void FileBlobSource::report_change() const { changed("changed while it was being read", "as read"); }
+
+// By path, not through the directory fds (they are not thread-safe to share):
+// a hint may reach another file after a rename, but it only warms the cache,
+// and only for the regular file the scan saw. O_NONBLOCK: a FIFO swapped in
+// must not block the prefetch thread. Whether the data is in memory already
+// is probed with a one-byte RWF_NOWAIT read of its start (EAGAIN: not cached).
+bool FileBlobSource::prefetch() const {
+  int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (follow_ ? 0 : O_NOFOLLOW);
+  int fd = ::open(path_.c_str(), flags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path_.c_str(), flags);
+  if (fd < 0) return false;
+  bool needed = false;
+  struct stat st;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == dev_ && st.st_ino == ino_) {
+    uint8_t byte;
+    iovec iov{&byte, 1};
+    if (::preadv2(fd, &iov, 1, 0, RWF_NOWAIT) < 0 && errno != EINTR) {
+      needed = true;  // EAGAIN (not cached), or RWF_NOWAIT unsupported: hint anyway
+      ::posix_fadvise(fd, 0, off_t(size_), POSIX_FADV_WILLNEED);
+    }
+  }
+  ::close(fd);
+  return needed;
+}
 
 // Reads a file as the scan saw it: exactly size() bytes.
 class FileStream final : public wim::BlobStream {

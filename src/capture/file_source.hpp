@@ -87,6 +87,8 @@ public:
   std::string describe() const override { return path_; }
   bool tolerates_change() const override { return ctx_->continue_on_change(); }
   void report_change() const override;
+  bool can_prefetch() const override { return size_ > 0; }
+  bool prefetch() const override;
 
   // Fails (or, with --continue-on-change, records) a change of this file.
   void changed(const std::string& what, const std::string& stored) const;

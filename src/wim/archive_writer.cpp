@@ -1,9 +1,12 @@
 #include "wim/archive_writer.hpp"
 
 #include <tbb/enumerable_thread_specific.h>
-#include <tbb/parallel_for_each.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "compress/chunk_pipeline.hpp"
@@ -13,6 +16,7 @@
 #include "wim/integrity.hpp"
 #include "wim/metadata.hpp"
 #include "wim/pipable.hpp"
+#include "wim/prefetch.hpp"
 #include "wim/resource_reader.hpp"
 #include "wim/resource_writer.hpp"
 
@@ -200,10 +204,11 @@ Sha1 end_of_blob(BlobStream& s, Sha1Hasher& h, const BlobSource& src, bool hash_
 template <class Blob>
 class SerialBlobReader {
 public:
-  SerialBlobReader(std::vector<Blob>& blobs, size_t first) : blobs_(blobs), cur_(first) {}
+  SerialBlobReader(std::vector<Blob>& blobs, size_t first)
+      : blobs_(blobs), first_(first), cur_(first), prefetch_(sources(blobs, first)) {}
   size_t current() const { return cur_; }
   bool mid_blob() const { return stream_ != nullptr; }
-  void skip() { cur_++; }  // the current blob is read elsewhere
+  void skip() { prefetch_.reached(++cur_ - first_); }  // the current blob is read elsewhere
   uint64_t left() const { return blobs_[cur_].size - (stream_ ? read_ : 0); }  // of the current blob
 
   // Reads min(out.size(), what is left of the current blob). When the blob
@@ -222,14 +227,21 @@ public:
       p.hash = end_of_blob(*stream_, hasher_, *p.source, p.hash_known, p.hash);
       p.hash_known = true;
       stream_.reset();
-      cur_++;
+      prefetch_.reached(++cur_ - first_);
     }
     return piece.size();
   }
 
 private:
+  static std::vector<const BlobSource*> sources(const std::vector<Blob>& blobs, size_t first) {
+    std::vector<const BlobSource*> v;
+    for (size_t i = first; i < blobs.size(); i++) v.push_back(blobs[i].source);
+    return v;
+  }
+
   std::vector<Blob>& blobs_;
-  size_t cur_;
+  size_t first_, cur_;
+  Prefetcher prefetch_;  // read-ahead of the blobs after the current one
   uint64_t read_ = 0;
   std::unique_ptr<BlobStream> stream_;
   Sha1Hasher hasher_;
@@ -588,22 +600,32 @@ size_t ArchiveWriter::add_image(image::Image& img, const std::vector<std::unique
   PhaseTimer prehash_timer("write/prehash");
   tbb::enumerable_thread_specific<Bytes> hash_bufs;
   tbb::enumerable_thread_specific<Sha1Hasher> hashers;
-  tbb::parallel_for_each(need_hash.begin(), need_hash.end(), [&](size_t i) {
-    Pending& p = candidates[i];
-    auto s = p.source->open();
-    Bytes& buf = hash_bufs.local();
-    if (buf.size() < std::min<uint64_t>(p.size + 1, 1 << 20)) buf.resize(size_t(std::min<uint64_t>(p.size + 1, 1 << 20)));
-    Sha1Hasher& h = hashers.local();
-    uint64_t got = 0;
-    for (;;) {
-      size_t k = s->read(buf);
-      if (k == 0) break;
-      h.update({buf.data(), k});
-      got += k;
+  // Files are taken in order (not split into ranges per thread) so that the
+  // read-ahead can run in front of all the readers.
+  std::vector<const BlobSource*> hash_order;
+  for (size_t i : need_hash) hash_order.push_back(candidates[i].source);
+  Prefetcher prefetch(std::move(hash_order));
+  std::atomic<size_t> next_hash{0};
+  tbb::parallel_for(0, tbb::this_task_arena::max_concurrency(), [&](int) {
+    for (size_t n; (n = next_hash.fetch_add(1)) < need_hash.size();) {
+      if (tbb::is_current_task_group_canceling()) break;  // another file failed
+      prefetch.reached(n);
+      Pending& p = candidates[need_hash[n]];
+      auto s = p.source->open();
+      Bytes& buf = hash_bufs.local();
+      if (buf.size() < std::min<uint64_t>(p.size + 1, 1 << 20)) buf.resize(size_t(std::min<uint64_t>(p.size + 1, 1 << 20)));
+      Sha1Hasher& h = hashers.local();
+      uint64_t got = 0;
+      for (;;) {
+        size_t k = s->read(buf);
+        if (k == 0) break;
+        h.update({buf.data(), k});
+        got += k;
+      }
+      if (got != p.size) fail(Errc::Failure, "'" + p.source->describe() + "' changed size while it was being archived");
+      p.hash = h.final();
+      p.hash_known = true;
     }
-    if (got != p.size) fail(Errc::Failure, "'" + p.source->describe() + "' changed size while it was being archived");
-    p.hash = h.final();
-    p.hash_known = true;
   });
   prehash_timer.stop();
   // 3. Drop blobs this archive (or a delta base) already has, and duplicates.

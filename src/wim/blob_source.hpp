@@ -56,6 +56,14 @@ public:
   // false when it is stored raw. Only for a source with encoded(); called
   // from several threads at once.
   virtual bool read_encoded_chunk(uint64_t index, Bytes& out) const;
+
+  // Read-ahead (wim/prefetch.hpp): start loading the data into memory
+  // without waiting for it. A hint only: errors are ignored (the real read
+  // reports them). Returns true when the data was not in memory yet (the
+  // hint was needed). Sources that cannot do it return false from
+  // can_prefetch.
+  virtual bool can_prefetch() const { return false; }
+  virtual bool prefetch() const { return false; }
 };
 
 // A blob held in memory (reparse data, small generated content).
