@@ -151,12 +151,21 @@ void ChunkCache::evict_locked() {
   }
 }
 
-std::vector<ChunkCache::Piece> ChunkCache::pieces(const wim::BlobLocation& loc, uint64_t off, size_t len) {
+// The resource that holds bytes [off, off + len) of the blob at `loc`, after
+// checking that they lie within the blob and the resource.
+static const wim::Resource& resource_for(const wim::BlobLocation& loc, uint64_t off, size_t len) {
   const wim::Archive& a = *loc.archive;
   if (loc.resource >= a.resources().size()) outside(a);
   const wim::Resource& res = a.resources()[loc.resource];
   uint64_t pos = loc.offset + off;
   if (off > loc.size || len > loc.size - off || pos > res.usize || len > res.usize - pos) outside(a);
+  return res;
+}
+
+std::vector<ChunkCache::Piece> ChunkCache::pieces(const wim::BlobLocation& loc, uint64_t off, size_t len) {
+  const wim::Archive& a = *loc.archive;
+  const wim::Resource& res = resource_for(loc, off, len);
+  const uint64_t pos = loc.offset + off;
   std::vector<Piece> out;
   if (len == 0) return out;
   if (!res.compressed) {  // stored as is: read straight from the file
@@ -187,6 +196,11 @@ std::vector<ChunkCache::Piece> ChunkCache::pieces(const wim::BlobLocation& loc, 
 }
 
 void ChunkCache::read(const wim::BlobLocation& loc, uint64_t off, std::span<uint8_t> out) {
+  const wim::Resource& res = resource_for(loc, off, out.size());
+  if (!res.compressed) {  // stored as is: straight from the file into `out`
+    if (!out.empty()) loc.archive->file().read_at(res.offset + loc.offset + off, out, "file data");
+    return;
+  }
   size_t done = 0;
   for (const Piece& p : pieces(loc, off, out.size())) {
     std::memcpy(out.data() + done, p.bytes.data(), p.bytes.size());
